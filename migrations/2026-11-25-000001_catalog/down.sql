@@ -1,0 +1,12 @@
+DROP TABLE hero_banners;
+DROP TABLE product_categories;
+DROP TABLE product_images;
+DROP TABLE prices;
+DROP TABLE variant_option_values;
+DROP TABLE product_variants;
+DROP TABLE product_option_values;
+DROP TABLE product_options;
+DROP TABLE products;
+DROP TABLE categories;
+DROP TABLE collections;
+DROP TABLE regions;

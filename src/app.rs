@@ -1,0 +1,79 @@
+//! The shared application state (`App`, cheaply cloneable as `AppState`) and the HTTP router that
+//! both `serve` and the tests use.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::config::Config;
+use crate::db::{self, DbPool, PoolOptions, StatementCounter};
+use crate::graphql::http::GraphqlState;
+use crate::graphql::{graphiql, http as gql_http, schema};
+use crate::http;
+
+/// Services shared by every request.
+pub struct App {
+    /// Configuration read at start-up.
+    pub config: Arc<Config>,
+    /// PostgreSQL pool.
+    pub db: DbPool,
+    /// SQL statements sent through `db` since start-up.
+    pub statements: StatementCounter,
+}
+
+/// `Arc<App>`: what handlers and resolvers hold.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the services from configuration. Connections are made lazily, so this succeeds
+    /// while the database is down (`/readyz` tells).
+    pub fn build(config: Config) -> AppState {
+        let statements = StatementCounter::default();
+        let options = PoolOptions {
+            max_size: config.database.pool_size,
+            connection_timeout: config.database.acquire_timeout,
+        };
+        let db = db::connect(&config.database.url, &options, statements.clone());
+        AppState(Arc::new(App {
+            config: Arc::new(config),
+            db,
+            statements,
+        }))
+    }
+}
+
+/// Largest request body accepted on `/graphql` (uploads get their own limit later).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Every route of the server.
+pub fn build_router(app: AppState) -> Router {
+    let gql = GraphqlState {
+        schema: schema::build_schema(app.clone()),
+        app: app.clone(),
+    };
+    let graphql = Router::new()
+        .route(
+            "/graphql",
+            get(gql_http::graphql_get).post(gql_http::graphql_post),
+        )
+        .with_state(gql)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        .merge(graphql)
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/assets/{name}", get(graphiql::assets))
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz).with_state(app.clone()))
+        .route("/metrics", get(http::metrics).with_state(app))
+}

@@ -1,0 +1,440 @@
+//! The store's product listing: filters, sorts and keyset pages in one SQL statement, plus the
+//! capped `totalCount`. The SQL is assembled from fixed fragments; every value is a bind parameter.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::BoxedSqlQuery;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+
+use super::model::Product;
+use crate::db::pagination::{Direction, PageRequest, decode_cursor, encode_cursor};
+use crate::error::{AppError, AppResult};
+
+/// `totalCount` is exact up to this many products and reports this number beyond, so counting
+/// never scans a huge table.
+pub const TOTAL_COUNT_CAP: i64 = 10_000;
+
+/// What a listing may be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+pub enum SortKey {
+    /// Creation time.
+    CreatedAt,
+    /// Title (database collation).
+    Title,
+    /// The lowest live variant price in the region's currency; unpriced products sort last.
+    Price,
+}
+
+/// Sort key plus direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+pub struct Sort {
+    /// The key.
+    pub key: SortKey,
+    /// Descending when true.
+    pub descending: bool,
+}
+
+/// Server-side filters of the product listing; all given filters must match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Hash, PartialEq, Eq)]
+pub struct ProductFilter {
+    /// Products in any of these collections.
+    pub collection_ids: Option<Vec<i64>>,
+    /// Products in any of these categories or their descendants.
+    pub category_ids: Option<Vec<i64>>,
+    /// Free text over title and description (all words must match).
+    pub search: Option<String>,
+    /// Only these product ids.
+    pub ids: Option<Vec<i64>>,
+    /// Only these handles.
+    pub handles: Option<Vec<String>>,
+    /// Some variant priced at least this (minor units, region currency).
+    pub price_min: Option<i64>,
+    /// Some variant priced at most this (minor units, region currency).
+    pub price_max: Option<i64>,
+}
+
+/// A fully specified listing: filter, sort and the currency prices are read in.
+#[derive(Debug, Clone, Serialize, Deserialize, Hash, PartialEq, Eq)]
+pub struct ProductQuery {
+    /// Filters.
+    pub filter: ProductFilter,
+    /// Sort.
+    pub sort: Sort,
+    /// Currency of the requested region; required by price sort and price filters.
+    pub currency: Option<String>,
+}
+
+/// The opaque cursor of a product edge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct ProductCursor {
+    /// Sort the cursor was made for; a cursor is only valid with the same sort and currency.
+    s: Sort,
+    c: Option<String>,
+    /// Sort key value: micros since the epoch, a title, or a price.
+    k: CursorKey,
+    i: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum CursorKey {
+    Int(i64),
+    Text(String),
+}
+
+/// A listed product with the sort value its cursor needs.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ListedProduct {
+    /// The product row.
+    #[diesel(embed)]
+    pub product: Product,
+    /// The price sort key (NULL unless sorting by price).
+    #[diesel(sql_type = Nullable<BigInt>)]
+    sort_price: Option<i64>,
+    /// The collection or category this row was listed under, in a partitioned (batched) listing.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub partition_id: Option<i64>,
+}
+
+/// A listing run once per parent, batched into one statement: the products of many collections
+/// (or categories) each paged on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    /// Products whose collection is the parent.
+    Collection,
+    /// Products in the parent category or any of its active descendants.
+    Category,
+}
+
+impl ListedProduct {
+    /// The edge cursor of this row under `query`.
+    pub fn cursor(&self, query: &ProductQuery) -> String {
+        let k = match query.sort.key {
+            SortKey::CreatedAt => CursorKey::Int(self.product.created_at.timestamp_micros()),
+            SortKey::Title => CursorKey::Text(self.product.title.clone()),
+            SortKey::Price => CursorKey::Int(self.sort_price.unwrap_or_default()),
+        };
+        encode_cursor(&ProductCursor {
+            s: query.sort,
+            c: query.currency.clone(),
+            k,
+            i: self.product.id,
+        })
+    }
+}
+
+impl ProductQuery {
+    /// Rejects combinations that cannot be answered (price maths without a currency).
+    pub fn validate(&self) -> AppResult<()> {
+        let needs_currency = self.sort.key == SortKey::Price
+            || self.filter.price_min.is_some()
+            || self.filter.price_max.is_some();
+        if needs_currency && self.currency.is_none() {
+            return Err(AppError::bad_input(
+                "sorting or filtering by price requires `regionId`",
+            ));
+        }
+        if let (Some(min), Some(max)) = (self.filter.price_min, self.filter.price_max)
+            && min > max
+        {
+            return Err(AppError::bad_input(
+                "`filter.price.min` must not exceed `filter.price.max`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Rejects cursors that are malformed or belong to another sort or region.
+    pub fn check_cursors(&self, page: &PageRequest) -> AppResult<()> {
+        for cursor in [page.after.as_deref(), page.before.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            self.decode(cursor)?;
+        }
+        Ok(())
+    }
+
+    fn decode(&self, cursor: &str) -> AppResult<(CursorKey, i64)> {
+        let c: ProductCursor = decode_cursor(cursor)?;
+        if c.s != self.sort || c.c != self.currency {
+            return Err(AppError::bad_input(
+                "cursor belongs to a different sort or region",
+            ));
+        }
+        let key_matches = matches!(
+            (&c.k, self.sort.key),
+            (CursorKey::Int(_), SortKey::CreatedAt | SortKey::Price)
+                | (CursorKey::Text(_), SortKey::Title)
+        );
+        if !key_matches {
+            return Err(AppError::bad_input("malformed cursor"));
+        }
+        Ok((c.k, c.i))
+    }
+
+    /// Loads one page (plus one extra row that tells whether more exist).
+    pub async fn load_page(
+        &self,
+        conn: &mut AsyncPgConnection,
+        page: &PageRequest,
+    ) -> AppResult<Vec<ListedProduct>> {
+        self.load_pages(conn, page, None).await
+    }
+
+    /// Loads one page per parent id in a single statement (a `LATERAL` join over the ids); rows
+    /// carry `partition_id`. Without a partition this is [`Self::load_page`].
+    pub async fn load_pages(
+        &self,
+        conn: &mut AsyncPgConnection,
+        page: &PageRequest,
+        partition: Option<(Partition, &[i64])>,
+    ) -> AppResult<Vec<ListedProduct>> {
+        let leading = page.leading_cursor().map(|c| self.decode(c)).transpose()?;
+        let trailing = page.trailing_cursor().map(|c| self.decode(c)).transpose()?;
+        // Reading backward walks the index the other way; the caller flips the rows back.
+        let reversed = (page.direction == Direction::Backward) != self.sort.descending;
+        let mut sql = SqlBuilder::new();
+        if let Some((_, ids)) = partition {
+            sql.push("SELECT s.* FROM unnest(");
+            sql.bind_i64s(ids.to_vec());
+            sql.push(") AS part(pid) CROSS JOIN LATERAL (");
+        }
+        sql.push("SELECT * FROM (SELECT p.*, ");
+        match self.sort.key {
+            SortKey::Price => self.push_price_sort_expr(&mut sql),
+            _ => sql.push("NULL::bigint"),
+        }
+        sql.push(if partition.is_some() {
+            " AS sort_price, part.pid AS partition_id"
+        } else {
+            " AS sort_price, NULL::bigint AS partition_id"
+        });
+        sql.push(" FROM products p WHERE ");
+        self.push_filters(&mut sql);
+        if let Some((kind, _)) = partition {
+            push_partition_filter(&mut sql, kind);
+        }
+        sql.push(") s WHERE TRUE");
+        // The leading cursor bounds the side we read from; the trailing one the far side.
+        if let Some((key, id)) = leading {
+            self.push_keyset(&mut sql, if reversed { "<" } else { ">" }, key, id);
+        }
+        if let Some((key, id)) = trailing {
+            self.push_keyset(&mut sql, if reversed { ">" } else { "<" }, key, id);
+        }
+        let order = if reversed { "DESC" } else { "ASC" };
+        let column = self.sort_column();
+        sql.push(&format!(" ORDER BY {column} {order}, s.id {order} LIMIT "));
+        sql.bind_i64(i64::try_from(page.limit + 1).unwrap_or(i64::MAX));
+        if partition.is_some() {
+            sql.push(") s");
+        }
+        Ok(sql.query.load::<ListedProduct>(conn).await?)
+    }
+
+    /// Counts matching products up to [`TOTAL_COUNT_CAP`].
+    pub async fn count(&self, conn: &mut AsyncPgConnection) -> AppResult<i64> {
+        let counts = self.counts(conn, None).await?;
+        Ok(counts.into_iter().next().map_or(0, |c| c.1))
+    }
+
+    /// Counts matching products per parent id (capped), in one statement.
+    pub async fn counts(
+        &self,
+        conn: &mut AsyncPgConnection,
+        partition: Option<(Partition, &[i64])>,
+    ) -> AppResult<Vec<(Option<i64>, i64)>> {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = Nullable<BigInt>)]
+            pid: Option<i64>,
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut sql = SqlBuilder::new();
+        if partition.is_some() {
+            sql.push("SELECT part.pid AS pid, ");
+        } else {
+            sql.push("SELECT NULL::bigint AS pid, ");
+        }
+        sql.push("(SELECT count(*) FROM (SELECT 1 FROM products p WHERE ");
+        self.push_filters(&mut sql);
+        if let Some((kind, _)) = partition {
+            push_partition_filter(&mut sql, kind);
+        }
+        sql.push(" LIMIT ");
+        sql.bind_i64(TOTAL_COUNT_CAP);
+        sql.push(") t) AS n");
+        if let Some((_, ids)) = partition {
+            sql.push(" FROM unnest(");
+            sql.bind_i64s(ids.to_vec());
+            sql.push(") AS part(pid)");
+        }
+        let counts = sql.query.load::<Count>(conn).await?;
+        Ok(counts.into_iter().map(|c| (c.pid, c.n)).collect())
+    }
+
+    fn sort_column(&self) -> &'static str {
+        match self.sort.key {
+            SortKey::CreatedAt => "s.created_at",
+            SortKey::Title => "s.title",
+            SortKey::Price => "s.sort_price",
+        }
+    }
+
+    fn push_keyset(&self, sql: &mut SqlBuilder, op: &str, key: CursorKey, id: i64) {
+        sql.push(&format!(" AND ({}, s.id) {op} (", self.sort_column()));
+        match key {
+            CursorKey::Int(v) if self.sort.key == SortKey::CreatedAt => {
+                let at = DateTime::<Utc>::from_timestamp_micros(v).unwrap_or_default();
+                sql.bind_timestamp(at);
+            }
+            CursorKey::Int(v) => sql.bind_i64(v),
+            CursorKey::Text(t) => sql.bind_text(t),
+        }
+        sql.push(", ");
+        sql.bind_i64(id);
+        sql.push(")");
+    }
+
+    fn push_price_sort_expr(&self, sql: &mut SqlBuilder) {
+        sql.push(
+            "COALESCE((SELECT MIN(pr.amount) FROM product_variants v JOIN prices pr ON pr.variant_id = v.id \
+             WHERE v.product_id = p.id AND v.deleted_at IS NULL AND pr.currency_code = ",
+        );
+        sql.bind_text(self.currency.clone().unwrap_or_default());
+        // Unpriced products go last in either direction.
+        sql.push(if self.sort.descending {
+            "), -1)"
+        } else {
+            "), 9223372036854775807)"
+        });
+    }
+
+    fn push_filters(&self, sql: &mut SqlBuilder) {
+        let f = &self.filter;
+        sql.push("p.status = 'published' AND p.deleted_at IS NULL");
+        if let Some(ids) = &f.collection_ids {
+            sql.push(" AND p.collection_id = ANY(");
+            sql.bind_i64s(ids.clone());
+            sql.push(")");
+        }
+        if let Some(ids) = &f.category_ids {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN \
+                 (WITH RECURSIVE tree AS (SELECT id FROM categories WHERE id = ANY(",
+            );
+            sql.bind_i64s(ids.clone());
+            sql.push(
+                ") AND is_active UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id \
+                 WHERE c.is_active) SELECT id FROM tree))",
+            );
+        }
+        if let Some(text) = &f.search {
+            sql.push(" AND p.search @@ plainto_tsquery('simple', ");
+            sql.bind_text(text.clone());
+            sql.push(")");
+        }
+        if let Some(ids) = &f.ids {
+            sql.push(" AND p.id = ANY(");
+            sql.bind_i64s(ids.clone());
+            sql.push(")");
+        }
+        if let Some(handles) = &f.handles {
+            sql.push(" AND p.handle = ANY(");
+            sql.bind_texts(handles.clone());
+            sql.push(")");
+        }
+        if f.price_min.is_some() || f.price_max.is_some() {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM product_variants v JOIN prices pr ON pr.variant_id = v.id \
+                 WHERE v.product_id = p.id AND v.deleted_at IS NULL AND pr.currency_code = ",
+            );
+            sql.bind_text(self.currency.clone().unwrap_or_default());
+            if let Some(min) = f.price_min {
+                sql.push(" AND pr.amount >= ");
+                sql.bind_i64(min);
+            }
+            if let Some(max) = f.price_max {
+                sql.push(" AND pr.amount <= ");
+                sql.bind_i64(max);
+            }
+            sql.push(")");
+        }
+    }
+}
+
+fn push_partition_filter(sql: &mut SqlBuilder, kind: Partition) {
+    sql.push(match kind {
+        Partition::Collection => " AND p.collection_id = part.pid",
+        Partition::Category => {
+            " AND EXISTS (SELECT 1 FROM product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN \
+             (WITH RECURSIVE tree AS (SELECT part.pid AS id UNION SELECT c.id FROM categories c JOIN tree t \
+             ON c.parent_id = t.id WHERE c.is_active) SELECT id FROM tree))"
+        }
+    });
+}
+
+/// Raw SQL with numbered bind parameters (`$1`, `$2`, …) appended in step with their values.
+struct SqlBuilder {
+    query: BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
+    binds: usize,
+}
+
+impl SqlBuilder {
+    fn new() -> Self {
+        Self {
+            query: diesel::sql_query("").into_boxed(),
+            binds: 0,
+        }
+    }
+
+    fn push(&mut self, sql: &str) {
+        self.take(|q| q.sql(sql));
+    }
+
+    fn placeholder(&mut self) {
+        self.binds += 1;
+        let p = format!("${}", self.binds);
+        self.push(&p);
+    }
+
+    fn bind_i64(&mut self, v: i64) {
+        self.placeholder();
+        self.take(|q| q.bind::<BigInt, _>(v));
+    }
+
+    fn bind_text(&mut self, v: String) {
+        self.placeholder();
+        self.take(|q| q.bind::<Text, _>(v));
+    }
+
+    fn bind_timestamp(&mut self, v: DateTime<Utc>) {
+        self.placeholder();
+        self.take(|q| q.bind::<Timestamptz, _>(v));
+    }
+
+    fn bind_i64s(&mut self, v: Vec<i64>) {
+        self.placeholder();
+        self.take(|q| q.bind::<Array<BigInt>, _>(v));
+    }
+
+    fn bind_texts(&mut self, v: Vec<String>) {
+        self.placeholder();
+        self.take(|q| q.bind::<Array<Text>, _>(v));
+    }
+
+    fn take(
+        &mut self,
+        f: impl FnOnce(
+            BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
+        ) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
+    ) {
+        let query = std::mem::replace(&mut self.query, diesel::sql_query("").into_boxed());
+        self.query = f(query);
+    }
+}

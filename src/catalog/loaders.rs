@@ -1,0 +1,331 @@
+//! DataLoader batches for every catalog relation reachable from a list, so the SQL statement
+//! count of a query depends on its shape and never on its page size. Each `load` is one query.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+
+use super::listing::{ListedProduct, Partition, ProductQuery};
+use super::model::{
+    Category, Collection, OptionValue, Price, Product, ProductImage, ProductOption, Region, Variant,
+};
+use crate::db::DbPool;
+use crate::db::pagination::PageRequest;
+use crate::error::AppError;
+use crate::graphql::batch::{BatchLoader, Dispatcher};
+
+/// Loader error: async-graphql needs `Clone`.
+pub type LoadError = Arc<AppError>;
+
+fn fail(e: impl Into<AppError>) -> LoadError {
+    Arc::new(e.into())
+}
+
+fn group<K: std::hash::Hash + Eq, V>(rows: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
+    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+    for (k, v) in rows {
+        map.entry(k).or_default().push(v);
+    }
+    map
+}
+
+macro_rules! loader {
+    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, |$conn:ident, $keys:ident| $body:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub DbPool);
+
+        impl Loader<$key> for $name {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let mut conn = self.0.get().await.map_err(fail)?;
+                let $conn = &mut *conn;
+                $body
+            }
+        }
+    };
+}
+
+loader!(
+    /// Store-visible products by id.
+    ProductByIdLoader, i64 => Product, |conn, keys| {
+        let rows = Product::visible_by_ids(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    }
+);
+
+loader!(
+    /// Store-visible products by handle.
+    ProductByHandleLoader, String => Product, |conn, keys| {
+        let rows = Product::visible_by_handles(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|p| (p.handle.clone(), p)).collect())
+    }
+);
+
+loader!(
+    /// Live variants of store-visible products by variant id.
+    VariantByIdLoader, i64 => Variant, |conn, keys| {
+        let rows = Variant::visible_by_ids(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|v| (v.id, v)).collect())
+    }
+);
+
+loader!(
+    /// Live variants per product, by rank.
+    VariantsByProductIdLoader, i64 => Vec<Variant>, |conn, keys| {
+        let rows = Variant::of_products(conn, keys).await.map_err(fail)?;
+        Ok(group(rows.into_iter().map(|v| (v.product_id, v))))
+    }
+);
+
+loader!(
+    /// Prices per variant, every currency.
+    PricesByVariantIdLoader, i64 => Vec<Price>, |conn, keys| {
+        let rows = Price::of_variants(conn, keys).await.map_err(fail)?;
+        Ok(group(rows.into_iter().map(|p| (p.variant_id, p))))
+    }
+);
+
+loader!(
+    /// Images per product, by rank.
+    ImagesByProductIdLoader, i64 => Vec<ProductImage>, |conn, keys| {
+        let rows = ProductImage::of_products(conn, keys).await.map_err(fail)?;
+        Ok(group(rows.into_iter().map(|i| (i.product_id, i))))
+    }
+);
+
+loader!(
+    /// Options per product, each with its values.
+    OptionsByProductIdLoader, i64 => Vec<(ProductOption, Vec<OptionValue>)>, |conn, keys| {
+        let rows = ProductOption::of_products(conn, keys).await.map_err(fail)?;
+        let mut map: HashMap<i64, Vec<(ProductOption, Vec<OptionValue>)>> = HashMap::new();
+        for (option, value) in rows {
+            let list = map.entry(option.product_id).or_default();
+            if list.last().is_none_or(|(o, _)| o.id != option.id) {
+                list.push((option, Vec::new()));
+            }
+            if let (Some(value), Some((_, values))) = (value, list.last_mut()) {
+                values.push(value);
+            }
+        }
+        Ok(map)
+    }
+);
+
+loader!(
+    /// `(option title, value)` pairs per variant.
+    OptionValuesByVariantIdLoader, i64 => Vec<(String, String)>, |conn, keys| {
+        let rows = OptionValue::of_variants(conn, keys).await.map_err(fail)?;
+        Ok(group(rows.into_iter().map(|(variant, title, value)| (variant, (title, value)))))
+    }
+);
+
+loader!(
+    /// Collections by id.
+    CollectionByIdLoader, i64 => Collection, |conn, keys| {
+        let rows = Collection::by_ids(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+);
+
+loader!(
+    /// Collections by handle.
+    CollectionByHandleLoader, String => Collection, |conn, keys| {
+        let rows = Collection::by_handles(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|c| (c.handle.clone(), c)).collect())
+    }
+);
+
+loader!(
+    /// Active categories by id.
+    CategoryByIdLoader, i64 => Category, |conn, keys| {
+        let rows = Category::by_ids(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+);
+
+loader!(
+    /// Active categories by handle.
+    CategoryByHandleLoader, String => Category, |conn, keys| {
+        let rows = Category::by_handles(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|c| (c.handle.clone(), c)).collect())
+    }
+);
+
+loader!(
+    /// Active child categories per parent, by rank.
+    CategoryChildrenLoader, i64 => Vec<Category>, |conn, keys| {
+        let rows = Category::children_of(conn, keys).await.map_err(fail)?;
+        Ok(group(rows.into_iter().filter_map(|c| c.parent_id.map(|p| (p, c)))))
+    }
+);
+
+loader!(
+    /// Active categories per product.
+    CategoriesByProductIdLoader, i64 => Vec<Category>, |conn, keys| {
+        let rows = Category::of_products(conn, keys).await.map_err(fail)?;
+        Ok(group(rows))
+    }
+);
+
+loader!(
+    /// Regions by id.
+    RegionByIdLoader, i64 => Region, |conn, keys| {
+        let rows = Region::by_ids(conn, keys).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+);
+
+/// One page of products under one parent (collection or category), for nested connections.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProductPageKey {
+    /// Which relation the parent id is.
+    pub partition: Partition,
+    /// The collection or category id.
+    pub parent_id: i64,
+    /// Filter and sort (the same for every parent of one field, so they batch together).
+    pub query: ProductQuery,
+    /// The page arguments.
+    pub page: PageRequest,
+}
+
+/// Pages of products for many parents, one `LATERAL` statement per distinct (query, page).
+pub struct ProductPagesLoader(pub DbPool);
+
+impl Loader<ProductPageKey> for ProductPagesLoader {
+    type Value = Vec<ListedProduct>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ProductPageKey],
+    ) -> Result<HashMap<ProductPageKey, Self::Value>, LoadError> {
+        let mut conn = self.0.get().await.map_err(fail)?;
+        let groups = group(
+            keys.iter()
+                .map(|k| ((k.partition, k.query.clone(), k.page.clone()), k.parent_id)),
+        );
+        let mut out = HashMap::new();
+        for ((partition, query, page), parents) in groups {
+            let rows = query
+                .load_pages(&mut conn, &page, Some((partition, &parents)))
+                .await
+                .map_err(Arc::new)?;
+            let mut by_parent = group(
+                rows.into_iter()
+                    .filter_map(|r| r.partition_id.map(|p| (p, r))),
+            );
+            for parent_id in parents {
+                let rows = by_parent.remove(&parent_id).unwrap_or_default();
+                let key = ProductPageKey {
+                    partition,
+                    parent_id,
+                    query: query.clone(),
+                    page: page.clone(),
+                };
+                out.insert(key, rows);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Capped product counts for many parents, one statement per distinct query.
+pub struct ProductCountsLoader(pub DbPool);
+
+/// Key of [`ProductCountsLoader`]: the parent and the listing's filters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProductCountKey {
+    /// Which relation the parent id is.
+    pub partition: Partition,
+    /// The collection or category id.
+    pub parent_id: i64,
+    /// Filters (sort is irrelevant to a count but harmless in the key).
+    pub query: ProductQuery,
+}
+
+impl Loader<ProductCountKey> for ProductCountsLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ProductCountKey],
+    ) -> Result<HashMap<ProductCountKey, i64>, LoadError> {
+        let mut conn = self.0.get().await.map_err(fail)?;
+        let groups = group(
+            keys.iter()
+                .map(|k| ((k.partition, k.query.clone()), k.parent_id)),
+        );
+        let mut out = HashMap::new();
+        for ((partition, query), parents) in groups {
+            let counts = query
+                .counts(&mut conn, Some((partition, &parents)))
+                .await
+                .map_err(Arc::new)?;
+            for (parent_id, n) in counts {
+                if let Some(parent_id) = parent_id {
+                    out.insert(
+                        ProductCountKey {
+                            partition,
+                            parent_id,
+                            query: query.clone(),
+                        },
+                        n,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Every catalog loader of one request; created per request so nothing leaks between viewers.
+#[allow(missing_docs)]
+pub struct CatalogLoaders {
+    pub product: BatchLoader<ProductByIdLoader, i64>,
+    pub product_by_handle: BatchLoader<ProductByHandleLoader, String>,
+    pub variant: BatchLoader<VariantByIdLoader, i64>,
+    pub variants: BatchLoader<VariantsByProductIdLoader, i64>,
+    pub prices: BatchLoader<PricesByVariantIdLoader, i64>,
+    pub images: BatchLoader<ImagesByProductIdLoader, i64>,
+    pub options: BatchLoader<OptionsByProductIdLoader, i64>,
+    pub variant_options: BatchLoader<OptionValuesByVariantIdLoader, i64>,
+    pub collection: BatchLoader<CollectionByIdLoader, i64>,
+    pub collection_by_handle: BatchLoader<CollectionByHandleLoader, String>,
+    pub category: BatchLoader<CategoryByIdLoader, i64>,
+    pub category_by_handle: BatchLoader<CategoryByHandleLoader, String>,
+    pub category_children: BatchLoader<CategoryChildrenLoader, i64>,
+    pub product_categories: BatchLoader<CategoriesByProductIdLoader, i64>,
+    pub region: BatchLoader<RegionByIdLoader, i64>,
+    pub product_pages: BatchLoader<ProductPagesLoader, ProductPageKey>,
+    pub product_counts: BatchLoader<ProductCountsLoader, ProductCountKey>,
+}
+
+impl CatalogLoaders {
+    /// Fresh loaders over `pool`, batched by the request's `dispatcher`.
+    pub fn new(pool: &DbPool, dispatcher: &Arc<Dispatcher>) -> Self {
+        let p = || pool.clone();
+        Self {
+            product: BatchLoader::new(ProductByIdLoader(p()), dispatcher),
+            product_by_handle: BatchLoader::new(ProductByHandleLoader(p()), dispatcher),
+            variant: BatchLoader::new(VariantByIdLoader(p()), dispatcher),
+            variants: BatchLoader::new(VariantsByProductIdLoader(p()), dispatcher),
+            prices: BatchLoader::new(PricesByVariantIdLoader(p()), dispatcher),
+            images: BatchLoader::new(ImagesByProductIdLoader(p()), dispatcher),
+            options: BatchLoader::new(OptionsByProductIdLoader(p()), dispatcher),
+            variant_options: BatchLoader::new(OptionValuesByVariantIdLoader(p()), dispatcher),
+            collection: BatchLoader::new(CollectionByIdLoader(p()), dispatcher),
+            collection_by_handle: BatchLoader::new(CollectionByHandleLoader(p()), dispatcher),
+            category: BatchLoader::new(CategoryByIdLoader(p()), dispatcher),
+            category_by_handle: BatchLoader::new(CategoryByHandleLoader(p()), dispatcher),
+            category_children: BatchLoader::new(CategoryChildrenLoader(p()), dispatcher),
+            product_categories: BatchLoader::new(CategoriesByProductIdLoader(p()), dispatcher),
+            region: BatchLoader::new(RegionByIdLoader(p()), dispatcher),
+            product_pages: BatchLoader::new(ProductPagesLoader(p()), dispatcher),
+            product_counts: BatchLoader::new(ProductCountsLoader(p()), dispatcher),
+        }
+    }
+}

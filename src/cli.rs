@@ -1,0 +1,47 @@
+//! The `techpotli` command line.
+
+use clap::{Parser, Subcommand};
+
+/// Techpotli commerce GraphQL server.
+#[derive(Debug, Parser)]
+#[command(name = "techpotli", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run pending migrations, then serve HTTP until SIGTERM.
+    Serve {
+        /// Address to bind (overrides BIND_ADDR).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Run pending database migrations.
+    Migrate,
+    /// Generate the deterministic demo catalog (runs migrations first).
+    Seed {
+        /// Number of products.
+        #[arg(long, default_value_t = 1_000)]
+        products: i64,
+        /// Replace an existing catalog (TRUNCATE) instead of leaving it alone.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` must equal it.
+    Schema,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

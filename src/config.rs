@@ -1,0 +1,122 @@
+//! Configuration from the environment (see `.env.example` for every variable).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+/// Deployment environment; production refuses unsafe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development and tests.
+    Development,
+    /// Production.
+    Production,
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `postgres://…` URL.
+    pub url: String,
+    /// Maximum pooled connections.
+    pub pool_size: u32,
+    /// How long a request waits for a connection before failing with `SERVICE_UNAVAILABLE`.
+    pub acquire_timeout: Duration,
+}
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Deployment environment.
+    pub env: AppEnv,
+    /// Address the HTTP server binds.
+    pub bind_addr: SocketAddr,
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// Redis URL; absent means in-process cache and event bus (single instance).
+    pub redis_url: Option<String>,
+}
+
+/// Default database for local development and the demo.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/techpotli";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads configuration through `get` (the environment in production, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let env = match get("APP_ENV").as_deref() {
+            None | Some("development" | "dev" | "test") => AppEnv::Development,
+            Some("production" | "prod") => AppEnv::Production,
+            Some(other) => {
+                anyhow::bail!("APP_ENV must be development or production, not `{other}`")
+            }
+        };
+        let bind_addr = get("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .context("BIND_ADDR must be host:port")?;
+        let url = match (get("DATABASE_URL"), env) {
+            (Some(url), _) => url,
+            (None, AppEnv::Development) => DEFAULT_DATABASE_URL.into(),
+            (None, AppEnv::Production) => anyhow::bail!("DATABASE_URL is required in production"),
+        };
+        let pool_size = get("DATABASE_POOL_SIZE")
+            .map(|v| v.parse())
+            .transpose()
+            .context("DATABASE_POOL_SIZE")?;
+        let acquire_ms: Option<u64> = get("DATABASE_ACQUIRE_TIMEOUT_MS")
+            .map(|v| v.parse())
+            .transpose()
+            .context("DATABASE_ACQUIRE_TIMEOUT_MS")?;
+        Ok(Self {
+            env,
+            bind_addr,
+            database: DatabaseConfig {
+                url,
+                pool_size: pool_size.unwrap_or(16),
+                acquire_timeout: Duration::from_millis(acquire_ms.unwrap_or(5_000)),
+            },
+            redis_url: get("REDIS_URL").or_else(|| get("CACHE_REDIS_URL")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_suit_local_development() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database.url, DEFAULT_DATABASE_URL);
+        assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn redis_url_accepts_the_design_name_too() {
+        let c = from(&[("CACHE_REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+    }
+
+    #[test]
+    fn production_requires_a_database_url_and_rejects_bad_values() {
+        assert!(from(&[("APP_ENV", "production")]).is_err());
+        assert!(from(&[("BIND_ADDR", "nope")]).is_err());
+        assert!(from(&[("APP_ENV", "staging")]).is_err());
+    }
+}

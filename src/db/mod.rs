@@ -1,0 +1,127 @@
+//! PostgreSQL access: the diesel-async connection pool, embedded migrations, and the statement
+//! counter that tests and `/metrics` read. Query functions live in each domain's `model.rs`.
+
+pub mod pagination;
+pub mod schema;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+/// The application's PostgreSQL pool (bb8 over diesel-async, pure Rust: no libpq).
+pub type DbPool = Pool<AsyncPgConnection>;
+/// A connection checked out of [`DbPool`].
+pub type DbConn = PooledConnection<'static, AsyncPgConnection>;
+
+/// Every migration in `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Counts the SQL statements sent by every connection of one pool; cheaply cloneable.
+///
+/// Fed by diesel's instrumentation hook, so it sees every statement (including `BEGIN`/`COMMIT`)
+/// exactly as the server receives it. Tests assert on it; `/metrics` exports it.
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements sent so far through the pool this counter is attached to.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct CountStatements(StatementCounter);
+
+impl Instrumentation for CountStatements {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Pool sizing and timeouts.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Maximum open connections.
+    pub max_size: u32,
+    /// How long a checkout may wait before the request fails with `SERVICE_UNAVAILABLE`.
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Logs connection errors that bb8 would otherwise hide behind "timed out" (STACK.md G4).
+#[derive(Debug, Clone, Copy)]
+struct LogErrors;
+
+impl<E: std::fmt::Display> bb8::ErrorSink<E> for LogErrors {
+    fn sink(&self, error: E) {
+        tracing::warn!(%error, "database connection error");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<E>> {
+        Box::new(*self)
+    }
+}
+
+/// Builds the pool lazily: the server starts (and `/readyz` reports) even while PostgreSQL is down,
+/// and connections are re-established by themselves when it returns.
+pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> DbPool {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // A broken connection is detected by tokio-postgres closing it, so the per-checkout `SELECT 1`
+    // of the default `Verified` method would only add a round trip to every request.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.set_instrumentation(CountStatements(counter));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+    Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.connection_timeout)
+        .error_sink(Box::new(LogErrors))
+        .build_unchecked(manager)
+}
+
+/// Runs pending embedded migrations on a dedicated connection (STACK.md G2: the sync harness must
+/// run on a blocking thread).
+pub async fn run_migrations(url: &str) -> anyhow::Result<()> {
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        for migration in applied {
+            tracing::info!(%migration, "applied migration");
+        }
+        Ok(())
+    })
+    .await?
+}

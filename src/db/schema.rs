@@ -1,0 +1,179 @@
+//! Diesel table definitions for the migrations in `migrations/`.
+//!
+//! Written in `diesel print-schema` form. One deliberate omission: `products.search` (a generated
+//! `tsvector`) is only referenced from raw SQL in the product listing query, so it has no column here.
+
+diesel::table! {
+    /// Sales regions: currency, countries and tax rate.
+    regions (id) {
+        id -> Int8,
+        name -> Text,
+        currency_code -> Text,
+        countries -> Array<Text>,
+        tax_rate_bps -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Curated product collections.
+    collections (id) {
+        id -> Int8,
+        handle -> Text,
+        title -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// The category tree (`parent_id` NULL at the top level).
+    categories (id) {
+        id -> Int8,
+        handle -> Text,
+        name -> Text,
+        description -> Text,
+        parent_id -> Nullable<Int8>,
+        rank -> Int4,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Products; the store sees only `status = 'published' AND deleted_at IS NULL`.
+    products (id) {
+        id -> Int8,
+        handle -> Text,
+        title -> Text,
+        subtitle -> Nullable<Text>,
+        description -> Text,
+        status -> Text,
+        thumbnail -> Nullable<Text>,
+        collection_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    /// Options of a product (Size, Colour).
+    product_options (id) {
+        id -> Int8,
+        product_id -> Int8,
+        title -> Text,
+        rank -> Int4,
+    }
+}
+
+diesel::table! {
+    /// Values of a product option (S, M, L).
+    product_option_values (id) {
+        id -> Int8,
+        option_id -> Int8,
+        value -> Text,
+        rank -> Int4,
+    }
+}
+
+diesel::table! {
+    /// Purchasable variants of a product.
+    product_variants (id) {
+        id -> Int8,
+        product_id -> Int8,
+        title -> Text,
+        sku -> Nullable<Text>,
+        inventory_quantity -> Int4,
+        manage_inventory -> Bool,
+        allow_backorder -> Bool,
+        rank -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    /// Which option values a variant carries.
+    variant_option_values (variant_id, option_value_id) {
+        variant_id -> Int8,
+        option_value_id -> Int8,
+    }
+}
+
+diesel::table! {
+    /// Variant prices per currency, in minor units.
+    prices (id) {
+        id -> Int8,
+        variant_id -> Int8,
+        currency_code -> Text,
+        amount -> Int8,
+    }
+}
+
+diesel::table! {
+    /// Product images, ordered by rank.
+    product_images (id) {
+        id -> Int8,
+        product_id -> Int8,
+        url -> Text,
+        alt -> Nullable<Text>,
+        rank -> Int4,
+    }
+}
+
+diesel::table! {
+    /// Product ↔ category membership.
+    product_categories (product_id, category_id) {
+        product_id -> Int8,
+        category_id -> Int8,
+    }
+}
+
+diesel::table! {
+    /// Home-page hero banners.
+    hero_banners (id) {
+        id -> Int8,
+        title -> Text,
+        subtitle -> Nullable<Text>,
+        image_url -> Text,
+        link_url -> Nullable<Text>,
+        cta_text -> Nullable<Text>,
+        is_active -> Bool,
+        sort_order -> Int4,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(product_categories -> categories (category_id));
+diesel::joinable!(product_categories -> products (product_id));
+diesel::joinable!(product_images -> products (product_id));
+diesel::joinable!(product_option_values -> product_options (option_id));
+diesel::joinable!(product_options -> products (product_id));
+diesel::joinable!(product_variants -> products (product_id));
+diesel::joinable!(prices -> product_variants (variant_id));
+diesel::joinable!(products -> collections (collection_id));
+diesel::joinable!(variant_option_values -> product_option_values (option_value_id));
+diesel::joinable!(variant_option_values -> product_variants (variant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    regions,
+    collections,
+    categories,
+    products,
+    product_options,
+    product_option_values,
+    product_variants,
+    variant_option_values,
+    prices,
+    product_images,
+    product_categories,
+    hero_banners,
+);

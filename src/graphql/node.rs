@@ -1,0 +1,107 @@
+//! Relay object identification: the `Node` interface over every identifiable store type and the
+//! `node(id)` / `nodes(ids)` roots. Part of the assembly: it is the one place that knows how each
+//! domain loads an entity by ID.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Interface, Object, Result};
+
+use crate::banners::graphql::HeroBanner;
+use crate::banners::model as banner_model;
+use crate::catalog::graphql::{Category, Collection, Product, ProductVariant, Region};
+use crate::catalog::loaders::CatalogLoaders;
+use crate::db::pagination::MAX_PAGE_SIZE;
+use crate::error::{AppError, LoadResultExt};
+use crate::graphql::context::{db, request_data};
+use crate::graphql::ids::from_global;
+
+/// An object with a globally unique, opaque ID that `node(id)` can refetch.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global ID."))]
+pub enum Node {
+    /// A product.
+    Product(Product),
+    /// A product variant.
+    ProductVariant(ProductVariant),
+    /// A collection.
+    Collection(Collection),
+    /// A category.
+    Category(Category),
+    /// A region.
+    Region(Region),
+    /// A hero banner.
+    HeroBanner(HeroBanner),
+}
+
+async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
+    let (kind, key) = from_global(id)?;
+    let l = request_data::<CatalogLoaders>(ctx)?;
+    Ok(match kind.as_str() {
+        "Product" => l
+            .product
+            .load_one(key)
+            .await
+            .gql()?
+            .map(|r| Node::Product(Product::new(r, None))),
+        "ProductVariant" => l
+            .variant
+            .load_one(key)
+            .await
+            .gql()?
+            .map(|r| Node::ProductVariant(ProductVariant::new(r))),
+        "Collection" => l
+            .collection
+            .load_one(key)
+            .await
+            .gql()?
+            .map(|r| Node::Collection(Collection(Arc::new(r)))),
+        "Category" => l
+            .category
+            .load_one(key)
+            .await
+            .gql()?
+            .map(|r| Node::Category(Category(Arc::new(r)))),
+        "Region" => l
+            .region
+            .load_one(key)
+            .await
+            .gql()?
+            .map(|r| Node::Region(Region(Arc::new(r)))),
+        "HeroBanner" => {
+            banner_model::HeroBanner::find_live(&mut *db(ctx).await?, key, chrono::Utc::now())
+                .await
+                .map_err(AppError::from)?
+                .map(|b| Node::HeroBanner(HeroBanner(b)))
+        }
+        _ => {
+            return Err(AppError::bad_input(format!(
+                "ID `{}` does not name a refetchable type",
+                id.as_str()
+            ))
+            .into());
+        }
+    })
+}
+
+/// `node` and `nodes` roots.
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Refetches any object by its global ID; null when it does not exist or is not visible.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        load_node(ctx, &id).await
+    }
+
+    /// Refetches up to 100 objects by global ID, in the order given (null where missing).
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_PAGE_SIZE {
+            return Err(
+                AppError::bad_input(format!("`ids` takes at most {MAX_PAGE_SIZE} IDs")).into(),
+            );
+        }
+        // Resolved concurrently, so the loaders batch them into one query per type.
+        futures_util::future::try_join_all(ids.iter().map(|id| load_node(ctx, id))).await
+    }
+}

@@ -1,0 +1,93 @@
+//! Plain HTTP endpoints beside GraphQL: liveness, readiness, metrics, and the serve loop with
+//! graceful shutdown.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use diesel_async::RunQueryDsl;
+
+use crate::app::AppState;
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// How long a readiness probe waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+pub async fn readyz(State(app): State<AppState>) -> Response {
+    let database = tokio::time::timeout(READY_TIMEOUT, async {
+        let mut conn = app.db.get().await.ok()?;
+        diesel::sql_query("SELECT 1").execute(&mut *conn).await.ok()
+    })
+    .await
+    .ok()
+    .flatten()
+    .is_some();
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "database": if database { "ok" } else { "unavailable" } });
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<AppState>) -> String {
+    let pool = app.db.state();
+    format!(
+        "# HELP techpotli_sql_statements_total SQL statements sent to PostgreSQL.\n\
+         # TYPE techpotli_sql_statements_total counter\n\
+         techpotli_sql_statements_total {}\n\
+         # HELP techpotli_db_pool_connections Open database connections.\n\
+         # TYPE techpotli_db_pool_connections gauge\n\
+         techpotli_db_pool_connections {}\n\
+         # HELP techpotli_db_pool_idle_connections Idle database connections.\n\
+         # TYPE techpotli_db_pool_idle_connections gauge\n\
+         techpotli_db_pool_idle_connections {}\n",
+        app.statements.get(),
+        pool.connections,
+        pool.idle_connections,
+    )
+}
+
+/// Serves `router` on `listener` until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,21 @@
+//! Techpotli commerce GraphQL server.
+//!
+//! Architecture map:
+//! - [`app`]: shared state (`App`) and `build_router`, used by `serve` and the tests.
+//! - Domains, each with `model.rs` (rows + SQL), `loaders.rs`, `graphql.rs`:
+//!   [`catalog`] (regions, collections, categories, products, variants, prices) and
+//!   [`banners`] (home-page hero banners).
+//! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`graphql`] (plumbing and
+//!   the schema assembly), [`http`] (health, metrics, serve loop), [`error`], [`config`].
+//! - [`seed`]: the deterministic demo catalog; [`cli`]: the command line.
+
+pub mod app;
+pub mod banners;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod seed;

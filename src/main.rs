@@ -1,0 +1,69 @@
+//! Entry point: parse the command line and dispatch.
+
+use anyhow::Context as _;
+use clap::Parser;
+use techpotli::cli::{Cli, Command};
+use techpotli::config::Config;
+use techpotli::{app, db, graphql, http, seed};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,techpotli=info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Schema => {
+            print!("{}", graphql::schema::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            db::run_migrations(&config.database.url).await
+        }
+        Command::Seed { products, reset } => {
+            let config = Config::from_env()?;
+            db::run_migrations(&config.database.url).await?;
+            let started = std::time::Instant::now();
+            let app = app::App::build(config);
+            let mut conn = app.db.get().await.context("connecting to the database")?;
+            let outcome = seed::seed(&mut conn, seed::SeedOptions { products, reset }).await?;
+            match outcome {
+                seed::SeedOutcome::Seeded => {
+                    tracing::info!(
+                        products,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "seeded demo catalog"
+                    );
+                }
+                seed::SeedOutcome::AlreadySeeded => {
+                    tracing::info!(
+                        "catalog already present; nothing done (use --reset to replace it)"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Serve { bind } => {
+            let mut config = Config::from_env()?;
+            if let Some(bind) = bind {
+                config.bind_addr = bind;
+            }
+            if let Err(error) = db::run_migrations(&config.database.url).await {
+                // Serve anyway: /readyz reports the database, and a later start migrates.
+                tracing::error!(error = %format!("{error:#}"), "migrations failed at start-up");
+            }
+            let addr = config.bind_addr;
+            let app = app::App::build(config);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            tracing::info!("listening on http://{addr} (GraphiQL at http://{addr}/graphiql)");
+            http::serve(listener, app::build_router(app)).await?;
+            Ok(())
+        }
+    }
+}

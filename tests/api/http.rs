@@ -1,0 +1,175 @@
+//! GraphQL over HTTP: GET and POST, media types and status codes per the spec, GraphiQL served
+//! from the binary, health endpoints.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+use crate::support::TestApp;
+
+fn get(uri: &str, accept: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(uri);
+    if let Some(accept) = accept {
+        builder = builder.header("accept", accept);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+fn encode(s: &str) -> String {
+    serde_urlencoded::to_string([("q", s)]).unwrap()[2..].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_runs_queries_with_variables_and_operation_name() {
+    let app = TestApp::new().await;
+    let query =
+        "query A { regions { name } } query B($h: String) { product(handle: $h) { handle } }";
+    let uri = format!(
+        "/graphql?query={}&operationName=B&variables={}",
+        encode(query),
+        encode(&json!({ "h": "product-000001" }).to_string())
+    );
+    let response = app
+        .send(get(&uri, Some("application/graphql-response+json")))
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(
+        response
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/graphql-response+json")
+    );
+    assert_eq!(
+        response.json()["data"]["product"]["handle"],
+        "product-000001"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_errors_are_400_for_graphql_response_json_and_200_for_json() {
+    let app = TestApp::new().await;
+    let uri = format!("/graphql?query={}", encode("{ nope }"));
+    let modern = app
+        .send(get(
+            &uri,
+            Some("application/graphql-response+json, application/json;q=0.9"),
+        ))
+        .await;
+    assert_eq!(modern.status, StatusCode::BAD_REQUEST);
+    assert!(modern.json().get("data").is_none());
+    let legacy = app.send(get(&uri, Some("application/json"))).await;
+    assert_eq!(legacy.status, StatusCode::OK);
+    assert!(
+        legacy
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    // Field errors (bad arguments) keep partial data: 200 in both flavors.
+    let uri = format!(
+        "/graphql?query={}",
+        encode("{ products(first: 500) { edges { cursor } } }")
+    );
+    let field_error = app
+        .send(get(&uri, Some("application/graphql-response+json")))
+        .await;
+    assert_eq!(field_error.status, StatusCode::OK);
+    assert_eq!(
+        field_error.json()["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_http_requests_get_400_not_500() {
+    let app = TestApp::new().await;
+    let bad_json = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(Body::from("{"))
+        .unwrap();
+    assert_eq!(app.send(bad_json).await.status, StatusCode::BAD_REQUEST);
+    let no_query = app.send(get("/graphql", None)).await;
+    assert_eq!(no_query.status, StatusCode::BAD_REQUEST);
+    let bad_vars = app
+        .send(get(
+            "/graphql?query=%7Bregions%7Bname%7D%7D&variables=%7B",
+            None,
+        ))
+        .await;
+    assert_eq!(bad_vars.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad_vars.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("variables")
+    );
+    let text_plain = Request::post("/graphql")
+        .header("content-type", "text/plain")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(
+        app.send(text_plain).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutations_are_refused_over_get() {
+    let app = TestApp::new().await;
+    let uri = format!("/graphql?query={}", encode("mutation { anything }"));
+    let response = app.send(get(&uri, None)).await;
+    assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.header("allow"), Some("POST"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphiql_is_served_from_the_binary_under_a_strict_csp() {
+    let app = TestApp::new().await;
+    let page = app.send(get("/graphiql", None)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unpkg") && !csp.contains("jsdelivr")
+    );
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    let scripts: Vec<&str> = html
+        .split("src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(scripts.len(), 4);
+    assert!(
+        !html.contains("<script>"),
+        "no inline script: the CSP forbids it"
+    );
+    for src in scripts {
+        assert!(
+            src.starts_with("/graphiql/assets/"),
+            "asset {src} is not self-hosted"
+        );
+        let asset = app.send(get(src, None)).await;
+        assert_eq!(asset.status, StatusCode::OK, "{src}");
+        assert!(asset.body.len() > 100);
+    }
+    assert_eq!(
+        app.send(get("/graphiql/assets/nope.js", None)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::new().await;
+    assert_eq!(app.send(get("/healthz", None)).await.status, StatusCode::OK);
+    let ready = app.send(get("/readyz", None)).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.json()["database"], "ok");
+    app.data("{ regions { name } }", json!({})).await;
+    let metrics = String::from_utf8(app.send(get("/metrics", None)).await.body).unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("techpotli_sql_statements_total "))
+        .unwrap();
+    let n: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(n >= 1);
+}

@@ -1,0 +1,12 @@
+//! The integration test binary: every test drives the real router against a real PostgreSQL.
+
+// Helpers outside `#[test]` fns are not covered by clippy.toml's allow-*-in-tests; a test should
+// fail loudly on an unexpected shape.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+
+mod catalog;
+mod errors;
+mod http;
+mod pagination;
+mod schema;
+mod support;
