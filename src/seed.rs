@@ -50,7 +50,11 @@ const CATEGORIES: &str = "
     SELECT lower(d), d, g::int, TRUE
     FROM unnest(ARRAY['Electronics','Fashion','Home','Beauty','Sports','Books']) WITH ORDINALITY AS x(d, g);
     INSERT INTO categories (handle, name, parent_id, rank, is_active)
-    SELECT p.handle || '-' || s, initcap(p.name || ' ' || s), p.id, s, NOT (p.id = 6 AND s = 4)
+    SELECT p.handle || '-' || s,
+           (ARRAY[ARRAY['Phones','Laptops','Audio','Cameras'], ARRAY['Men','Women','Kids','Accessories'],
+                  ARRAY['Kitchen','Furniture','Decor','Lighting'], ARRAY['Skincare','Makeup','Haircare','Fragrance'],
+                  ARRAY['Fitness','Outdoor','Cycling','Yoga'], ARRAY['Fiction','Non-fiction','Comics','Textbooks']])[p.rank][s],
+           p.id, s, NOT (p.handle = 'books' AND s = 4)
     FROM categories p CROSS JOIN generate_series(1, 4) s WHERE p.parent_id IS NULL;
     INSERT INTO categories (handle, name, parent_id, rank, is_active)
     SELECT p.handle || '-' || l, p.name || ' ' || (ARRAY['Basics','Premium','Deals'])[l], p.id, l, TRUE

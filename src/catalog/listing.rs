@@ -204,16 +204,26 @@ impl ProductQuery {
             sql.push(") AS part(pid) CROSS JOIN LATERAL (");
         }
         sql.push("SELECT * FROM (SELECT p.*, ");
-        match self.sort.key {
-            SortKey::Price => self.push_price_sort_expr(&mut sql),
-            _ => sql.push("NULL::bigint"),
-        }
+        sql.push(match (self.sort.key, self.sort.descending) {
+            // Unpriced products go last in either direction.
+            (SortKey::Price, false) => "COALESCE(mp.amount, 9223372036854775807)",
+            (SortKey::Price, true) => "COALESCE(mp.amount, -1)",
+            _ => "NULL::bigint",
+        });
         sql.push(if partition.is_some() {
             " AS sort_price, part.pid AS partition_id"
         } else {
             " AS sort_price, NULL::bigint AS partition_id"
         });
-        sql.push(" FROM products p WHERE ");
+        sql.push(" FROM products p");
+        if self.sort.key == SortKey::Price {
+            // Trigger-maintained minimum per product and currency (migration 2).
+            sql.push(
+                " LEFT JOIN product_min_prices mp ON mp.product_id = p.id AND mp.currency_code = ",
+            );
+            sql.bind_text(self.currency.clone().unwrap_or_default());
+        }
+        sql.push(" WHERE ");
         self.push_filters(&mut sql);
         if let Some((kind, _)) = partition {
             push_partition_filter(&mut sql, kind);
@@ -299,20 +309,6 @@ impl ProductQuery {
         sql.push(", ");
         sql.bind_i64(id);
         sql.push(")");
-    }
-
-    fn push_price_sort_expr(&self, sql: &mut SqlBuilder) {
-        sql.push(
-            "COALESCE((SELECT MIN(pr.amount) FROM product_variants v JOIN prices pr ON pr.variant_id = v.id \
-             WHERE v.product_id = p.id AND v.deleted_at IS NULL AND pr.currency_code = ",
-        );
-        sql.bind_text(self.currency.clone().unwrap_or_default());
-        // Unpriced products go last in either direction.
-        sql.push(if self.sort.descending {
-            "), -1)"
-        } else {
-            "), 9223372036854775807)"
-        });
     }
 
     fn push_filters(&self, sql: &mut SqlBuilder) {

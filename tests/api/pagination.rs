@@ -3,7 +3,7 @@
 
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, gid};
@@ -137,6 +137,20 @@ async fn created_and_title_sorts_page_through_everything_both_ways() {
 #[tokio::test(flavor = "multi_thread")]
 async fn price_sorts_page_through_everything_with_unpriced_products_last() {
     let app = TestApp::new().await;
+    // Price changes made behind the API's back (repricing, a soft-deleted and a deleted variant,
+    // a removed price) must show up in the order: the per-product minimum is trigger-maintained.
+    app.db
+        .conn()
+        .await
+        .batch_execute(
+            "UPDATE prices SET amount = 1 WHERE variant_id = (SELECT id FROM product_variants WHERE product_id = 40 LIMIT 1);
+             UPDATE product_variants SET deleted_at = now() WHERE product_id = 41;
+             DELETE FROM product_variants WHERE product_id = 42;
+             DELETE FROM prices WHERE currency_code = 'USD' AND variant_id IN (SELECT id FROM product_variants WHERE product_id = 44);
+             UPDATE prices SET amount = amount + 1000000 WHERE variant_id IN (SELECT id FROM product_variants WHERE product_id = 45);",
+        )
+        .await
+        .unwrap();
     // USD leaves every tenth product unpriced; INR prices them all.
     for (region, currency) in [(3, "USD"), (1, "INR")] {
         for (dir, sql_dir) in [("ASC", "ASC"), ("DESC", "DESC")] {
