@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::graphql::http::GraphqlState;
@@ -21,6 +22,8 @@ pub struct App {
     pub db: DbPool,
     /// SQL statements sent through `db` since start-up.
     pub statements: StatementCounter,
+    /// Cache-first reads (Redis or in-process).
+    pub cache: Cache,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -37,19 +40,28 @@ impl Deref for AppState {
 
 impl App {
     /// Builds the services from configuration. Connections are made lazily, so this succeeds
-    /// while the database is down (`/readyz` tells).
-    pub fn build(config: Config) -> AppState {
+    /// while the database or Redis is down (`/readyz` tells); it fails only on invalid settings.
+    pub fn build(config: Config) -> anyhow::Result<AppState> {
         let statements = StatementCounter::default();
         let options = PoolOptions {
             max_size: config.database.pool_size,
             connection_timeout: config.database.acquire_timeout,
         };
         let db = db::connect(&config.database.url, &options, statements.clone());
-        AppState(Arc::new(App {
+        let c = &config.cache;
+        let cache = Cache::new(
+            config.redis_url.as_deref(),
+            &c.prefix,
+            c.timeout,
+            c.memory_bytes,
+            c.enabled,
+        )?;
+        Ok(AppState(Arc::new(App {
             config: Arc::new(config),
             db,
             statements,
-        }))
+            cache,
+        })))
     }
 }
 

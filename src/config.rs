@@ -36,6 +36,23 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Redis URL; absent means in-process cache and event bus (single instance).
     pub redis_url: Option<String>,
+    /// Cache settings.
+    pub cache: CacheConfig,
+    /// Run only registered persisted queries (production allow-list).
+    pub persisted_queries_only: bool,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Off: every read goes to the database (benchmarks of the uncached path, debugging).
+    pub enabled: bool,
+    /// Prepended to every key, so deployments (and tests) can share one Redis.
+    pub prefix: String,
+    /// Bound on every Redis operation, connection checkout included.
+    pub timeout: Duration,
+    /// Budget of the in-process cache used without Redis.
+    pub memory_bytes: usize,
 }
 
 /// Default database for local development and the demo.
@@ -82,8 +99,37 @@ impl Config {
                 acquire_timeout: Duration::from_millis(acquire_ms.unwrap_or(5_000)),
             },
             redis_url: get("REDIS_URL").or_else(|| get("CACHE_REDIS_URL")),
+            cache: CacheConfig {
+                enabled: parse_bool(get("CACHE_ENABLED"), true).context("CACHE_ENABLED")?,
+                prefix: get("CACHE_PREFIX").unwrap_or_else(|| "techpotli:".into()),
+                timeout: Duration::from_millis(
+                    parse_num(get("CACHE_TIMEOUT_MS"), 50).context("CACHE_TIMEOUT_MS")?,
+                ),
+                memory_bytes: usize::try_from(
+                    parse_num(get("CACHE_MEMORY_MB"), 64).context("CACHE_MEMORY_MB")? * 1024 * 1024,
+                )
+                .context("CACHE_MEMORY_MB")?,
+            },
+            persisted_queries_only: parse_bool(get("PERSISTED_QUERIES_ONLY"), false)
+                .context("PERSISTED_QUERIES_ONLY")?,
         })
     }
+}
+
+fn parse_bool(value: Option<String>, default: bool) -> anyhow::Result<bool> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => anyhow::bail!("expected true or false, not `{other}`"),
+    }
+}
+
+fn parse_num(value: Option<String>, default: u64) -> anyhow::Result<u64> {
+    value.map_or(Ok(default), |v| {
+        v.parse()
+            .map_err(|_| anyhow::anyhow!("expected a number, not `{v}`"))
+    })
 }
 
 #[cfg(test)]
@@ -118,5 +164,7 @@ mod tests {
         assert!(from(&[("APP_ENV", "production")]).is_err());
         assert!(from(&[("BIND_ADDR", "nope")]).is_err());
         assert!(from(&[("APP_ENV", "staging")]).is_err());
+        assert!(from(&[("CACHE_ENABLED", "maybe")]).is_err());
+        assert!(from(&[("CACHE_TIMEOUT_MS", "soon")]).is_err());
     }
 }

@@ -65,6 +65,9 @@ pub enum AppError {
     /// No database connection could be had in time.
     #[error("database unavailable")]
     Pool(#[from] bb8::RunError<diesel_async::pooled_connection::PoolError>),
+    /// A dependency is unavailable (shared form of `Pool`, which cannot be cloned).
+    #[error("database unavailable")]
+    Unavailable,
     /// Anything else unexpected.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -81,6 +84,24 @@ impl AppError {
         Self::NotFound(format!("{what} not found"))
     }
 
+    /// An owned copy for another caller of a shared result (loader batches, single flights):
+    /// client errors keep their text, internal ones keep their code and log chain.
+    pub fn shared(&self) -> AppError {
+        match self {
+            Self::BadUserInput(m) => Self::BadUserInput(m.clone()),
+            Self::Unauthenticated(m) => Self::Unauthenticated(m.clone()),
+            Self::Forbidden(m) => Self::Forbidden(m.clone()),
+            Self::NotFound(m) => Self::NotFound(m.clone()),
+            Self::Conflict(m) => Self::Conflict(m.clone()),
+            Self::Pool(_) | Self::Unavailable => Self::Unavailable,
+            Self::Database(e) if self.code() == ErrorCode::ServiceUnavailable => {
+                tracing::debug!(error = %e, "shared database error");
+                Self::Unavailable
+            }
+            other => Self::Internal(anyhow::anyhow!(error_chain(other))),
+        }
+    }
+
     /// The code clients see.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -95,7 +116,7 @@ impl AppError {
             {
                 ErrorCode::ServiceUnavailable
             }
-            Self::Pool(_) => ErrorCode::ServiceUnavailable,
+            Self::Pool(_) | Self::Unavailable => ErrorCode::ServiceUnavailable,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }

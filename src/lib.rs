@@ -5,12 +5,14 @@
 //! - Domains, each with `model.rs` (rows + SQL), `loaders.rs`, `graphql.rs`:
 //!   [`catalog`] (regions, collections, categories, products, variants, prices) and
 //!   [`banners`] (home-page hero banners).
-//! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`graphql`] (plumbing and
+//! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`cache`] (Redis or
+//!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
 //!   the schema assembly), [`http`] (health, metrics, serve loop), [`error`], [`config`].
 //! - [`seed`]: the deterministic demo catalog; [`cli`]: the command line.
 
 pub mod app;
 pub mod banners;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::from_env()?;
             db::run_migrations(&config.database.url).await?;
             let started = std::time::Instant::now();
-            let app = app::App::build(config);
+            let app = app::App::build(config)?;
             let mut conn = app.db.get().await.context("connecting to the database")?;
             let outcome = seed::seed(&mut conn, seed::SeedOptions { products, reset }).await?;
             match outcome {
@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
                 tracing::error!(error = %format!("{error:#}"), "migrations failed at start-up");
             }
             let addr = config.bind_addr;
-            let app = app::App::build(config);
+            let app = app::App::build(config)?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;

@@ -4,8 +4,8 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::model;
-use crate::error::AppError;
-use crate::graphql::context::db;
+use super::service;
+use crate::graphql::context::app;
 use crate::graphql::ids::to_global;
 
 /// A home-page hero banner.
@@ -59,9 +59,7 @@ pub struct BannersQuery;
 impl BannersQuery {
     /// Active banners within their time window, by sort order.
     async fn hero_banners(&self, ctx: &Context<'_>) -> Result<Vec<HeroBanner>> {
-        let rows = model::HeroBanner::live(&mut *db(ctx).await?, Utc::now())
-            .await
-            .map_err(AppError::from)?;
+        let rows = service::live_banners(app(ctx)?, Utc::now()).await?;
         Ok(rows.into_iter().map(HeroBanner).collect())
     }
 }

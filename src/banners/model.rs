@@ -26,6 +26,23 @@ pub struct HeroBanner {
 }
 
 impl HeroBanner {
+    /// Every active banner (any window), by sort order.
+    pub async fn active(conn: &mut AsyncPgConnection) -> QueryResult<Vec<HeroBanner>> {
+        hero_banners::table
+            .filter(hero_banners::is_active)
+            .select(HeroBanner::as_select())
+            .order((hero_banners::sort_order, hero_banners::id))
+            .load(conn)
+            .await
+    }
+
+    /// Whether the banner shows at `now` (active, window started, not ended).
+    pub fn is_live_at(&self, now: DateTime<Utc>) -> bool {
+        self.is_active
+            && self.starts_at.is_none_or(|s| s <= now)
+            && self.ends_at.is_none_or(|e| e > now)
+    }
+
     /// Active banners whose window contains `now`, by sort order.
     pub async fn live(
         conn: &mut AsyncPgConnection,

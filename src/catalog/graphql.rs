@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use super::listing::{Partition, ProductFilter, ProductQuery, Sort, SortKey};
 use super::loaders::{CatalogLoaders, ProductCountKey, ProductPageKey};
 use super::model;
+use super::service;
 use crate::db::pagination::{PageRequest, decode_cursor, encode_cursor};
 use crate::error::{AppError, AppResult, LoadResultExt};
-use crate::graphql::context::{db, request_data};
+use crate::graphql::context::{app, request_data};
 use crate::graphql::ids::{expect_global, expect_globals, to_global};
 use crate::graphql::scalars::MinorUnits;
 
@@ -131,19 +132,11 @@ async fn region_arg(
         .region
         .load_one(key)
         .await
-        .map_err(|e| clone_error(&e))?;
+        .map_err(|e| e.shared())?;
     region
         .map(Arc::new)
         .map(Some)
         .ok_or_else(|| AppError::bad_input(format!("unknown regionId `{}`", id.as_str())))
-}
-
-fn clone_error(e: &AppError) -> AppError {
-    match e {
-        AppError::BadUserInput(m) => AppError::BadUserInput(m.clone()),
-        AppError::NotFound(m) => AppError::NotFound(m.clone()),
-        other => AppError::Internal(anyhow::anyhow!(crate::error::error_chain(other))),
-    }
 }
 
 /// A product as the storefront sees it.
@@ -465,7 +458,7 @@ impl ProductVariant {
             .prices
             .load_one(self.row.id)
             .await
-            .map_err(|e| clone_error(&e))?;
+            .map_err(|e| e.shared())?;
         let amount = prices
             .unwrap_or_default()
             .into_iter()
@@ -668,7 +661,7 @@ impl ProductConnectionFields {
     /// computed when selected.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         match &self.count {
-            CountSource::Root(query) => Ok(query.count(&mut *db(ctx).await?).await?),
+            CountSource::Root(query) => Ok(service::count_products(app(ctx)?, query).await?),
             CountSource::Nested(key) => Ok(loaders(ctx)?
                 .product_counts
                 .load_one(key.clone())
@@ -777,7 +770,7 @@ fn build_connection(
 /// The store's product listing at the root.
 pub async fn root_products(ctx: &Context<'_>, args: ProductArgs) -> AppResult<ProductConnection> {
     let (query, page, region) = args.resolve(ctx).await?;
-    let rows = query.load_page(&mut *db(ctx).await?, &page).await?;
+    let rows = service::list_products(app(ctx)?, &query, &page).await?;
     Ok(build_connection(
         &query,
         &page,
@@ -806,7 +799,7 @@ async fn nested_products(
         .product_pages
         .load_one(key)
         .await
-        .map_err(|e| clone_error(&e))?;
+        .map_err(|e| e.shared())?;
     let count = CountSource::Nested(ProductCountKey {
         partition,
         parent_id,
@@ -874,14 +867,10 @@ impl CatalogQuery {
         region_id: Option<ID>,
     ) -> Result<Option<Product>> {
         let region = region_arg(ctx, region_id.as_ref()).await?;
-        let l = loaders(ctx)?;
+        let app = app(ctx)?;
         let row = match (id, handle) {
-            (Some(id), None) => l
-                .product
-                .load_one(expect_global(&id, "Product")?)
-                .await
-                .gql()?,
-            (None, Some(handle)) => l.product_by_handle.load_one(handle).await.gql()?,
+            (Some(id), None) => service::product_by_id(app, expect_global(&id, "Product")?).await?,
+            (None, Some(handle)) => service::product_by_handle(app, &handle).await?,
             _ => return Err(AppError::bad_input("give exactly one of `id` or `handle`").into()),
         };
         Ok(row.map(|r| Product::new(r, region)))
@@ -900,13 +889,8 @@ impl CatalogQuery {
             .as_deref()
             .map(decode_cursor::<CollectionCursor>)
             .transpose()?;
-        let rows = model::Collection::page(
-            &mut *db(ctx).await?,
-            after.as_ref().map(|c| (c.t.as_str(), c.i)),
-            page.limit,
-        )
-        .await
-        .map_err(AppError::from)?;
+        let after = after.map(|c| (c.t, c.i));
+        let rows = service::collections_page(app(ctx)?, after, page.limit).await?;
         let (rows, has_previous, has_next) = page.finish(rows);
         let mut connection = Connection::new(has_previous, has_next);
         connection.edges.extend(rows.into_iter().map(|c| {
@@ -933,7 +917,7 @@ impl CatalogQuery {
                 .load_one(expect_global(&id, "Collection")?)
                 .await
                 .gql()?,
-            (None, Some(handle)) => l.collection_by_handle.load_one(handle).await.gql()?,
+            (None, Some(handle)) => service::collection_by_handle(app(ctx)?, &handle).await?,
             _ => return Err(AppError::bad_input("give exactly one of `id` or `handle`").into()),
         };
         Ok(row.map(|r| Collection(Arc::new(r))))
@@ -941,9 +925,7 @@ impl CatalogQuery {
 
     /// Active top-level categories by rank; descend with `children`.
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
-        let rows = model::Category::top_level(&mut *db(ctx).await?)
-            .await
-            .map_err(AppError::from)?;
+        let rows = service::top_categories(app(ctx)?).await?;
         Ok(rows.into_iter().map(|r| Category(Arc::new(r))).collect())
     }
 
@@ -961,7 +943,7 @@ impl CatalogQuery {
                 .load_one(expect_global(&id, "Category")?)
                 .await
                 .gql()?,
-            (None, Some(handle)) => l.category_by_handle.load_one(handle).await.gql()?,
+            (None, Some(handle)) => service::category_by_handle(app(ctx)?, &handle).await?,
             _ => return Err(AppError::bad_input("give exactly one of `id` or `handle`").into()),
         };
         Ok(row.map(|r| Category(Arc::new(r))))
@@ -969,9 +951,7 @@ impl CatalogQuery {
 
     /// Every sales region.
     async fn regions(&self, ctx: &Context<'_>) -> Result<Vec<Region>> {
-        let rows = model::Region::list(&mut *db(ctx).await?)
-            .await
-            .map_err(AppError::from)?;
+        let rows = service::regions(app(ctx)?).await?;
         Ok(rows.into_iter().map(|r| Region(Arc::new(r))).collect())
     }
 

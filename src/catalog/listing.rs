@@ -86,7 +86,7 @@ enum CursorKey {
 }
 
 /// A listed product with the sort value its cursor needs.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName, Serialize, Deserialize)]
 pub struct ListedProduct {
     /// The product row.
     #[diesel(embed)]

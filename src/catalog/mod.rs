@@ -6,3 +6,4 @@ pub mod graphql;
 pub mod listing;
 pub mod loaders;
 pub mod model;
+pub mod service;

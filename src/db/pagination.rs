@@ -16,7 +16,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
 
 /// Which way a page is read from its cursor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Direction {
     /// `first`/`after`: rows after the cursor, in sort order.
     Forward,
@@ -25,7 +25,7 @@ pub enum Direction {
 }
 
 /// A validated page request; cursors are still encoded (the domain decodes its own payload).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct PageRequest {
     /// Read direction, from `first` (or the default) versus `last`.
     pub direction: Direction,

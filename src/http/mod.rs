@@ -1,13 +1,13 @@
 //! Plain HTTP endpoints beside GraphQL: liveness, readiness, metrics, and the serve loop with
 //! graceful shutdown.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use diesel_async::RunQueryDsl;
 
 use crate::app::AppState;
 
@@ -19,8 +19,9 @@ pub async fn healthz() -> &'static str {
 /// How long a readiness probe waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+/// `GET /readyz`: 200 when the database answers, 503 otherwise; reports Redis too.
 pub async fn readyz(State(app): State<AppState>) -> Response {
+    use diesel_async::RunQueryDsl;
     let database = tokio::time::timeout(READY_TIMEOUT, async {
         let mut conn = app.db.get().await.ok()?;
         diesel::sql_query("SELECT 1").execute(&mut *conn).await.ok()
@@ -29,18 +30,28 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     .ok()
     .flatten()
     .is_some();
+    // Redis only speeds reads up: its state is reported, but the instance stays ready without it.
+    let redis = match app.cache.redis_ready().await {
+        Some(true) => "ok",
+        Some(false) => "unavailable",
+        None => app.cache.backend(),
+    };
     let status = if database {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "database": if database { "ok" } else { "unavailable" } });
+    let body = serde_json::json!({
+        "database": if database { "ok" } else { "unavailable" },
+        "redis": redis,
+    });
     (status, Json(body)).into_response()
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> String {
     let pool = app.db.state();
+    let m = &app.cache.metrics;
     format!(
         "# HELP techpotli_sql_statements_total SQL statements sent to PostgreSQL.\n\
          # TYPE techpotli_sql_statements_total counter\n\
@@ -50,10 +61,26 @@ pub async fn metrics(State(app): State<AppState>) -> String {
          techpotli_db_pool_connections {}\n\
          # HELP techpotli_db_pool_idle_connections Idle database connections.\n\
          # TYPE techpotli_db_pool_idle_connections gauge\n\
-         techpotli_db_pool_idle_connections {}\n",
+         techpotli_db_pool_idle_connections {}\n\
+         # HELP techpotli_cache_hits_total Cache-first reads answered from the cache.\n\
+         # TYPE techpotli_cache_hits_total counter\n\
+         techpotli_cache_hits_total {}\n\
+         # HELP techpotli_cache_misses_total Cache-first reads that loaded from the database.\n\
+         # TYPE techpotli_cache_misses_total counter\n\
+         techpotli_cache_misses_total {}\n\
+         # HELP techpotli_cache_faults_total Cache operations that failed (read fell back to the database).\n\
+         # TYPE techpotli_cache_faults_total counter\n\
+         techpotli_cache_faults_total {}\n\
+         # HELP techpotli_redis_round_trips_total Redis round trips.\n\
+         # TYPE techpotli_redis_round_trips_total counter\n\
+         techpotli_redis_round_trips_total {}\n",
         app.statements.get(),
         pool.connections,
         pool.idle_connections,
+        m.hits.load(Ordering::Relaxed),
+        m.misses.load(Ordering::Relaxed),
+        m.faults.load(Ordering::Relaxed),
+        app.cache.round_trips(),
     )
 }
 

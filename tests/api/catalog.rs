@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, gid};
+use crate::support::{CacheMode, TestApp, gid};
 
 #[derive(QueryableByName)]
 struct Handle {
@@ -180,7 +180,8 @@ const DEEP: &str = r#"query Deep($n: Int!, $region: ID) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deep_query_sql_count_does_not_grow_with_page_size() {
-    let app = TestApp::new().await;
+    // The database path: no cache in front of it.
+    let app = TestApp::with_cache(CacheMode::Disabled).await;
     let region = gid("Region", 1);
     let mut counts = Vec::new();
     for n in [5, 100, 5] {
@@ -211,7 +212,7 @@ async fn deep_query_sql_count_does_not_grow_with_page_size() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nested_collection_products_are_batched() {
-    let app = TestApp::new().await;
+    let app = TestApp::with_cache(CacheMode::Disabled).await;
     let q = r#"query($n: Int) { collections(first: $n) { edges { node { title
         products(first: 3, sort: { field: TITLE }) { totalCount edges { node { handle variants { sku } } } } } } } }"#;
     let before = app.statements();

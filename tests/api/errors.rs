@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::json;
 
 use crate::support::proxy::FaultProxy;
-use crate::support::{TestApp, TestDatabase, gid};
+use crate::support::{CacheMode, TestApp, TestDatabase, gid};
 
 const LIST: &str = r#"query($first: Int, $last: Int, $after: String, $before: String, $region: ID, $sort: ProductSortInput, $filter: ProductFilterInput) {
   products(first: $first, last: $last, after: $after, before: $before, regionId: $region, sort: $sort, filter: $filter) { edges { cursor } } }"#;
@@ -120,7 +120,13 @@ async fn database_outage_is_reported_without_leaks_and_heals_by_itself() {
     let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
     let proxy = FaultProxy::start(pg).await;
     let url = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
-    let app = TestApp::with_database_url(db, &url, &[("DATABASE_ACQUIRE_TIMEOUT_MS", "300")]);
+    // No cache: every request must reach the database through the proxy.
+    let app = TestApp::with_database_url(
+        db,
+        &url,
+        CacheMode::Disabled,
+        &[("DATABASE_ACQUIRE_TIMEOUT_MS", "300")],
+    );
     let query = "{ products(first: 2) { edges { node { handle variants { sku } } } } }";
     app.data(query, json!({})).await;
 

@@ -42,24 +42,63 @@ impl TestResponse {
     }
 }
 
-/// The application under test over its own database; dropped at the end of the test.
+/// Which cache the app under test uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// The real Redis, under a key prefix of this test's own.
+    Redis,
+    /// The in-process cache.
+    Memory,
+    /// No cache: every read goes to PostgreSQL.
+    Disabled,
+}
+
+/// Where tests find Redis.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The application under test over its own database (and Redis prefix); dropped at the end of
+/// the test, deleting its keys.
 pub struct TestApp {
     pub app: AppState,
     router: Router,
+    pub prefix: String,
+    redis_keys_owned: bool,
+    /// Declared last: dropped after the app's pools.
     pub db: TestDatabase,
 }
 
 impl TestApp {
-    /// An app over a fresh copy of the seeded catalog.
+    /// An app over a fresh copy of the seeded catalog, caching in Redis.
     pub async fn new() -> Self {
+        Self::with_cache(CacheMode::Redis).await
+    }
+
+    /// An app over a fresh copy of the seeded catalog with the given cache.
+    pub async fn with_cache(mode: CacheMode) -> Self {
         let db = TestDatabase::seeded().await;
         let url = db.url.clone();
-        Self::with_database_url(db, &url, &[])
+        Self::with_database_url(db, &url, mode, &[])
     }
 
     /// An app whose pool talks to `url` (e.g. through a fault-injecting proxy) with extra env.
-    pub fn with_database_url(db: TestDatabase, url: &str, extra: &[(&str, &str)]) -> Self {
-        let mut vars: Vec<(String, String)> = vec![("DATABASE_URL".into(), url.into())];
+    pub fn with_database_url(
+        db: TestDatabase,
+        url: &str,
+        mode: CacheMode,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let prefix = format!("techpotli:test:{}:", db.name);
+        let mut vars: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), url.into()),
+            ("CACHE_PREFIX".into(), prefix.clone()),
+        ];
+        match mode {
+            CacheMode::Redis => vars.push(("REDIS_URL".into(), redis_url())),
+            CacheMode::Memory => {}
+            CacheMode::Disabled => vars.push(("CACHE_ENABLED".into(), "false".into())),
+        }
         vars.extend(
             extra
                 .iter()
@@ -68,9 +107,27 @@ impl TestApp {
         let config =
             Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
                 .expect("test config");
-        let app = App::build(config);
+        let app = App::build(config).expect("valid test config");
         let router = build_router(app.clone());
-        Self { app, router, db }
+        Self {
+            app,
+            router,
+            prefix,
+            redis_keys_owned: mode == CacheMode::Redis,
+            db,
+        }
+    }
+
+    /// Keys under this test's prefix in Redis.
+    pub async fn redis_keys(&self) -> Vec<String> {
+        let mut conn = redis_conn().await;
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.sort();
+        keys
     }
 
     /// SQL statements the app has sent so far.
@@ -140,6 +197,40 @@ impl TestApp {
             error["message"].as_str().unwrap_or_default().to_owned(),
         )
     }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !self.redis_keys_owned {
+            return;
+        }
+        let pattern = format!("{}*", self.prefix);
+        let _ = std::thread::spawn(move || {
+            let Ok(client) = redis::Client::open(redis_url()) else {
+                return;
+            };
+            let Ok(mut conn) = client.get_connection() else {
+                return;
+            };
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        })
+        .join();
+    }
+}
+
+/// A direct Redis connection for assertions.
+pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is running")
 }
 
 /// The global ID the API gives a row.

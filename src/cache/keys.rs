@@ -1,0 +1,191 @@
+//! Every cache key pattern and TTL, in one table. Keys are built only here.
+//!
+//! | key (after the prefix)              | holds                                   | TTL    | families                |
+//! |-------------------------------------|-----------------------------------------|--------|-------------------------|
+//! | `hero_banners:active`               | active banners (window filtered on read)| 300 s  | banners                 |
+//! | `regions:list`                      | every region                            | 3600 s | regions                 |
+//! | `collections:list:{hash}`           | a page of collections                   | 300 s  | collections             |
+//! | `collection:handle:{handle}`        | one collection                          | 300 s  | collections             |
+//! | `categories:top`                    | active top-level categories             | 300 s  | categories              |
+//! | `category:handle:{handle}`          | one category                            | 300 s  | categories              |
+//! | `products:{hash}`                   | one listing page (filter+sort+cursor)   | 120 s  | products, categories    |
+//! | `products_count:{hash}`             | capped totalCount of a listing          | 120 s  | products, categories    |
+//! | `product:id:{id}` / `product:handle:{h}` | one store-visible product row      | 300 s  | products                |
+//! | `resp:{hash}`                       | a whole public GraphQL response         | its max-age | by root fields     |
+//! | `apq:{sha256}`                      | a persisted query document              | 30 d   | none                    |
+//! | `v:{family}`                        | the family's version counter            | none   | —                       |
+//!
+//! The versions of a key's families are appended to it (`…@3.7`), so bumping a version makes every
+//! dependent entry unreachable at once (see `cache::Cache::invalidate`).
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// A group of cached reads invalidated together by one version counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// Hero banners.
+    Banners,
+    /// Products, their variants, prices, images and options.
+    Products,
+    /// Collections.
+    Collections,
+    /// The category tree and product membership.
+    Categories,
+    /// Regions.
+    Regions,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 5] = [
+        Family::Banners,
+        Family::Products,
+        Family::Collections,
+        Family::Categories,
+        Family::Regions,
+    ];
+    /// Families any catalog read may touch.
+    pub const CATALOG: [Family; 4] = [
+        Family::Products,
+        Family::Collections,
+        Family::Categories,
+        Family::Regions,
+    ];
+
+    /// Stable name used in keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Banners => "banners",
+            Self::Products => "products",
+            Self::Collections => "collections",
+            Self::Categories => "categories",
+            Self::Regions => "regions",
+        }
+    }
+
+    /// The version counter key of this family (without prefix).
+    pub fn version_key(self) -> String {
+        format!("v:{}", self.name())
+    }
+}
+
+/// A cached resource: its key (without prefix and versions), TTL and the families it depends on.
+#[derive(Debug, Clone)]
+pub struct ResourceKey {
+    /// Key body, e.g. `products:1a2b…`.
+    pub name: String,
+    /// Time to live.
+    pub ttl: Duration,
+    /// Families whose versions are folded into the key.
+    pub families: &'static [Family],
+}
+
+const MIN: u64 = 60;
+
+fn key(name: String, ttl_secs: u64, families: &'static [Family]) -> ResourceKey {
+    ResourceKey {
+        name,
+        ttl: Duration::from_secs(ttl_secs),
+        families,
+    }
+}
+
+/// Short hex SHA-256 of a value's JSON form: keys stay short whatever the query.
+pub fn hash_of<T: serde::Serialize>(value: &T) -> String {
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    hex(&Sha256::digest(&json)[..16])
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Active hero banners.
+pub fn hero_banners_active() -> ResourceKey {
+    key("hero_banners:active".into(), 5 * MIN, &[Family::Banners])
+}
+
+/// Every region.
+pub fn regions_list() -> ResourceKey {
+    key("regions:list".into(), 60 * MIN, &[Family::Regions])
+}
+
+/// A page of collections.
+pub fn collections_page<T: serde::Serialize>(page: &T) -> ResourceKey {
+    key(
+        format!("collections:list:{}", hash_of(page)),
+        5 * MIN,
+        &[Family::Collections],
+    )
+}
+
+/// One collection by handle.
+pub fn collection_by_handle(handle: &str) -> ResourceKey {
+    key(
+        format!("collection:handle:{}", hash_of(&handle)),
+        5 * MIN,
+        &[Family::Collections],
+    )
+}
+
+/// Active top-level categories.
+pub fn categories_top() -> ResourceKey {
+    key("categories:top".into(), 5 * MIN, &[Family::Categories])
+}
+
+/// One category by handle.
+pub fn category_by_handle(handle: &str) -> ResourceKey {
+    key(
+        format!("category:handle:{}", hash_of(&handle)),
+        5 * MIN,
+        &[Family::Categories],
+    )
+}
+
+/// One page of a product listing (the hash covers filter, sort, currency and page arguments).
+pub fn products_page<T: serde::Serialize>(query_and_page: &T) -> ResourceKey {
+    key(
+        format!("products:{}", hash_of(query_and_page)),
+        2 * MIN,
+        &[Family::Products, Family::Categories],
+    )
+}
+
+/// The capped count of a product listing.
+pub fn products_count<T: serde::Serialize>(query: &T) -> ResourceKey {
+    key(
+        format!("products_count:{}", hash_of(query)),
+        2 * MIN,
+        &[Family::Products, Family::Categories],
+    )
+}
+
+/// One store-visible product by id.
+pub fn product_by_id(id: i64) -> ResourceKey {
+    key(format!("product:id:{id}"), 5 * MIN, &[Family::Products])
+}
+
+/// One store-visible product by handle.
+pub fn product_by_handle(handle: &str) -> ResourceKey {
+    key(
+        format!("product:handle:{}", hash_of(&handle)),
+        5 * MIN,
+        &[Family::Products],
+    )
+}
+
+/// A whole public response, valid for `max_age` seconds.
+pub fn response(hash: &str, max_age: u64, families: &'static [Family]) -> ResourceKey {
+    key(format!("resp:{hash}"), max_age.max(1), families)
+}
+
+/// How long persisted documents are kept.
+pub const PERSISTED_QUERY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A persisted query document by its SHA-256 (hex).
+pub fn persisted_query(sha256: &str) -> String {
+    format!("apq:{sha256}")
+}

@@ -1,0 +1,424 @@
+//! Cache-first reads shared by every instance: one [`Cache`] over Redis (when configured) or an
+//! in-process store, with race-free invalidation by family versions and single-flight loads.
+//!
+//! Invalidation: each [`Family`] has a version counter. A read first fetches the versions of the
+//! families it depends on (one round trip), *then* reads the cache or the database, and stores
+//! under a key that ends in those versions. A writer commits, then bumps the versions. A reader
+//! that loaded old rows before the commit therefore stores them under the old version, which no
+//! later read asks for: it is unreachable at once and expires by TTL. Other families' keys are
+//! untouched. Counters start at a random value so a Redis restart cannot revive old keys.
+//!
+//! Faults: a Redis error or timeout (tens of milliseconds) never fails a read; it is counted,
+//! logged at most once per interval, and the read goes to the database.
+
+pub mod keys;
+pub mod memory;
+pub mod redis_store;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use self::keys::{Family, ResourceKey};
+use self::memory::MemoryStore;
+use self::redis_store::{CacheError, RedisStore};
+use crate::error::{AppError, AppResult};
+
+/// Values larger than this are stored LZ4-compressed.
+const COMPRESS_ABOVE: usize = 2048;
+/// At most one cache-fault log line per this interval.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where cached bytes live.
+pub enum Store {
+    /// Caching switched off: every read loads.
+    Disabled,
+    /// Shared by every instance.
+    Redis(RedisStore),
+    /// This process only.
+    Memory(MemoryStore),
+}
+
+/// Counters exported on `/metrics`.
+#[derive(Default)]
+pub struct CacheMetrics {
+    /// Reads answered from the cache.
+    pub hits: AtomicU64,
+    /// Reads that went to the database (not cached yet, or expired, or invalidated).
+    pub misses: AtomicU64,
+    /// Cache operations that failed (the read fell back to the database).
+    pub faults: AtomicU64,
+}
+
+type Flight = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, Arc<AppError>>>>;
+
+/// The cache: cheaply shareable through `App`.
+pub struct Cache {
+    store: Store,
+    prefix: String,
+    flights: Mutex<HashMap<String, Flight>>,
+    /// Hit/miss/fault counters.
+    pub metrics: CacheMetrics,
+    last_log: Mutex<Option<Instant>>,
+}
+
+/// Encodes a value: a tag byte (0 raw JSON, 1 LZ4 JSON) then the payload.
+fn encode<T: Serialize>(value: &T) -> AppResult<Vec<u8>> {
+    let json = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(encode_bytes(json))
+}
+
+fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
+    if json.len() > COMPRESS_ABOVE {
+        let mut out = vec![1];
+        out.extend(lz4_flex::compress_prepend_size(&json));
+        out
+    } else {
+        let mut out = Vec::with_capacity(json.len() + 1);
+        out.push(0);
+        out.extend(json);
+        out
+    }
+}
+
+fn decode_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+    match bytes.split_first()? {
+        (0, rest) => Some(rest.to_vec()),
+        (1, rest) => lz4_flex::decompress_size_prepended(rest).ok(),
+        _ => None,
+    }
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    serde_json::from_slice(&decode_bytes(bytes)?).ok()
+}
+
+impl Cache {
+    /// A cache over Redis at `url`, or in-process (bounded to `memory_bytes`) without one.
+    pub fn new(
+        redis_url: Option<&str>,
+        prefix: &str,
+        timeout: Duration,
+        memory_bytes: usize,
+        enabled: bool,
+    ) -> anyhow::Result<Self> {
+        let store = match redis_url {
+            _ if !enabled => Store::Disabled,
+            Some(url) => Store::Redis(RedisStore::new(url, timeout)?),
+            None => Store::Memory(MemoryStore::new(memory_bytes)),
+        };
+        Ok(Self {
+            store,
+            prefix: prefix.to_owned(),
+            flights: Mutex::new(HashMap::new()),
+            metrics: CacheMetrics::default(),
+            last_log: Mutex::new(None),
+        })
+    }
+
+    /// The key prefix (per deployment; per test in tests).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `"redis"` or `"memory"`.
+    pub fn backend(&self) -> &'static str {
+        match self.store {
+            Store::Redis(_) => "redis",
+            Store::Memory(_) => "memory",
+            Store::Disabled => "disabled",
+        }
+    }
+
+    /// Redis round trips so far (0 for the in-process store).
+    pub fn round_trips(&self) -> u64 {
+        match &self.store {
+            Store::Redis(r) => r.round_trips.load(Ordering::Relaxed),
+            Store::Memory(_) | Store::Disabled => 0,
+        }
+    }
+
+    /// Readiness of the backend: `Some(true/false)` for Redis, `None` in-process.
+    pub async fn redis_ready(&self) -> Option<bool> {
+        match &self.store {
+            Store::Redis(r) => Some(r.ping().await),
+            Store::Memory(_) | Store::Disabled => None,
+        }
+    }
+
+    fn fault(&self, error: &CacheError) {
+        self.metrics.faults.fetch_add(1, Ordering::Relaxed);
+        let mut last = self
+            .last_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_none_or(|at| at.elapsed() >= LOG_INTERVAL) {
+            *last = Some(Instant::now());
+            tracing::warn!(%error, "cache unavailable; reading from the database");
+        }
+    }
+
+    fn full(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Current versions of `families`; `None` when the cache is unreachable (then do not cache).
+    pub async fn versions(&self, families: &[Family]) -> Option<Vec<u64>> {
+        let keys: Vec<String> = families
+            .iter()
+            .map(|f| self.full(&f.version_key()))
+            .collect();
+        match &self.store {
+            Store::Disabled => None,
+            Store::Memory(m) => Some(m.counters(&keys)),
+            Store::Redis(r) => {
+                if keys.is_empty() {
+                    return Some(Vec::new());
+                }
+                let read = r
+                    .run(async |c| {
+                        redis::cmd("MGET")
+                            .arg(&keys)
+                            .query_async::<Vec<Option<u64>>>(c)
+                            .await
+                    })
+                    .await;
+                let mut versions = match read {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.fault(&e);
+                        return None;
+                    }
+                };
+                for (i, v) in versions.iter_mut().enumerate() {
+                    if v.is_none() {
+                        *v = Some(self.init_version(r, &keys[i]).await?);
+                    }
+                }
+                Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect())
+            }
+        }
+    }
+
+    /// Starts a missing counter at a random value (SET NX), so counters recreated after a Redis
+    /// restart never meet keys written under an earlier life of the same number.
+    async fn init_version(&self, r: &RedisStore, key: &str) -> Option<u64> {
+        let seed = random_u32();
+        let result = r
+            .run(async |c| {
+                let _: Option<String> = redis::cmd("SET")
+                    .arg(key)
+                    .arg(seed)
+                    .arg("NX")
+                    .query_async(c)
+                    .await?;
+                redis::cmd("GET")
+                    .arg(key)
+                    .query_async::<Option<u64>>(c)
+                    .await
+            })
+            .await;
+        match result {
+            Ok(v) => Some(v.unwrap_or(u64::from(seed))),
+            Err(e) => {
+                self.fault(&e);
+                None
+            }
+        }
+    }
+
+    /// The versioned key of a resource, or `None` when the cache is unreachable.
+    pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
+        let versions = self.versions(key.families).await?;
+        let suffix: Vec<String> = versions.iter().map(u64::to_string).collect();
+        Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
+    }
+
+    /// Raw bytes under a full key (hits and misses are counted by the caller's outcome).
+    pub async fn get_raw(&self, full_key: &str) -> Option<Arc<Vec<u8>>> {
+        match &self.store {
+            Store::Disabled => None,
+            Store::Memory(m) => m.get(full_key),
+            Store::Redis(r) => match r
+                .run(async |c| {
+                    redis::cmd("GET")
+                        .arg(full_key)
+                        .query_async::<Option<Vec<u8>>>(c)
+                        .await
+                })
+                .await
+            {
+                Ok(v) => v.map(Arc::new),
+                Err(e) => {
+                    self.fault(&e);
+                    None
+                }
+            },
+        }
+    }
+
+    /// Stores raw bytes under a full key; a failure is only counted.
+    pub async fn set_raw(&self, full_key: &str, value: Vec<u8>, ttl: Duration) {
+        match &self.store {
+            Store::Disabled => {}
+            Store::Memory(m) => m.set(full_key, value, ttl),
+            Store::Redis(r) => {
+                let secs = ttl.as_secs().max(1);
+                let result = r
+                    .run(async |c| {
+                        redis::cmd("SET")
+                            .arg(full_key)
+                            .arg(&value)
+                            .arg("EX")
+                            .arg(secs)
+                            .query_async::<()>(c)
+                            .await
+                    })
+                    .await;
+                if let Err(e) = result {
+                    self.fault(&e);
+                }
+            }
+        }
+    }
+
+    /// Reads an unversioned entry (persisted queries).
+    pub async fn get_plain(&self, name: &str) -> Option<Vec<u8>> {
+        let bytes = self.get_raw(&self.full(name)).await?;
+        decode_bytes(&bytes)
+    }
+
+    /// Stores an unversioned entry (persisted queries).
+    pub async fn set_plain(&self, name: &str, value: Vec<u8>, ttl: Duration) {
+        self.set_raw(&self.full(name), encode_bytes(value), ttl)
+            .await;
+    }
+
+    /// Cache-first read of a resource: on a miss, `load` runs once however many callers miss the
+    /// same key at once (single flight), and its result is stored under the versions read before
+    /// it started. When the cache is unreachable, `load` runs directly.
+    pub async fn get_or_load<T, F>(&self, key: &ResourceKey, load: F) -> AppResult<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: Future<Output = AppResult<T>> + Send + 'static,
+    {
+        let Some(full_key) = self.versioned_key(key).await else {
+            self.metrics.misses.fetch_add(1, Ordering::Relaxed);
+            return load.await;
+        };
+        if let Some(value) = self.get_raw(&full_key).await.and_then(|b| decode::<T>(&b)) {
+            self.metrics.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(value);
+        }
+        self.metrics.misses.fetch_add(1, Ordering::Relaxed);
+        let bytes = self
+            .single_flight(&full_key, async move { encode(&load.await?) })
+            .await?;
+        self.set_raw(&full_key, bytes.to_vec(), key.ttl).await;
+        decode(&bytes)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cache value does not round-trip")))
+    }
+
+    /// Runs `work` once per key among concurrent callers in this process.
+    pub async fn single_flight<F>(&self, key: &str, work: F) -> AppResult<Arc<Vec<u8>>>
+    where
+        F: Future<Output = AppResult<Vec<u8>>> + Send + 'static,
+    {
+        let flight = {
+            let mut flights = self
+                .flights
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            flights
+                .entry(key.to_owned())
+                .or_insert_with(|| {
+                    work.map(|r| r.map(Arc::new).map_err(Arc::new))
+                        .boxed()
+                        .shared()
+                })
+                .clone()
+        };
+        let result = flight.clone().await;
+        {
+            let mut flights = self
+                .flights
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if flights.get(key).is_some_and(|f| f.ptr_eq(&flight)) {
+                flights.remove(key);
+            }
+        }
+        result.map_err(|e| e.shared())
+    }
+
+    /// Makes every cached read of `families` unreachable (call after the writing transaction
+    /// commits). Retried a few times; if it still fails, TTLs bound the staleness.
+    pub async fn invalidate(&self, families: &[Family]) {
+        for family in families {
+            let key = self.full(&family.version_key());
+            match &self.store {
+                Store::Disabled => {}
+                Store::Memory(m) => {
+                    m.incr(&key);
+                }
+                Store::Redis(r) => {
+                    let mut attempt = 0;
+                    loop {
+                        let result = r
+                            .run(async |c| redis::cmd("INCR").arg(&key).query_async::<u64>(c).await)
+                            .await;
+                        match result {
+                            Ok(_) => break,
+                            Err(e) if attempt < 3 => {
+                                attempt += 1;
+                                tracing::warn!(error = %e, family = family.name(), attempt, "cache invalidation failed; retrying");
+                                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                            }
+                            Err(e) => {
+                                self.fault(&e);
+                                tracing::error!(error = %e, family = family.name(), "cache invalidation failed; TTL bounds staleness");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    // Keep well below 2^32 so increments never overflow a client's integer parsing.
+    (hasher.finish() as u32) >> 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_values_are_compressed_and_round_trip() {
+        let big: Vec<String> = (0..500).map(|i| format!("product-{i}")).collect();
+        let bytes = encode(&big).unwrap();
+        assert_eq!(bytes[0], 1);
+        assert!(bytes.len() < serde_json::to_vec(&big).unwrap().len());
+        assert_eq!(decode::<Vec<String>>(&bytes).unwrap(), big);
+        let small = encode(&"x").unwrap();
+        assert_eq!(small[0], 0);
+        assert_eq!(decode::<String>(&small).unwrap(), "x");
+    }
+}

@@ -1,0 +1,149 @@
+//! The Redis store: a bb8 pool of multiplexed connections, every command bounded by a short
+//! timeout, and a breaker that skips Redis for a moment after a fault so a dead Redis costs
+//! requests nothing. The caller falls back to the database on any error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bb8_redis::RedisConnectionManager;
+use redis::aio::MultiplexedConnection;
+
+/// How long Redis is skipped after a fault before the next attempt.
+const BREAKER_OPEN: Duration = Duration::from_millis(500);
+
+/// Why a cache operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Redis answered with an error or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// No connection could be had in time.
+    #[error("redis pool: {0}")]
+    Pool(String),
+    /// The command did not finish within the timeout.
+    #[error("redis timeout")]
+    Timeout,
+    /// Skipped: a recent fault opened the breaker.
+    #[error("redis skipped after a recent fault")]
+    Skipped,
+}
+
+/// A pooled connection that remembers whether it failed, so the pool drops it (bb8-redis's
+/// manager never reports a connection broken, which would keep dead connections after a restart).
+pub struct TrackedConnection {
+    conn: MultiplexedConnection,
+    broken: bool,
+}
+
+/// bb8 manager: bb8-redis's connect and ping, plus broken-connection tracking.
+pub struct Manager(RedisConnectionManager);
+
+impl bb8::ManageConnection for Manager {
+    type Connection = TrackedConnection;
+    type Error = redis::RedisError;
+
+    async fn connect(&self) -> Result<TrackedConnection, redis::RedisError> {
+        Ok(TrackedConnection {
+            conn: self.0.connect().await?,
+            broken: false,
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut TrackedConnection) -> Result<(), redis::RedisError> {
+        self.0.is_valid(&mut conn.conn).await
+    }
+
+    fn has_broken(&self, conn: &mut TrackedConnection) -> bool {
+        conn.broken
+    }
+}
+
+/// The Redis-backed store.
+pub struct RedisStore {
+    pool: bb8::Pool<Manager>,
+    timeout: Duration,
+    started: Instant,
+    /// Milliseconds since `started` until which Redis is skipped.
+    open_until: AtomicU64,
+    /// Commands sent (one pipeline counts once: it is one round trip).
+    pub round_trips: Arc<AtomicU64>,
+    up: AtomicBool,
+}
+
+impl RedisStore {
+    /// A lazily connecting store; `timeout` bounds every operation including the checkout.
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
+        let manager = Manager(RedisConnectionManager::new(url)?);
+        let pool = bb8::Pool::builder()
+            .max_size(16)
+            .min_idle(Some(0))
+            // Multiplexed connections are checked by use; a PING per checkout would double the
+            // round trips of every read.
+            .test_on_check_out(false)
+            .connection_timeout(timeout)
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            timeout,
+            started: Instant::now(),
+            open_until: AtomicU64::new(0),
+            round_trips: Arc::new(AtomicU64::new(0)),
+            up: AtomicBool::new(true),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the last operation reached Redis.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Runs one command or pipeline with the timeout and breaker.
+    pub async fn run<T, F>(&self, op: F) -> Result<T, CacheError>
+    where
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
+    {
+        if self.now_ms() < self.open_until.load(Ordering::Relaxed) {
+            return Err(CacheError::Skipped);
+        }
+        let result = tokio::time::timeout(self.timeout, async {
+            let mut pooled = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| CacheError::Pool(e.to_string()))?;
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
+            let result = op(&mut pooled.conn).await;
+            if let Err(e) = &result
+                && (e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
+            {
+                pooled.broken = true;
+            }
+            result.map_err(CacheError::from)
+        })
+        .await
+        .unwrap_or(Err(CacheError::Timeout));
+        let failed = matches!(result, Err(CacheError::Pool(_) | CacheError::Timeout))
+            || matches!(&result, Err(CacheError::Redis(e)) if e.is_io_error() || e.is_connection_dropped());
+        if failed {
+            self.open_until.store(
+                self.now_ms() + BREAKER_OPEN.as_millis() as u64,
+                Ordering::Relaxed,
+            );
+        }
+        self.up.store(!failed, Ordering::Relaxed);
+        result
+    }
+
+    /// PING, for readiness.
+    pub async fn ping(&self) -> bool {
+        self.open_until.store(0, Ordering::Relaxed);
+        self.run(async |c| redis::cmd("PING").query_async::<String>(c).await)
+            .await
+            .is_ok()
+    }
+}
