@@ -10,6 +10,7 @@ use axum::routing::get;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
+use crate::graphql::apq::PersistedQueries;
 use crate::graphql::http::GraphqlState;
 use crate::graphql::{graphiql, http as gql_http, schema};
 use crate::http;
@@ -73,6 +74,7 @@ pub fn build_router(app: AppState) -> Router {
     let gql = GraphqlState {
         schema: schema::build_schema(app.clone()),
         app: app.clone(),
+        apq: Arc::new(PersistedQueries::default()),
     };
     let graphql = Router::new()
         .route(

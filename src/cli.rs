@@ -33,6 +33,12 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` must equal it.
     Schema,
+    /// Register a storefront's persisted queries (an Apollo `persisted-query-manifest.json`) in
+    /// the shared store, e.g. before switching on PERSISTED_QUERIES_ONLY.
+    RegisterQueries {
+        /// Path of the manifest.
+        manifest: std::path::PathBuf,
+    },
 }
 
 #[cfg(test)]

@@ -20,6 +20,31 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", graphql::schema::sdl());
             Ok(())
         }
+        Command::RegisterQueries { manifest } => {
+            let config = Config::from_env()?;
+            anyhow::ensure!(
+                config.redis_url.is_some(),
+                "REDIS_URL is required: without Redis persisted queries live in each server's memory"
+            );
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("reading {}", manifest.display()))?;
+            let manifest = graphql::apq::Manifest::parse(&text)?;
+            let app = app::App::build(config)?;
+            let store = graphql::apq::PersistedQueries::default();
+            for op in &manifest.operations {
+                let hash = store.put(&app.cache, &op.body).await;
+                println!("{hash} {}", op.name.as_deref().unwrap_or(""));
+            }
+            anyhow::ensure!(
+                app.cache
+                    .metrics
+                    .faults
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    == 0,
+                "Redis refused some writes; nothing is guaranteed registered"
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let config = Config::from_env()?;
             db::run_migrations(&config.database.url).await

@@ -11,7 +11,7 @@ use crate::graphql::ids::to_global;
 /// A home-page hero banner.
 pub struct HeroBanner(pub model::HeroBanner);
 
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl HeroBanner {
     /// Global ID.
     pub async fn id(&self) -> ID {
@@ -58,6 +58,7 @@ pub struct BannersQuery;
 #[Object]
 impl BannersQuery {
     /// Active banners within their time window, by sort order.
+    #[graphql(cache_control(max_age = 300))]
     async fn hero_banners(&self, ctx: &Context<'_>) -> Result<Vec<HeroBanner>> {
         let rows = service::live_banners(app(ctx)?, Utc::now()).await?;
         Ok(rows.into_iter().map(HeroBanner).collect())

@@ -18,6 +18,7 @@
 //! The versions of a key's families are appended to it (`…@3.7`), so bumping a version makes every
 //! dependent entry unreachable at once (see `cache::Cache::invalidate`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -79,16 +80,16 @@ pub struct ResourceKey {
     /// Time to live.
     pub ttl: Duration,
     /// Families whose versions are folded into the key.
-    pub families: &'static [Family],
+    pub families: Cow<'static, [Family]>,
 }
 
 const MIN: u64 = 60;
 
-fn key(name: String, ttl_secs: u64, families: &'static [Family]) -> ResourceKey {
+fn key(name: String, ttl_secs: u64, families: impl Into<Cow<'static, [Family]>>) -> ResourceKey {
     ResourceKey {
         name,
         ttl: Duration::from_secs(ttl_secs),
-        families,
+        families: families.into(),
     }
 }
 
@@ -178,7 +179,7 @@ pub fn product_by_handle(handle: &str) -> ResourceKey {
 }
 
 /// A whole public response, valid for `max_age` seconds.
-pub fn response(hash: &str, max_age: u64, families: &'static [Family]) -> ResourceKey {
+pub fn response(hash: &str, max_age: u64, families: Vec<Family>) -> ResourceKey {
     key(format!("resp:{hash}"), max_age.max(1), families)
 }
 

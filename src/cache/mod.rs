@@ -75,7 +75,8 @@ fn encode<T: Serialize>(value: &T) -> AppResult<Vec<u8>> {
     Ok(encode_bytes(json))
 }
 
-fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
+/// Frames bytes for storage, compressing large ones.
+pub fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
     if json.len() > COMPRESS_ABOVE {
         let mut out = vec![1];
         out.extend(lz4_flex::compress_prepend_size(&json));
@@ -88,7 +89,8 @@ fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
     }
 }
 
-fn decode_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+/// Reverses [`encode_bytes`]; `None` for bytes not written by it.
+pub fn decode_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
     match bytes.split_first()? {
         (0, rest) => Some(rest.to_vec()),
         (1, rest) => lz4_flex::decompress_size_prepended(rest).ok(),
@@ -128,7 +130,12 @@ impl Cache {
         &self.prefix
     }
 
-    /// `"redis"` or `"memory"`.
+    /// False when caching is switched off (`CACHE_ENABLED=false`).
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self.store, Store::Disabled)
+    }
+
+    /// `"redis"`, `"memory"` or `"disabled"`.
     pub fn backend(&self) -> &'static str {
         match self.store {
             Store::Redis(_) => "redis",
@@ -236,7 +243,7 @@ impl Cache {
 
     /// The versioned key of a resource, or `None` when the cache is unreachable.
     pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
-        let versions = self.versions(key.families).await?;
+        let versions = self.versions(&key.families).await?;
         let suffix: Vec<String> = versions.iter().map(u64::to_string).collect();
         Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
     }

@@ -97,7 +97,7 @@ fn calculated(amount: i64, region: &model::Region) -> CalculatedPrice {
 /// A sales region: currency, countries, tax.
 pub struct Region(pub Arc<model::Region>);
 
-#[Object]
+#[Object(cache_control(max_age = 3600))]
 impl Region {
     /// Global ID.
     pub async fn id(&self) -> ID {
@@ -157,7 +157,7 @@ impl Product {
     }
 }
 
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl Product {
     /// Global ID.
     pub async fn id(&self) -> ID {
@@ -361,7 +361,7 @@ impl ProductVariant {
     }
 }
 
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl ProductVariant {
     /// Global ID.
     pub async fn id(&self) -> ID {
@@ -470,7 +470,7 @@ impl ProductVariant {
 /// A curated collection.
 pub struct Collection(pub Arc<model::Collection>);
 
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl Collection {
     /// Global ID.
     pub async fn id(&self) -> ID {
@@ -517,7 +517,7 @@ impl Collection {
 /// A node of the category tree.
 pub struct Category(pub Arc<model::Category>);
 
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl Category {
     /// Global ID.
     pub async fn id(&self) -> ID {
@@ -832,6 +832,7 @@ pub struct CatalogQuery;
 impl CatalogQuery {
     /// Store-visible products, keyset-paginated, filtered and sorted on the server.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(cache_control(max_age = 60))]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -859,6 +860,7 @@ impl CatalogQuery {
     }
 
     /// One store-visible product by `id` or `handle` (exactly one); null when not found.
+    #[graphql(cache_control(max_age = 300))]
     async fn product(
         &self,
         ctx: &Context<'_>,
@@ -877,6 +879,7 @@ impl CatalogQuery {
     }
 
     /// Collections by title.
+    #[graphql(cache_control(max_age = 300))]
     async fn collections(
         &self,
         ctx: &Context<'_>,
@@ -904,6 +907,7 @@ impl CatalogQuery {
     }
 
     /// One collection by `id` or `handle` (exactly one); null when not found.
+    #[graphql(cache_control(max_age = 300))]
     async fn collection(
         &self,
         ctx: &Context<'_>,
@@ -924,12 +928,14 @@ impl CatalogQuery {
     }
 
     /// Active top-level categories by rank; descend with `children`.
+    #[graphql(cache_control(max_age = 300))]
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
         let rows = service::top_categories(app(ctx)?).await?;
         Ok(rows.into_iter().map(|r| Category(Arc::new(r))).collect())
     }
 
     /// One active category by `id` or `handle` (exactly one); null when not found.
+    #[graphql(cache_control(max_age = 300))]
     async fn category(
         &self,
         ctx: &Context<'_>,
@@ -950,12 +956,14 @@ impl CatalogQuery {
     }
 
     /// Every sales region.
+    #[graphql(cache_control(max_age = 3600))]
     async fn regions(&self, ctx: &Context<'_>) -> Result<Vec<Region>> {
         let rows = service::regions(app(ctx)?).await?;
         Ok(rows.into_iter().map(|r| Region(Arc::new(r))).collect())
     }
 
     /// One region; null when not found.
+    #[graphql(cache_control(max_age = 3600))]
     async fn region(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Region>> {
         let row = loaders(ctx)?
             .region

@@ -1,7 +1,11 @@
 //! `/graphql` over HTTP, following the GraphQL-over-HTTP spec: POST (JSON or multipart) and GET
 //! (`query`, `variables`, `operationName`, `extensions` in the URL; queries only). The response is
 //! `application/graphql-response+json` when the client accepts it (with 4xx for request errors),
-//! `application/json` otherwise (200 for every well-formed request).
+//! `application/json` otherwise (200 for every well-formed request). Automatic persisted queries,
+//! the public response cache, `Cache-Control`, `ETag` and `304` are applied here.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
@@ -14,7 +18,11 @@ use futures_util::TryStreamExt;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::cache::keys;
+use crate::error::AppResult;
+use crate::graphql::apq::{ApqError, PersistedQueries};
 use crate::graphql::context::RequestContext;
+use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, AppSchema};
 
 /// Media type of GraphQL-over-HTTP responses.
@@ -27,6 +35,8 @@ pub struct GraphqlState {
     pub app: AppState,
     /// The schema, built once.
     pub schema: AppSchema,
+    /// Persisted query documents.
+    pub apq: Arc<PersistedQueries>,
 }
 
 /// The GraphQL-over-HTTP GET parameters.
@@ -46,6 +56,15 @@ enum Flavor {
     Json,
 }
 
+impl Flavor {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
 fn negotiate(headers: &HeaderMap) -> Flavor {
     let accept = headers
         .get(header::ACCEPT)
@@ -61,25 +80,44 @@ fn negotiate(headers: &HeaderMap) -> Flavor {
     }
 }
 
-/// A request that could not be turned into a GraphQL request: 400 in both flavors.
-fn request_error(flavor: Flavor, status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message.into(), "extensions": { "code": "BAD_REQUEST" } }]
-    });
-    json_response(flavor, status, &body)
+fn error_body(message: &str, code: &str) -> serde_json::Value {
+    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
-fn json_response(flavor: Flavor, status: StatusCode, body: &impl serde::Serialize) -> Response {
-    let content_type = match flavor {
-        Flavor::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
-        Flavor::Json => "application/json; charset=utf-8",
-    };
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(Body::from(bytes));
+/// A request that could not be turned into a GraphQL request.
+fn request_error(flavor: Flavor, status: StatusCode, message: impl Into<String>) -> Response {
+    let body = error_body(&message.into(), "BAD_REQUEST");
+    json_response(
+        flavor,
+        status,
+        serde_json::to_vec(&body).unwrap_or_default(),
+        CachePolicy::NoStore,
+    )
+}
+
+fn json_response(
+    flavor: Flavor,
+    status: StatusCode,
+    body: Vec<u8>,
+    policy: CachePolicy,
+) -> Response {
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(flavor.content_type()),
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy.header()) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    // The body depends on the Accept header (media type); private ones on the credentials.
+    let vary = if policy == CachePolicy::Private {
+        "Accept, Authorization"
+    } else {
+        "Accept"
+    };
+    headers.insert(header::VARY, HeaderValue::from_static(vary));
     response
 }
 
@@ -106,9 +144,6 @@ pub async fn graphql_get(
             Some(t) => serde_json::from_str(&t).map_err(|e| format!("invalid `{name}`: {e}")),
         }
     };
-    let Some(query) = params.query else {
-        return request_error(flavor, StatusCode::BAD_REQUEST, "missing `query` parameter");
-    };
     let variables = match parse_json("variables", params.variables) {
         Ok(v) => v,
         Err(message) => return request_error(flavor, StatusCode::BAD_REQUEST, message),
@@ -117,7 +152,7 @@ pub async fn graphql_get(
         Ok(v) => v,
         Err(message) => return request_error(flavor, StatusCode::BAD_REQUEST, message),
     };
-    let mut request = Request::new(query);
+    let mut request = Request::new(params.query.unwrap_or_default());
     request.operation_name = params.operation_name;
     if !variables.is_null() {
         request.variables = async_graphql::Variables::from_json(variables);
@@ -129,7 +164,7 @@ pub async fn graphql_get(
             }
         }
     }
-    execute(state, Method::GET, flavor, request).await
+    execute(state, Method::GET, &headers, flavor, request).await
 }
 
 /// `POST /graphql` (JSON body, or a multipart upload request).
@@ -145,9 +180,7 @@ pub async fn graphql_post(
         .map(str::to_owned);
     let is_supported = content_type.as_deref().is_some_and(|ct| {
         let ct = ct.to_ascii_lowercase();
-        ct.starts_with("application/json")
-            || ct.starts_with("multipart/form-data")
-            || ct.starts_with("application/graphql-response+json")
+        ct.starts_with("application/json") || ct.starts_with("multipart/form-data")
     });
     if !is_supported {
         return request_error(
@@ -173,7 +206,7 @@ pub async fn graphql_post(
                 );
             }
         };
-    execute(state, Method::POST, flavor, request).await
+    execute(state, Method::POST, &headers, flavor, request).await
 }
 
 /// The operation the request will run, when the document parses: mutations must not run on GET.
@@ -193,9 +226,32 @@ fn operation_type(doc: &ExecutableDocument, operation_name: Option<&str>) -> Opt
 async fn execute(
     state: GraphqlState,
     method: Method,
+    headers: &HeaderMap,
     flavor: Flavor,
-    request: Request,
+    mut request: Request,
 ) -> Response {
+    let app = &state.app;
+    if let Err(error) = state
+        .apq
+        .resolve(&app.cache, &mut request, app.config.persisted_queries_only)
+        .await
+    {
+        // Apollo clients read the code from a 200 response and retry with the document.
+        let body =
+            serde_json::to_vec(&error_body(&error.message(), error.code())).unwrap_or_default();
+        let status = match (&error, flavor) {
+            (ApqError::NotFound, _) | (_, Flavor::Json) => StatusCode::OK,
+            (_, Flavor::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+        };
+        return json_response(flavor, status, body, CachePolicy::NoStore);
+    }
+    if request.query.trim().is_empty() {
+        return request_error(
+            flavor,
+            StatusCode::BAD_REQUEST,
+            "missing `query` (or a persisted query hash)",
+        );
+    }
     let document = async_graphql::parser::parse_query(&request.query).ok();
     let ty = document
         .as_ref()
@@ -211,6 +267,30 @@ async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let has_credentials = headers.contains_key(header::AUTHORIZATION);
+    let public_candidate =
+        ty == Some(OperationType::Query) && !has_credentials && app.cache.is_enabled();
+    let outcome = match (public_candidate, &document) {
+        (true, Some(doc)) => cached_execute(&state, flavor, request, doc).await,
+        _ => run(&state, flavor, request, document.is_some(), has_credentials).await,
+    };
+    finish(flavor, outcome, headers)
+}
+
+/// The result of an execution, ready for HTTP.
+struct Outcome {
+    status: StatusCode,
+    body: Vec<u8>,
+    policy: CachePolicy,
+}
+
+async fn run(
+    state: &GraphqlState,
+    flavor: Flavor,
+    request: Request,
+    parsed: bool,
+    has_credentials: bool,
+) -> Outcome {
     let response = schema::execute(
         &state.schema,
         &state.app,
@@ -218,7 +298,131 @@ async fn execute(
         RequestContext::default(),
     )
     .await;
-    graphql_response(flavor, response, document.is_some())
+    let policy = if has_credentials || !response.cache_control.public {
+        CachePolicy::Private
+    } else if response.is_ok() && response.cache_control.max_age > 0 {
+        CachePolicy::Public(u32::try_from(response.cache_control.max_age).unwrap_or(0))
+    } else {
+        CachePolicy::NoStore
+    };
+    let (status, body) = graphql_body(flavor, response, parsed);
+    Outcome {
+        status,
+        body,
+        policy,
+    }
+}
+
+/// Serves an anonymous query from the response cache, or runs it once (single flight) and
+/// stores it when every field is public.
+async fn cached_execute(
+    state: &GraphqlState,
+    flavor: Flavor,
+    request: Request,
+    doc: &ExecutableDocument,
+) -> Outcome {
+    let cache = &state.app.cache;
+    let families = response_cache::root_families(doc, request.operation_name.as_deref());
+    let hash = response_cache::request_hash(&request, flavor.content_type());
+    let key = keys::response(&hash, 1, families);
+    let Some(full_key) = cache.versioned_key(&key).await else {
+        return run(state, flavor, request, true, false).await;
+    };
+    if let Some(hit) = cache
+        .get_raw(&full_key)
+        .await
+        .and_then(|b| crate::cache::decode_bytes(&b))
+        .and_then(|b| CachedResponse::decode(&b))
+    {
+        cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
+        return Outcome {
+            status: StatusCode::from_u16(hit.status).unwrap_or(StatusCode::OK),
+            body: hit.body,
+            policy: CachePolicy::Public(hit.max_age),
+        };
+    }
+    cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
+    let work_state = state.clone();
+    let work = async move {
+        let outcome = run(&work_state, flavor, request, true, false).await;
+        let max_age = match outcome.policy {
+            CachePolicy::Public(age) => age,
+            _ => 0,
+        };
+        AppResult::Ok(
+            CachedResponse {
+                status: outcome.status.as_u16(),
+                max_age,
+                body: outcome.body,
+            }
+            .encode(),
+        )
+    };
+    let shared = match cache.single_flight(&full_key, work).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return Outcome {
+                status: StatusCode::OK,
+                body: serde_json::to_vec(&error_body("internal error", "INTERNAL"))
+                    .unwrap_or_default(),
+                policy: CachePolicy::NoStore,
+            };
+        }
+    };
+    let Some(response) = CachedResponse::decode(&shared) else {
+        return Outcome {
+            status: StatusCode::OK,
+            body: Vec::new(),
+            policy: CachePolicy::NoStore,
+        };
+    };
+    if response.max_age > 0 {
+        cache
+            .set_raw(
+                &full_key,
+                crate::cache::encode_bytes(shared.to_vec()),
+                std::time::Duration::from_secs(u64::from(response.max_age)),
+            )
+            .await;
+        Outcome {
+            status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
+            body: response.body,
+            policy: CachePolicy::Public(response.max_age),
+        }
+    } else {
+        Outcome {
+            status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
+            body: response.body,
+            policy: CachePolicy::NoStore,
+        }
+    }
+}
+
+/// Adds caching headers and answers `304` when the client already holds this version.
+fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Response {
+    let Outcome {
+        status,
+        body,
+        policy,
+    } = outcome;
+    let etag = matches!(policy, CachePolicy::Public(_)).then(|| response_cache::etag(&body));
+    let not_modified = etag.as_deref().is_some_and(|tag| {
+        request_headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|inm| response_cache::matches_etag(inm, tag))
+    });
+    let mut response = if not_modified {
+        let mut r = json_response(flavor, StatusCode::NOT_MODIFIED, Vec::new(), policy);
+        r.headers_mut().remove(header::CONTENT_TYPE);
+        r
+    } else {
+        json_response(flavor, status, body, policy)
+    };
+    if let Some(value) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
 }
 
 /// A response with no data and only request-level errors (parse, validation, unknown operation).
@@ -231,7 +435,7 @@ fn is_request_error(response: &GqlResponse) -> bool {
             .all(|e: &ServerError| e.path.is_empty())
 }
 
-fn graphql_response(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> Response {
+fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (StatusCode, Vec<u8>) {
     if is_request_error(&response) {
         // Request errors come from async-graphql itself; label them as Apollo clients expect.
         let code = if parsed {
@@ -257,7 +461,10 @@ fn graphql_response(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> 
         };
         // Per the spec a request error has no `data` entry at all.
         let body = serde_json::json!({ "errors": response.errors });
-        return json_response(flavor, status, &body);
+        return (status, serde_json::to_vec(&body).unwrap_or_default());
     }
-    json_response(flavor, StatusCode::OK, &response)
+    (
+        StatusCode::OK,
+        serde_json::to_vec(&response).unwrap_or_default(),
+    )
 }

@@ -1,11 +1,13 @@
 //! GraphQL plumbing shared by the domains (context, IDs, scalars) and the assembly that knows
 //! every domain (`schema`, `node`, the HTTP handlers and GraphiQL).
 
+pub mod apq;
 pub mod batch;
 pub mod context;
 pub mod graphiql;
 pub mod http;
 pub mod ids;
 pub mod node;
+pub mod response_cache;
 pub mod scalars;
 pub mod schema;

@@ -90,11 +90,13 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Refetches any object by its global ID; null when it does not exist or is not visible.
+    #[graphql(cache_control(max_age = 60))]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         load_node(ctx, &id).await
     }
 
     /// Refetches up to 100 objects by global ID, in the order given (null where missing).
+    #[graphql(cache_control(max_age = 60))]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_PAGE_SIZE {
             return Err(

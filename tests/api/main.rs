@@ -8,6 +8,7 @@ mod cache;
 mod catalog;
 mod errors;
 mod http;
+mod http_cache;
 mod pagination;
 mod schema;
 mod support;

@@ -1,0 +1,205 @@
+//! The public response cache and HTTP caching policy: a whole query operation sent without
+//! credentials, whose every field is public by its cache hints, is stored as response bytes
+//! (key: hash of document, operation name, variables and media type) and served without running
+//! resolvers. Entries fold in the versions of the families the operation's root fields read, so
+//! the same invalidation that refreshes resource keys refreshes whole responses.
+
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Positioned, Request};
+use sha2::{Digest, Sha256};
+
+use crate::cache::{Family, keys};
+
+/// How a response may be cached by browsers and CDNs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Shared caches may keep it this many seconds.
+    Public(u32),
+    /// Depends on the viewer: never stored by a shared cache.
+    Private,
+    /// Not to be stored (errors, mutations, no hints).
+    NoStore,
+}
+
+impl CachePolicy {
+    /// The `Cache-Control` header value.
+    pub fn header(self) -> String {
+        match self {
+            // Serving stale for as long again while revalidating keeps CDN hit rates high; origin
+            // reads after a write are fresh at once, the CDN within max-age.
+            Self::Public(age) => format!("public, max-age={age}, stale-while-revalidate={age}"),
+            Self::Private => "private, no-store".into(),
+            Self::NoStore => "no-store".into(),
+        }
+    }
+}
+
+/// A stored response: status, max-age and body.
+pub struct CachedResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Seconds it stays valid.
+    pub max_age: u32,
+    /// Response body (JSON).
+    pub body: Vec<u8>,
+}
+
+impl CachedResponse {
+    /// `[status u16][max_age u32][body]`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 6);
+        out.extend(self.status.to_be_bytes());
+        out.extend(self.max_age.to_be_bytes());
+        out.extend(&self.body);
+        out
+    }
+
+    /// Reverses [`Self::encode`].
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let status = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
+        let max_age = u32::from_be_bytes(bytes.get(2..6)?.try_into().ok()?);
+        Some(Self {
+            status,
+            max_age,
+            body: bytes.get(6..)?.to_vec(),
+        })
+    }
+}
+
+/// Hash of everything that changes the answer of an anonymous query.
+pub fn request_hash(request: &Request, media_type: &str) -> String {
+    let variables = serde_json::to_vec(&request.variables).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    for part in [
+        request.query.as_bytes(),
+        request.operation_name.as_deref().unwrap_or("").as_bytes(),
+        &variables,
+        media_type.as_bytes(),
+    ] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    keys::hex(&hasher.finalize()[..16])
+}
+
+/// Families the operation's root fields read; unknown fields count as every family.
+pub fn root_families(doc: &ExecutableDocument, operation_name: Option<&str>) -> Vec<Family> {
+    let op = match operation_name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => doc.operations.iter().next().map(|(_, op)| op),
+    };
+    let Some(op) = op else {
+        return Family::ALL.to_vec();
+    };
+    let mut families = Vec::new();
+    collect(doc, &op.node.selection_set, &mut families, 0);
+    families.sort();
+    families.dedup();
+    families
+}
+
+fn collect(
+    doc: &ExecutableDocument,
+    set: &Positioned<SelectionSet>,
+    out: &mut Vec<Family>,
+    depth: usize,
+) {
+    if depth > 8 {
+        out.extend(Family::ALL);
+        return;
+    }
+    for item in &set.node.items {
+        match &item.node {
+            Selection::Field(field) => out.extend(field_families(field.node.name.node.as_str())),
+            Selection::InlineFragment(f) => collect(doc, &f.node.selection_set, out, depth + 1),
+            Selection::FragmentSpread(spread) => {
+                match doc.fragments.get(&spread.node.fragment_name.node) {
+                    Some(fragment) => collect(doc, &fragment.node.selection_set, out, depth + 1),
+                    None => out.extend(Family::ALL),
+                }
+            }
+        }
+    }
+}
+
+fn field_families(name: &str) -> Vec<Family> {
+    match name {
+        "heroBanners" => vec![Family::Banners],
+        "regions" | "region" => vec![Family::Regions],
+        "__typename" | "__schema" | "__type" => vec![],
+        "products" | "product" | "collections" | "collection" | "categories" | "category" => {
+            Family::CATALOG.to_vec()
+        }
+        _ => Family::ALL.to_vec(),
+    }
+}
+
+/// A strong ETag over the body.
+pub fn etag(body: &[u8]) -> String {
+    format!("\"{}\"", keys::hex(&Sha256::digest(body)[..16]))
+}
+
+/// Whether an `If-None-Match` header value matches `etag`.
+pub fn matches_etag(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn families(q: &str) -> Vec<Family> {
+        let doc = async_graphql::parser::parse_query(q).unwrap();
+        root_families(&doc, None)
+    }
+
+    #[test]
+    fn families_follow_root_fields_and_fragments() {
+        assert_eq!(families("{ heroBanners { id } }"), vec![Family::Banners]);
+        assert_eq!(
+            families("{ regions { id } __typename }"),
+            vec![Family::Regions]
+        );
+        assert_eq!(
+            families("query { ...F } fragment F on Query { heroBanners { id } regions { id } }"),
+            vec![Family::Banners, Family::Regions]
+        );
+        assert_eq!(
+            families("{ products { totalCount } }"),
+            Family::CATALOG
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(families("{ node(id: \"x\") { id } }").len(), 5);
+    }
+
+    #[test]
+    fn etags_match_lists_and_wildcards() {
+        let tag = etag(b"{}");
+        assert!(matches_etag(&tag, &tag));
+        assert!(matches_etag(&format!("\"other\", {tag}"), &tag));
+        assert!(matches_etag("*", &tag));
+        assert!(!matches_etag("\"other\"", &tag));
+    }
+
+    #[test]
+    fn cached_responses_round_trip() {
+        let r = CachedResponse {
+            status: 200,
+            max_age: 60,
+            body: b"{\"data\":{}}".to_vec(),
+        };
+        let back = CachedResponse::decode(&r.encode()).unwrap();
+        assert_eq!((back.status, back.max_age, back.body), (200, 60, r.body));
+    }
+}
