@@ -13,7 +13,7 @@ use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::graphql::apq::PersistedQueries;
 use crate::graphql::http::GraphqlState;
 use crate::graphql::{graphiql, http as gql_http, schema};
-use crate::http;
+use crate::{http, storage};
 
 /// Services shared by every request.
 pub struct App {
@@ -89,5 +89,6 @@ pub fn build_router(app: AppState) -> Router {
         .route("/graphiql/assets/{name}", get(graphiql::assets))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz).with_state(app.clone()))
-        .route("/metrics", get(http::metrics).with_state(app))
+        .route("/metrics", get(http::metrics).with_state(app.clone()))
+        .route("/files/{*path}", get(storage::serve_file).with_state(app))
 }

@@ -40,6 +40,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Run only registered persisted queries (production allow-list).
     pub persisted_queries_only: bool,
+    /// Root of the local file store served under `/files/`.
+    pub files_dir: std::path::PathBuf,
 }
 
 /// Cache settings.
@@ -112,6 +114,9 @@ impl Config {
             },
             persisted_queries_only: parse_bool(get("PERSISTED_QUERIES_ONLY"), false)
                 .context("PERSISTED_QUERIES_ONLY")?,
+            files_dir: get("FILES_DIR")
+                .unwrap_or_else(|| "var/files".into())
+                .into(),
         })
     }
 }

@@ -7,7 +7,8 @@
 //!   [`banners`] (home-page hero banners).
 //! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`cache`] (Redis or
 //!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
-//!   the schema assembly), [`http`] (health, metrics, serve loop), [`error`], [`config`].
+//!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (local files),
+//!   [`error`], [`config`].
 //! - [`seed`]: the deterministic demo catalog; [`cli`]: the command line.
 
 pub mod app;
@@ -21,3 +22,4 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod seed;
+pub mod storage;

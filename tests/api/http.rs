@@ -173,3 +173,35 @@ async fn health_readiness_and_metrics() {
     let n: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(n >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_files_are_served_and_paths_cannot_escape() {
+    let db = crate::support::TestDatabase::seeded().await;
+    let dir = std::env::temp_dir().join(format!("files-{}", db.name));
+    std::fs::create_dir_all(dir.join("banners")).unwrap();
+    std::fs::write(dir.join("banners/hero.png"), b"\x89PNG\r\n\x1a\nfake").unwrap();
+    let url = db.url.clone();
+    let files = dir.to_string_lossy().to_string();
+    let app = crate::support::TestApp::with_database_url(
+        db,
+        &url,
+        crate::support::CacheMode::Memory,
+        &[("FILES_DIR", &files)],
+    );
+    let ok = app.send(get("/files/banners/hero.png", None)).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.header("content-type"), Some("image/png"));
+    assert!(ok.body.starts_with(b"\x89PNG"));
+    for bad in [
+        "/files/../Cargo.toml",
+        "/files/banners/..%2F..%2Fx",
+        "/files/missing.png",
+    ] {
+        assert_eq!(
+            app.send(get(bad, None)).await.status,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
