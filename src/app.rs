@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::graphql::apq::PersistedQueries;
 use crate::graphql::http::GraphqlState;
+use crate::graphql::response_cache::DocumentCache;
 use crate::graphql::{graphiql, http as gql_http, schema};
 use crate::{http, storage};
 
@@ -75,6 +76,7 @@ pub fn build_router(app: AppState) -> Router {
         schema: schema::build_schema(app.clone()),
         app: app.clone(),
         apq: Arc::new(PersistedQueries::default()),
+        documents: Arc::new(DocumentCache::default()),
     };
     let graphql = Router::new()
         .route(

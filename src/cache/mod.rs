@@ -33,6 +33,9 @@ use crate::error::{AppError, AppResult};
 
 /// Values larger than this are stored LZ4-compressed.
 const COMPRESS_ABOVE: usize = 2048;
+/// How long the in-process L1 keeps a value (its key never changes meaning; this bounds memory
+/// churn, not staleness).
+const L1_TTL: Duration = Duration::from_secs(60);
 /// At most one cache-fault log line per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -62,6 +65,10 @@ type Flight = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, Arc<AppError>>>>;
 /// The cache: cheaply shareable through `App`.
 pub struct Cache {
     store: Store,
+    /// In front of Redis: decoded values by full key. Keys are versioned (or content-addressed),
+    /// so an entry never changes meaning and needs no invalidation; this saves the Redis `GET` and
+    /// the decompression of hot entries, leaving one round trip (the versions) per read.
+    l1: Option<MemoryStore>,
     prefix: String,
     flights: Mutex<HashMap<String, Flight>>,
     /// Hit/miss/fault counters.
@@ -69,14 +76,13 @@ pub struct Cache {
     last_log: Mutex<Option<Instant>>,
 }
 
-/// Encodes a value: a tag byte (0 raw JSON, 1 LZ4 JSON) then the payload.
+/// A value's cached form (JSON).
 fn encode<T: Serialize>(value: &T) -> AppResult<Vec<u8>> {
-    let json = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
-    Ok(encode_bytes(json))
+    serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))
 }
 
-/// Frames bytes for storage, compressing large ones.
-pub fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
+/// Frames bytes for Redis: a tag byte (0 raw, 1 LZ4) then the payload, compressed when large.
+fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
     if json.len() > COMPRESS_ABOVE {
         let mut out = vec![1];
         out.extend(lz4_flex::compress_prepend_size(&json));
@@ -90,7 +96,7 @@ pub fn encode_bytes(json: Vec<u8>) -> Vec<u8> {
 }
 
 /// Reverses [`encode_bytes`]; `None` for bytes not written by it.
-pub fn decode_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+fn decode_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
     match bytes.split_first()? {
         (0, rest) => Some(rest.to_vec()),
         (1, rest) => lz4_flex::decompress_size_prepended(rest).ok(),
@@ -99,7 +105,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    serde_json::from_slice(&decode_bytes(bytes)?).ok()
+    serde_json::from_slice(bytes).ok()
 }
 
 impl Cache {
@@ -116,8 +122,10 @@ impl Cache {
             Some(url) => Store::Redis(RedisStore::new(url, timeout)?),
             None => Store::Memory(MemoryStore::new(memory_bytes)),
         };
+        let l1 = matches!(store, Store::Redis(_)).then(|| MemoryStore::new(memory_bytes));
         Ok(Self {
             store,
+            l1,
             prefix: prefix.to_owned(),
             flights: Mutex::new(HashMap::new()),
             metrics: CacheMetrics::default(),
@@ -248,41 +256,56 @@ impl Cache {
         Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
     }
 
-    /// Raw bytes under a full key (hits and misses are counted by the caller's outcome).
-    pub async fn get_raw(&self, full_key: &str) -> Option<Arc<Vec<u8>>> {
+    /// The value under a full key (decoded), from the in-process L1 or the store.
+    pub async fn get_bytes(&self, full_key: &str) -> Option<Arc<Vec<u8>>> {
         match &self.store {
             Store::Disabled => None,
             Store::Memory(m) => m.get(full_key),
-            Store::Redis(r) => match r
-                .run(async |c| {
-                    redis::cmd("GET")
-                        .arg(full_key)
-                        .query_async::<Option<Vec<u8>>>(c)
-                        .await
-                })
-                .await
-            {
-                Ok(v) => v.map(Arc::new),
-                Err(e) => {
-                    self.fault(&e);
-                    None
+            Store::Redis(r) => {
+                if let Some(hit) = self.l1.as_ref().and_then(|l1| l1.get(full_key)) {
+                    return Some(hit);
                 }
-            },
+                let read = r
+                    .run(async |c| {
+                        redis::cmd("GET")
+                            .arg(full_key)
+                            .query_async::<Option<Vec<u8>>>(c)
+                            .await
+                    })
+                    .await;
+                match read {
+                    Ok(v) => {
+                        let value = decode_bytes(&v?)?;
+                        if let Some(l1) = &self.l1 {
+                            l1.set(full_key, value.clone(), L1_TTL);
+                        }
+                        Some(Arc::new(value))
+                    }
+                    Err(e) => {
+                        self.fault(&e);
+                        None
+                    }
+                }
+            }
         }
     }
 
-    /// Stores raw bytes under a full key; a failure is only counted.
-    pub async fn set_raw(&self, full_key: &str, value: Vec<u8>, ttl: Duration) {
+    /// Stores a value under a full key for `ttl`; a failure is only counted.
+    pub async fn set_bytes(&self, full_key: &str, value: Vec<u8>, ttl: Duration) {
         match &self.store {
             Store::Disabled => {}
             Store::Memory(m) => m.set(full_key, value, ttl),
             Store::Redis(r) => {
+                if let Some(l1) = &self.l1 {
+                    l1.set(full_key, value.clone(), ttl.min(L1_TTL));
+                }
+                let framed = encode_bytes(value);
                 let secs = ttl.as_secs().max(1);
                 let result = r
                     .run(async |c| {
                         redis::cmd("SET")
                             .arg(full_key)
-                            .arg(&value)
+                            .arg(&framed)
                             .arg("EX")
                             .arg(secs)
                             .query_async::<()>(c)
@@ -296,16 +319,14 @@ impl Cache {
         }
     }
 
-    /// Reads an unversioned entry (persisted queries).
+    /// Reads an unversioned entry (persisted queries, addressed by content).
     pub async fn get_plain(&self, name: &str) -> Option<Vec<u8>> {
-        let bytes = self.get_raw(&self.full(name)).await?;
-        decode_bytes(&bytes)
+        self.get_bytes(&self.full(name)).await.map(|b| b.to_vec())
     }
 
     /// Stores an unversioned entry (persisted queries).
     pub async fn set_plain(&self, name: &str, value: Vec<u8>, ttl: Duration) {
-        self.set_raw(&self.full(name), encode_bytes(value), ttl)
-            .await;
+        self.set_bytes(&self.full(name), value, ttl).await;
     }
 
     /// Cache-first read of a resource: on a miss, `load` runs once however many callers miss the
@@ -320,7 +341,11 @@ impl Cache {
             self.metrics.misses.fetch_add(1, Ordering::Relaxed);
             return load.await;
         };
-        if let Some(value) = self.get_raw(&full_key).await.and_then(|b| decode::<T>(&b)) {
+        if let Some(value) = self
+            .get_bytes(&full_key)
+            .await
+            .and_then(|b| decode::<T>(&b))
+        {
             self.metrics.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(value);
         }
@@ -328,7 +353,7 @@ impl Cache {
         let bytes = self
             .single_flight(&full_key, async move { encode(&load.await?) })
             .await?;
-        self.set_raw(&full_key, bytes.to_vec(), key.ttl).await;
+        self.set_bytes(&full_key, bytes.to_vec(), key.ttl).await;
         decode(&bytes)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cache value does not round-trip")))
     }
@@ -420,12 +445,18 @@ mod tests {
     #[test]
     fn large_values_are_compressed_and_round_trip() {
         let big: Vec<String> = (0..500).map(|i| format!("product-{i}")).collect();
-        let bytes = encode(&big).unwrap();
+        let bytes = encode_bytes(encode(&big).unwrap());
         assert_eq!(bytes[0], 1);
         assert!(bytes.len() < serde_json::to_vec(&big).unwrap().len());
-        assert_eq!(decode::<Vec<String>>(&bytes).unwrap(), big);
-        let small = encode(&"x").unwrap();
+        assert_eq!(
+            decode::<Vec<String>>(&decode_bytes(&bytes).unwrap()).unwrap(),
+            big
+        );
+        let small = encode_bytes(encode(&"x").unwrap());
         assert_eq!(small[0], 0);
-        assert_eq!(decode::<String>(&small).unwrap(), "x");
+        assert_eq!(
+            decode::<String>(&decode_bytes(&small).unwrap()).unwrap(),
+            "x"
+        );
     }
 }

@@ -3,14 +3,16 @@
 //! requests nothing. The caller falls back to the database on any error.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bb8_redis::RedisConnectionManager;
 use redis::aio::MultiplexedConnection;
 
-/// How long Redis is skipped after a fault before the next attempt.
+/// How long Redis is skipped after the breaker opens.
 const BREAKER_OPEN: Duration = Duration::from_millis(500);
+/// Failures in a row that open the breaker.
+const BREAKER_THRESHOLD: u32 = 3;
 
 /// Why a cache operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -31,9 +33,10 @@ pub enum CacheError {
 
 /// A pooled connection that remembers whether it failed, so the pool drops it (bb8-redis's
 /// manager never reports a connection broken, which would keep dead connections after a restart).
+/// The flag is shared with the clones handed to concurrent commands.
 pub struct TrackedConnection {
     conn: MultiplexedConnection,
-    broken: bool,
+    broken: Arc<AtomicBool>,
 }
 
 /// bb8 manager: bb8-redis's connect and ping, plus broken-connection tracking.
@@ -46,7 +49,7 @@ impl bb8::ManageConnection for Manager {
     async fn connect(&self) -> Result<TrackedConnection, redis::RedisError> {
         Ok(TrackedConnection {
             conn: self.0.connect().await?,
-            broken: false,
+            broken: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -55,7 +58,7 @@ impl bb8::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut TrackedConnection) -> bool {
-        conn.broken
+        conn.broken.load(Ordering::Relaxed)
     }
 }
 
@@ -69,6 +72,7 @@ pub struct RedisStore {
     /// Commands sent (one pipeline counts once: it is one round trip).
     pub round_trips: Arc<AtomicU64>,
     up: AtomicBool,
+    consecutive_failures: AtomicU32,
 }
 
 impl RedisStore {
@@ -76,7 +80,8 @@ impl RedisStore {
     pub fn new(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
         let manager = Manager(RedisConnectionManager::new(url)?);
         let pool = bb8::Pool::builder()
-            .max_size(16)
+            // Few connections suffice: each multiplexes every concurrent command sent on it.
+            .max_size(4)
             .min_idle(Some(0))
             // Multiplexed connections are checked by use; a PING per checkout would double the
             // round trips of every read.
@@ -90,6 +95,7 @@ impl RedisStore {
             open_until: AtomicU64::new(0),
             round_trips: Arc::new(AtomicU64::new(0)),
             up: AtomicBool::new(true),
+            consecutive_failures: AtomicU32::new(0),
         })
     }
 
@@ -102,6 +108,24 @@ impl RedisStore {
         self.up.load(Ordering::Relaxed)
     }
 
+    /// A multiplexed connection to send on. The pool guard is released at once: a multiplexed
+    /// connection pipelines any number of concurrent commands, so commands share a few
+    /// connections instead of queueing for exclusive ones. A connection marked broken is dropped
+    /// from the pool when its guard is returned, and the next one is tried.
+    async fn connection(&self) -> Result<(MultiplexedConnection, Arc<AtomicBool>), CacheError> {
+        for _ in 0..4 {
+            let pooled = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| CacheError::Pool(e.to_string()))?;
+            if !pooled.broken.load(Ordering::Relaxed) {
+                return Ok((pooled.conn.clone(), pooled.broken.clone()));
+            }
+        }
+        Err(CacheError::Pool("no healthy connection".into()))
+    }
+
     /// Runs one command or pipeline with the timeout and breaker.
     pub async fn run<T, F>(&self, op: F) -> Result<T, CacheError>
     where
@@ -111,17 +135,13 @@ impl RedisStore {
             return Err(CacheError::Skipped);
         }
         let result = tokio::time::timeout(self.timeout, async {
-            let mut pooled = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| CacheError::Pool(e.to_string()))?;
+            let (mut conn, broken) = self.connection().await?;
             self.round_trips.fetch_add(1, Ordering::Relaxed);
-            let result = op(&mut pooled.conn).await;
+            let result = op(&mut conn).await;
             if let Err(e) = &result
                 && (e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
             {
-                pooled.broken = true;
+                broken.store(true, Ordering::Relaxed);
             }
             result.map_err(CacheError::from)
         })
@@ -130,10 +150,16 @@ impl RedisStore {
         let failed = matches!(result, Err(CacheError::Pool(_) | CacheError::Timeout))
             || matches!(&result, Err(CacheError::Redis(e)) if e.is_io_error() || e.is_connection_dropped());
         if failed {
-            self.open_until.store(
-                self.now_ms() + BREAKER_OPEN.as_millis() as u64,
-                Ordering::Relaxed,
-            );
+            // One slow command under a CPU spike is not an outage: open the breaker only after a
+            // few failures in a row, so a loaded server keeps its cache.
+            if self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1 >= BREAKER_THRESHOLD {
+                self.open_until.store(
+                    self.now_ms() + BREAKER_OPEN.as_millis() as u64,
+                    Ordering::Relaxed,
+                );
+            }
+        } else {
+            self.consecutive_failures.store(0, Ordering::Relaxed);
         }
         self.up.store(!failed, Ordering::Relaxed);
         result

@@ -164,6 +164,7 @@ diesel::joinable!(variant_option_values -> product_option_values (option_value_i
 diesel::joinable!(variant_option_values -> product_variants (variant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_users,
     regions,
     collections,
     categories,
@@ -177,3 +178,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_categories,
     hero_banners,
 );
+
+diesel::table! {
+    /// Staff accounts of the admin API.
+    admin_users (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

@@ -22,7 +22,7 @@ use crate::cache::keys;
 use crate::error::AppResult;
 use crate::graphql::apq::{ApqError, PersistedQueries};
 use crate::graphql::context::RequestContext;
-use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
+use crate::graphql::response_cache::{self, CachePolicy, CachedResponse, DocumentCache};
 use crate::graphql::schema::{self, AppSchema};
 
 /// Media type of GraphQL-over-HTTP responses.
@@ -37,6 +37,8 @@ pub struct GraphqlState {
     pub schema: AppSchema,
     /// Persisted query documents.
     pub apq: Arc<PersistedQueries>,
+    /// Parsed documents by text.
+    pub documents: Arc<DocumentCache>,
 }
 
 /// The GraphQL-over-HTTP GET parameters.
@@ -252,9 +254,9 @@ async fn execute(
             "missing `query` (or a persisted query hash)",
         );
     }
-    let document = async_graphql::parser::parse_query(&request.query).ok();
+    let document = state.documents.parse(&request.query);
     let ty = document
-        .as_ref()
+        .as_deref()
         .and_then(|d| operation_type(d, request.operation_name.as_deref()));
     if method == Method::GET && ty.is_some_and(|t| t != OperationType::Query) {
         let mut response = request_error(
@@ -272,7 +274,7 @@ async fn execute(
         ty == Some(OperationType::Query) && !has_credentials && app.cache.is_enabled();
     let outcome = match (public_candidate, &document) {
         (true, Some(doc)) => cached_execute(&state, flavor, request, doc).await,
-        _ => run(&state, flavor, request, document.is_some(), has_credentials).await,
+        _ => run(&state, flavor, request, document.is_some(), headers).await,
     };
     finish(flavor, outcome, headers)
 }
@@ -282,6 +284,29 @@ struct Outcome {
     status: StatusCode,
     body: Vec<u8>,
     policy: CachePolicy,
+    /// Set for public responses.
+    etag: Option<String>,
+}
+
+impl Outcome {
+    fn from_cached(r: CachedResponse) -> Self {
+        let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+        if r.max_age > 0 {
+            Self {
+                status,
+                body: r.body,
+                policy: CachePolicy::Public(r.max_age),
+                etag: Some(r.etag),
+            }
+        } else {
+            Self {
+                status,
+                body: r.body,
+                policy: CachePolicy::NoStore,
+                etag: None,
+            }
+        }
+    }
 }
 
 async fn run(
@@ -289,15 +314,11 @@ async fn run(
     flavor: Flavor,
     request: Request,
     parsed: bool,
-    has_credentials: bool,
+    headers: &HeaderMap,
 ) -> Outcome {
-    let response = schema::execute(
-        &state.schema,
-        &state.app,
-        request,
-        RequestContext::default(),
-    )
-    .await;
+    let has_credentials = headers.contains_key(header::AUTHORIZATION);
+    let context = RequestContext::default();
+    let response = schema::execute(&state.schema, &state.app, request, context).await;
     let policy = if has_credentials || !response.cache_control.public {
         CachePolicy::Private
     } else if response.is_ok() && response.cache_control.max_age > 0 {
@@ -306,10 +327,12 @@ async fn run(
         CachePolicy::NoStore
     };
     let (status, body) = graphql_body(flavor, response, parsed);
+    let etag = matches!(policy, CachePolicy::Public(_)).then(|| response_cache::etag(&body));
     Outcome {
         status,
         body,
         policy,
+        etag,
     }
 }
 
@@ -326,75 +349,57 @@ async fn cached_execute(
     let hash = response_cache::request_hash(&request, flavor.content_type());
     let key = keys::response(&hash, 1, families);
     let Some(full_key) = cache.versioned_key(&key).await else {
-        return run(state, flavor, request, true, false).await;
+        return run(state, flavor, request, true, &HeaderMap::new()).await;
     };
     if let Some(hit) = cache
-        .get_raw(&full_key)
+        .get_bytes(&full_key)
         .await
-        .and_then(|b| crate::cache::decode_bytes(&b))
         .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
-        return Outcome {
-            status: StatusCode::from_u16(hit.status).unwrap_or(StatusCode::OK),
-            body: hit.body,
-            policy: CachePolicy::Public(hit.max_age),
-        };
+        return Outcome::from_cached(hit);
     }
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
-    let work_state = state.clone();
+    let (work_state, work_key) = (state.clone(), full_key.clone());
     let work = async move {
-        let outcome = run(&work_state, flavor, request, true, false).await;
+        let outcome = run(&work_state, flavor, request, true, &HeaderMap::new()).await;
         let max_age = match outcome.policy {
             CachePolicy::Public(age) => age,
             _ => 0,
         };
-        AppResult::Ok(
-            CachedResponse {
-                status: outcome.status.as_u16(),
-                max_age,
-                body: outcome.body,
-            }
-            .encode(),
-        )
+        let encoded = CachedResponse::new(outcome.status.as_u16(), max_age, outcome.body).encode();
+        if max_age > 0 {
+            // Stored once, by the flight itself, under the versions read before it ran.
+            let ttl = std::time::Duration::from_secs(u64::from(max_age));
+            work_state
+                .app
+                .cache
+                .set_bytes(&work_key, encoded.clone(), ttl)
+                .await;
+        }
+        AppResult::Ok(encoded)
     };
     let shared = match cache.single_flight(&full_key, work).await {
         Ok(bytes) => bytes,
         Err(_) => {
+            let body =
+                serde_json::to_vec(&error_body("internal error", "INTERNAL")).unwrap_or_default();
             return Outcome {
                 status: StatusCode::OK,
-                body: serde_json::to_vec(&error_body("internal error", "INTERNAL"))
-                    .unwrap_or_default(),
+                body,
                 policy: CachePolicy::NoStore,
+                etag: None,
             };
         }
     };
-    let Some(response) = CachedResponse::decode(&shared) else {
-        return Outcome {
+    match CachedResponse::decode(&shared) {
+        Some(response) => Outcome::from_cached(response),
+        None => Outcome {
             status: StatusCode::OK,
             body: Vec::new(),
             policy: CachePolicy::NoStore,
-        };
-    };
-    if response.max_age > 0 {
-        cache
-            .set_raw(
-                &full_key,
-                crate::cache::encode_bytes(shared.to_vec()),
-                std::time::Duration::from_secs(u64::from(response.max_age)),
-            )
-            .await;
-        Outcome {
-            status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
-            body: response.body,
-            policy: CachePolicy::Public(response.max_age),
-        }
-    } else {
-        Outcome {
-            status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
-            body: response.body,
-            policy: CachePolicy::NoStore,
-        }
+            etag: None,
+        },
     }
 }
 
@@ -404,8 +409,8 @@ fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Resp
         status,
         body,
         policy,
+        etag,
     } = outcome;
-    let etag = matches!(policy, CachePolicy::Public(_)).then(|| response_cache::etag(&body));
     let not_modified = etag.as_deref().is_some_and(|tag| {
         request_headers
             .get(header::IF_NONE_MATCH)

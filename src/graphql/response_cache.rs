@@ -4,6 +4,9 @@
 //! resolvers. Entries fold in the versions of the families the operation's root fields read, so
 //! the same invalidation that refreshes resource keys refreshes whole responses.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Positioned, Request};
 use sha2::{Digest, Sha256};
@@ -34,22 +37,38 @@ impl CachePolicy {
     }
 }
 
-/// A stored response: status, max-age and body.
+/// A stored response: status, max-age, ETag and body.
 pub struct CachedResponse {
     /// HTTP status.
     pub status: u16,
     /// Seconds it stays valid.
     pub max_age: u32,
+    /// Strong ETag of the body, computed once when stored.
+    pub etag: String,
     /// Response body (JSON).
     pub body: Vec<u8>,
 }
 
 impl CachedResponse {
-    /// `[status u16][max_age u32][body]`.
+    /// A response with its ETag.
+    pub fn new(status: u16, max_age: u32, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            max_age,
+            etag: etag(&body),
+            body,
+        }
+    }
+
+    /// `[status u16][max_age u32][etag len u8][etag][body]`.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.body.len() + 6);
+        let tag = self.etag.as_bytes();
+        let len = u8::try_from(tag.len()).unwrap_or(0);
+        let mut out = Vec::with_capacity(self.body.len() + 7 + tag.len());
         out.extend(self.status.to_be_bytes());
         out.extend(self.max_age.to_be_bytes());
+        out.push(len);
+        out.extend(&tag[..usize::from(len)]);
         out.extend(&self.body);
         out
     }
@@ -58,11 +77,43 @@ impl CachedResponse {
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let status = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
         let max_age = u32::from_be_bytes(bytes.get(2..6)?.try_into().ok()?);
+        let len = usize::from(*bytes.get(6)?);
+        let etag = String::from_utf8(bytes.get(7..7 + len)?.to_vec()).ok()?;
         Some(Self {
             status,
             max_age,
-            body: bytes.get(6..)?.to_vec(),
+            etag,
+            body: bytes.get(7 + len..)?.to_vec(),
         })
+    }
+}
+
+/// Parsed documents by text, so a hot query is parsed once, not per request. Bounded: cleared
+/// when full, so hostile unique documents cannot grow it.
+#[derive(Default)]
+pub struct DocumentCache {
+    docs: Mutex<HashMap<String, Option<Arc<ExecutableDocument>>>>,
+}
+
+/// Distinct documents kept parsed.
+const DOCUMENT_CACHE_CAPACITY: usize = 1024;
+
+impl DocumentCache {
+    /// The parsed document, or `None` when it does not parse.
+    pub fn parse(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        let mut docs = self
+            .docs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(doc) = docs.get(query) {
+            return doc.clone();
+        }
+        let doc = async_graphql::parser::parse_query(query).ok().map(Arc::new);
+        if docs.len() >= DOCUMENT_CACHE_CAPACITY {
+            docs.clear();
+        }
+        docs.insert(query.to_owned(), doc.clone());
+        doc
     }
 }
 
@@ -194,12 +245,11 @@ mod tests {
 
     #[test]
     fn cached_responses_round_trip() {
-        let r = CachedResponse {
-            status: 200,
-            max_age: 60,
-            body: b"{\"data\":{}}".to_vec(),
-        };
+        let r = CachedResponse::new(200, 60, b"{}".to_vec());
         let back = CachedResponse::decode(&r.encode()).unwrap();
-        assert_eq!((back.status, back.max_age, back.body), (200, 60, r.body));
+        assert_eq!(
+            (back.status, back.max_age, &back.etag, &back.body),
+            (200, 60, &r.etag, &r.body)
+        );
     }
 }

@@ -1,0 +1,24 @@
+//! The one authorization mechanism of the admin API: an async-graphql guard per field.
+
+use async_graphql::{Context, Guard, Result};
+
+use super::viewer::{Permission, Viewer};
+use crate::error::AppError;
+use crate::graphql::context::RequestContext;
+
+/// Requires an admin token whose role grants the permission: no or bad credentials are
+/// `UNAUTHENTICATED`, valid credentials without the permission (or a customer's) `FORBIDDEN`.
+pub struct RequirePermission(pub Permission);
+
+impl Guard for RequirePermission {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        let viewer = ctx.data_opt::<RequestContext>().map(|c| &c.viewer).unwrap_or(&Viewer::Anonymous);
+        match viewer {
+            Viewer::Admin { role, .. } if role.grants(self.0) => Ok(()),
+            Viewer::Admin { .. } => Err(AppError::Forbidden("your role does not allow this".into()).into()),
+            Viewer::Customer { .. } => Err(AppError::Forbidden("staff only".into()).into()),
+            Viewer::Invalid(reason) => Err(AppError::Unauthenticated(reason.clone()).into()),
+            Viewer::Anonymous => Err(AppError::Unauthenticated("sign in as staff: Authorization: Bearer <token>".into()).into()),
+        }
+    }
+}

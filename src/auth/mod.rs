@@ -1,0 +1,12 @@
+//! Who is calling: staff accounts, passwords, JWTs, the request's `Viewer`, and the GraphQL guards
+//! that let each admin field require one permission.
+
+pub mod graphql;
+pub mod guard;
+pub mod jwt;
+pub mod model;
+pub mod password;
+pub mod viewer;
+
+pub use guard::RequirePermission;
+pub use viewer::{Permission, Role, Viewer};
