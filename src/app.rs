@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
+use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
@@ -14,6 +15,7 @@ use crate::graphql::apq::PersistedQueries;
 use crate::graphql::http::GraphqlState;
 use crate::graphql::response_cache::DocumentCache;
 use crate::graphql::{graphiql, http as gql_http, schema};
+use crate::storage::FileStore;
 use crate::{http, storage};
 
 /// Services shared by every request.
@@ -26,6 +28,10 @@ pub struct App {
     pub statements: StatementCounter,
     /// Cache-first reads (Redis or in-process).
     pub cache: Cache,
+    /// Signs and verifies access tokens.
+    pub jwt: JwtKeys,
+    /// Where uploads go.
+    pub files: FileStore,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -58,17 +64,30 @@ impl App {
             c.memory_bytes,
             c.enabled,
         )?;
+        if config.jwt_secret == crate::config::DEV_JWT_SECRET {
+            tracing::warn!(
+                "JWT_SECRET not set: using the development secret (refused in production)"
+            );
+        }
+        let jwt = JwtKeys::new(config.jwt_secret.as_bytes(), config.jwt_lifetime);
+        let files = FileStore::from_config(
+            config.s3.as_ref(),
+            &config.files_dir,
+            &config.files_public_url,
+        );
         Ok(AppState(Arc::new(App {
             config: Arc::new(config),
             db,
             statements,
             cache,
+            jwt,
+            files,
         })))
     }
 }
 
-/// Largest request body accepted on `/graphql` (uploads get their own limit later).
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Request body allowance beside the largest upload (the operations and map parts).
+const BODY_OVERHEAD_BYTES: usize = 256 * 1024;
 
 /// Every route of the server.
 pub fn build_router(app: AppState) -> Router {
@@ -84,7 +103,9 @@ pub fn build_router(app: AppState) -> Router {
             get(gql_http::graphql_get).post(gql_http::graphql_post),
         )
         .with_state(gql)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .layer(axum::extract::DefaultBodyLimit::max(
+            app.config.upload_max_bytes + BODY_OVERHEAD_BYTES,
+        ));
     Router::new()
         .merge(graphql)
         .route("/graphiql", get(graphiql::page))

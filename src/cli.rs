@@ -33,11 +33,36 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` must equal it.
     Schema,
+    /// Manage staff accounts.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Register a storefront's persisted queries (an Apollo `persisted-query-manifest.json`) in
     /// the shared store, e.g. before switching on PERSISTED_QUERIES_ONLY.
     RegisterQueries {
         /// Path of the manifest.
         manifest: std::path::PathBuf,
+    },
+}
+
+/// Staff account actions.
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create a staff account, or reset the password and role of an existing one. The password
+    /// comes from --password, else ADMIN_PASSWORD, else the first line of standard input; it is
+    /// never echoed.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Password (prefer ADMIN_PASSWORD or standard input: arguments show in `ps`).
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// owner, content, catalog or orders.
+        #[arg(long, default_value = "owner")]
+        role: String,
     },
 }
 

@@ -42,7 +42,39 @@ pub struct Config {
     pub persisted_queries_only: bool,
     /// Root of the local file store served under `/files/`.
     pub files_dir: std::path::PathBuf,
+    /// Public URL prefix of the local file store.
+    pub files_public_url: String,
+    /// Upload bucket; the local file store when absent.
+    pub s3: Option<S3Config>,
+    /// Largest accepted upload.
+    pub upload_max_bytes: usize,
+    /// Secret that signs access tokens.
+    pub jwt_secret: String,
+    /// Lifetime of issued access tokens.
+    pub jwt_lifetime: chrono::Duration,
 }
+
+/// An S3-compatible bucket for uploads (Cloudflare R2, MinIO, AWS S3).
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Custom endpoint, e.g. `https://<account>.r2.cloudflarestorage.com`; AWS when absent.
+    pub endpoint: Option<String>,
+    /// Region (`auto` for R2, `us-east-1` for MinIO).
+    pub region: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by MinIO and most local servers.
+    pub force_path_style: bool,
+    /// Public URL prefix of stored objects (R2 custom domain or `https://pub-….r2.dev`).
+    pub public_url: String,
+}
+
+/// The development-only signing secret; refused in production.
+pub const DEV_JWT_SECRET: &str = "techpotli-development-secret-do-not-use-in-production";
 
 /// Cache settings.
 #[derive(Debug, Clone)]
@@ -117,6 +149,42 @@ impl Config {
             files_dir: get("FILES_DIR")
                 .unwrap_or_else(|| "var/files".into())
                 .into(),
+            files_public_url: get("FILES_PUBLIC_URL").unwrap_or_else(|| "/files".into()),
+            s3: match get("S3_BUCKET") {
+                None => None,
+                Some(bucket) => Some(S3Config {
+                    endpoint: get("S3_ENDPOINT"),
+                    region: get("S3_REGION").unwrap_or_else(|| "auto".into()),
+                    access_key_id: get("S3_ACCESS_KEY_ID")
+                        .context("S3_ACCESS_KEY_ID is required with S3_BUCKET")?,
+                    secret_access_key: get("S3_SECRET_ACCESS_KEY")
+                        .context("S3_SECRET_ACCESS_KEY is required with S3_BUCKET")?,
+                    force_path_style: parse_bool(get("S3_FORCE_PATH_STYLE"), false)
+                        .context("S3_FORCE_PATH_STYLE")?,
+                    public_url: get("S3_PUBLIC_URL")
+                        .context("S3_PUBLIC_URL is required with S3_BUCKET")?,
+                    bucket,
+                }),
+            },
+            upload_max_bytes: usize::try_from(
+                parse_num(get("UPLOAD_MAX_BYTES"), 5 * 1024 * 1024).context("UPLOAD_MAX_BYTES")?,
+            )
+            .context("UPLOAD_MAX_BYTES")?,
+            jwt_secret: match (get("JWT_SECRET"), env) {
+                (Some(s), AppEnv::Production) if s.len() < 32 || s == DEV_JWT_SECRET => {
+                    anyhow::bail!("JWT_SECRET must be at least 32 random characters in production")
+                }
+                (Some(s), _) => s,
+                (None, AppEnv::Production) => anyhow::bail!("JWT_SECRET is required in production"),
+                (None, AppEnv::Development) => DEV_JWT_SECRET.into(),
+            },
+            jwt_lifetime: chrono::Duration::minutes(
+                i64::try_from(
+                    parse_num(get("JWT_LIFETIME_MINUTES"), 12 * 60)
+                        .context("JWT_LIFETIME_MINUTES")?,
+                )
+                .context("JWT_LIFETIME_MINUTES")?,
+            ),
         })
     }
 }
@@ -167,6 +235,21 @@ mod tests {
     #[test]
     fn production_requires_a_database_url_and_rejects_bad_values() {
         assert!(from(&[("APP_ENV", "production")]).is_err());
+        let prod = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://db/x"),
+        ];
+        assert!(from(&prod).is_err(), "no JWT_SECRET");
+        assert!(from(&[prod[0], prod[1], ("JWT_SECRET", "short")]).is_err());
+        assert!(from(&[prod[0], prod[1], ("JWT_SECRET", DEV_JWT_SECRET)]).is_err());
+        assert!(
+            from(&[
+                prod[0],
+                prod[1],
+                ("JWT_SECRET", "k3Jx9vQ2mL7pR4tW8yB1nC6fH0aS5dE2")
+            ])
+            .is_ok()
+        );
         assert!(from(&[("BIND_ADDR", "nope")]).is_err());
         assert!(from(&[("APP_ENV", "staging")]).is_err());
         assert!(from(&[("CACHE_ENABLED", "maybe")]).is_err());

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     NotFound,
     /// The change conflicts with existing data (duplicate handle, stale state).
     Conflict,
+    /// Too many attempts (sign-in throttle).
+    TooManyRequests,
     /// A dependency (the database) is unavailable; retrying later may succeed.
     ServiceUnavailable,
     /// A bug or an unexpected failure; details are only in the server log.
@@ -35,6 +37,7 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::Conflict => "CONFLICT",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -59,6 +62,9 @@ pub enum AppError {
     /// Conflicts with existing data.
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts; retry later.
+    #[error("{0}")]
+    RateLimited(String),
     /// A query failed inside PostgreSQL or on the wire.
     #[error("database error")]
     Database(#[from] diesel::result::Error),
@@ -93,6 +99,7 @@ impl AppError {
             Self::Forbidden(m) => Self::Forbidden(m.clone()),
             Self::NotFound(m) => Self::NotFound(m.clone()),
             Self::Conflict(m) => Self::Conflict(m.clone()),
+            Self::RateLimited(m) => Self::RateLimited(m.clone()),
             Self::Pool(_) | Self::Unavailable => Self::Unavailable,
             Self::Database(e) if self.code() == ErrorCode::ServiceUnavailable => {
                 tracing::debug!(error = %e, "shared database error");
@@ -110,6 +117,7 @@ impl AppError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::RateLimited(_) => ErrorCode::TooManyRequests,
             Self::Database(diesel::result::Error::NotFound) => ErrorCode::NotFound,
             Self::Database(diesel::result::Error::DatabaseError(kind, _))
                 if is_connection_loss(kind) =>
@@ -184,6 +192,7 @@ impl IntoResponse for AppError {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

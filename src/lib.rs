@@ -12,6 +12,7 @@
 //! - [`seed`]: the deterministic demo catalog; [`cli`]: the command line.
 
 pub mod app;
+pub mod auth;
 pub mod banners;
 pub mod cache;
 pub mod catalog;

@@ -2,9 +2,9 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use techpotli::cli::{Cli, Command};
+use techpotli::cli::{AdminAction, Cli, Command};
 use techpotli::config::Config;
-use techpotli::{app, db, graphql, http, seed};
+use techpotli::{app, auth, db, graphql, http, seed};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,6 +18,31 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Schema => {
             print!("{}", graphql::schema::sdl());
+            Ok(())
+        }
+        Command::Admin {
+            action:
+                AdminAction::Create {
+                    email,
+                    password,
+                    role,
+                },
+        } => {
+            let config = Config::from_env()?;
+            db::run_migrations(&config.database.url).await?;
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let app = app::App::build(config)?;
+            let admin = auth::service::create_admin(&app, &email, password, &role).await?;
+            println!("staff account {} ({}) ready", admin.email, admin.role);
             Ok(())
         }
         Command::RegisterQueries { manifest } => {

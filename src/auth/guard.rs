@@ -6,19 +6,47 @@ use super::viewer::{Permission, Viewer};
 use crate::error::AppError;
 use crate::graphql::context::RequestContext;
 
+/// Requires any valid admin token (for fields every staff member may use).
+pub struct RequireAdmin;
+
+impl Guard for RequireAdmin {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        let viewer = ctx
+            .data_opt::<RequestContext>()
+            .map(|c| &c.viewer)
+            .unwrap_or(&Viewer::Anonymous);
+        match viewer {
+            Viewer::Admin { .. } => Ok(()),
+            other => deny(other),
+        }
+    }
+}
+
+fn deny(viewer: &Viewer) -> Result<()> {
+    Err(match viewer {
+        Viewer::Admin { .. } => AppError::Forbidden("your role does not allow this".into()),
+        Viewer::Customer { .. } => AppError::Forbidden("staff only".into()),
+        Viewer::Invalid(reason) => AppError::Unauthenticated(reason.clone()),
+        Viewer::Anonymous => {
+            AppError::Unauthenticated("sign in as staff: Authorization: Bearer <token>".into())
+        }
+    }
+    .into())
+}
+
 /// Requires an admin token whose role grants the permission: no or bad credentials are
 /// `UNAUTHENTICATED`, valid credentials without the permission (or a customer's) `FORBIDDEN`.
 pub struct RequirePermission(pub Permission);
 
 impl Guard for RequirePermission {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        let viewer = ctx.data_opt::<RequestContext>().map(|c| &c.viewer).unwrap_or(&Viewer::Anonymous);
+        let viewer = ctx
+            .data_opt::<RequestContext>()
+            .map(|c| &c.viewer)
+            .unwrap_or(&Viewer::Anonymous);
         match viewer {
             Viewer::Admin { role, .. } if role.grants(self.0) => Ok(()),
-            Viewer::Admin { .. } => Err(AppError::Forbidden("your role does not allow this".into()).into()),
-            Viewer::Customer { .. } => Err(AppError::Forbidden("staff only".into()).into()),
-            Viewer::Invalid(reason) => Err(AppError::Unauthenticated(reason.clone()).into()),
-            Viewer::Anonymous => Err(AppError::Unauthenticated("sign in as staff: Authorization: Bearer <token>".into()).into()),
+            other => deny(other),
         }
     }
 }

@@ -35,7 +35,11 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Keys from a secret.
     pub fn new(secret: &[u8], lifetime: chrono::Duration) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), lifetime }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            lifetime,
+        }
     }
 
     /// A token for a staff member.
@@ -53,7 +57,11 @@ impl JwtKeys {
 
     /// Signs arbitrary claims (tests use it for expired and customer tokens).
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies a token and returns its claims.
@@ -61,18 +69,23 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|d| d.claims).map_err(|e| {
-            match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => "token expired".to_owned(),
                 _ => "invalid token".to_owned(),
-            }
-        })
+            })
     }
 
     /// The viewer an `Authorization` header value stands for.
     pub fn viewer_from_header(&self, header: Option<&str>) -> Viewer {
-        let Some(value) = header else { return Viewer::Anonymous };
-        let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
+        let Some(value) = header else {
+            return Viewer::Anonymous;
+        };
+        let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        else {
             return Viewer::Invalid("Authorization must be `Bearer <token>`".into());
         };
         self.viewer_from_token(token.trim())
@@ -84,7 +97,12 @@ impl JwtKeys {
             Ok(c) => c,
             Err(reason) => return Viewer::Invalid(reason),
         };
-        let id = |prefix: &str| claims.sub.strip_prefix(prefix).and_then(|s| s.parse::<i64>().ok());
+        let id = |prefix: &str| {
+            claims
+                .sub
+                .strip_prefix(prefix)
+                .and_then(|s| s.parse::<i64>().ok())
+        };
         match (claims.role.as_str(), id("admin:"), id("customer:")) {
             ("customer", _, Some(id)) => Viewer::Customer { id },
             (role, Some(id), _) => match role.parse::<Role>() {
@@ -102,15 +120,42 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_bad_ones_are_refused() {
-        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", chrono::Duration::hours(1));
+        let keys = JwtKeys::new(
+            b"0123456789abcdef0123456789abcdef",
+            chrono::Duration::hours(1),
+        );
         let (token, _) = keys.issue_admin(7, Role::Content).unwrap();
-        assert_eq!(keys.viewer_from_header(Some(&format!("Bearer {token}"))), Viewer::Admin { id: 7, role: Role::Content });
-        let other = JwtKeys::new(b"another-secret-another-secret-xx", chrono::Duration::hours(1));
-        assert_eq!(other.viewer_from_token(&token), Viewer::Invalid("invalid token".into()));
+        assert_eq!(
+            keys.viewer_from_header(Some(&format!("Bearer {token}"))),
+            Viewer::Admin {
+                id: 7,
+                role: Role::Content
+            }
+        );
+        let other = JwtKeys::new(
+            b"another-secret-another-secret-xx",
+            chrono::Duration::hours(1),
+        );
+        assert_eq!(
+            other.viewer_from_token(&token),
+            Viewer::Invalid("invalid token".into())
+        );
         let now = Utc::now().timestamp();
-        let expired = Claims { sub: "admin:7".into(), role: "owner".into(), iat: now - 7200, exp: now - 3600, iss: ISSUER.into() };
-        assert_eq!(keys.viewer_from_token(&keys.sign(&expired).unwrap()), Viewer::Invalid("token expired".into()));
-        assert_eq!(keys.viewer_from_header(Some("Basic x")), Viewer::Invalid("Authorization must be `Bearer <token>`".into()));
+        let expired = Claims {
+            sub: "admin:7".into(),
+            role: "owner".into(),
+            iat: now - 7200,
+            exp: now - 3600,
+            iss: ISSUER.into(),
+        };
+        assert_eq!(
+            keys.viewer_from_token(&keys.sign(&expired).unwrap()),
+            Viewer::Invalid("token expired".into())
+        );
+        assert_eq!(
+            keys.viewer_from_header(Some("Basic x")),
+            Viewer::Invalid("Authorization must be `Bearer <token>`".into())
+        );
         assert_eq!(keys.viewer_from_header(None), Viewer::Anonymous);
     }
 }

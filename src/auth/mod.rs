@@ -6,7 +6,8 @@ pub mod guard;
 pub mod jwt;
 pub mod model;
 pub mod password;
+pub mod service;
 pub mod viewer;
 
-pub use guard::RequirePermission;
+pub use guard::{RequireAdmin, RequirePermission};
 pub use viewer::{Permission, Role, Viewer};

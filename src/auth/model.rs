@@ -29,8 +29,21 @@ pub struct NewAdminUser<'a> {
 }
 
 impl AdminUser {
+    /// By id.
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<AdminUser>> {
+        admin_users::table
+            .find(id)
+            .select(AdminUser::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// By (lower-cased) email.
-    pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<AdminUser>> {
+    pub async fn find_by_email(
+        conn: &mut AsyncPgConnection,
+        email: &str,
+    ) -> QueryResult<Option<AdminUser>> {
         admin_users::table
             .filter(admin_users::email.eq(email.to_lowercase()))
             .select(AdminUser::as_select())
@@ -40,7 +53,10 @@ impl AdminUser {
     }
 
     /// Inserts an account, or replaces the password and role of an existing one.
-    pub async fn upsert(conn: &mut AsyncPgConnection, new: NewAdminUser<'_>) -> QueryResult<AdminUser> {
+    pub async fn upsert(
+        conn: &mut AsyncPgConnection,
+        new: NewAdminUser<'_>,
+    ) -> QueryResult<AdminUser> {
         diesel::insert_into(admin_users::table)
             .values(&new)
             .on_conflict(admin_users::email)

@@ -22,14 +22,29 @@ pub async fn hash(password: String) -> AppResult<String> {
 /// Verifies a password against a stored hash on a blocking thread (constant time in argon2).
 pub async fn verify(password: String, stored: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        PasswordHash::new(&stored).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
 }
 
-/// A hash of a random password, verified against when the email is unknown so that a login
-/// takes as long whether or not the account exists.
+/// A real hash of a random password, verified against when the email is unknown so that a
+/// sign-in takes as long whether or not the account exists.
 pub fn dummy_hash() -> &'static str {
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0l5Bx5+6ZbvE1dRxUxj3R0hR3nVv0kzq3w3vQ2sJm2Y"
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = format!(
+            "{:?}{:?}",
+            std::time::SystemTime::now(),
+            std::thread::current().id()
+        );
+        Argon2::default()
+            .hash_password(random.as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
 }

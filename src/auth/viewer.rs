@@ -47,7 +47,9 @@ impl FromStr for Role {
             "content" => Ok(Self::Content),
             "catalog" => Ok(Self::Catalog),
             "orders" => Ok(Self::Orders),
-            other => Err(format!("unknown role `{other}` (owner, content, catalog, orders)")),
+            other => Err(format!(
+                "unknown role `{other}` (owner, content, catalog, orders)"
+            )),
         }
     }
 }

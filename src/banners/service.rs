@@ -1,11 +1,13 @@
-//! Banner use cases: the cache-first read of the live banners.
+//! Banner use cases: the cache-first read of the live banners, and the admin writes, each one
+//! transaction followed by the invalidation of exactly the banner family.
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 
-use super::model::HeroBanner;
+use super::model::{HeroBanner, HeroBannerChanges, NewHeroBanner};
 use crate::app::AppState;
-use crate::cache::keys;
-use crate::error::AppResult;
+use crate::cache::{Family, keys};
+use crate::error::{AppError, AppResult};
 
 /// Active banners whose window contains `now`, by sort order. The cache holds every *active*
 /// banner (windows included), so a window opening or closing shows without waiting for a TTL.
@@ -18,4 +20,139 @@ pub async fn live_banners(app: &AppState, now: DateTime<Utc>) -> AppResult<Vec<H
         })
         .await?;
     Ok(active.into_iter().filter(|b| b.is_live_at(now)).collect())
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!(
+        "hero banner {} not found",
+        crate::graphql::ids::to_global("HeroBanner", id).0
+    ))
+}
+
+/// Checks the rules every stored banner must meet.
+pub fn validate(banner: &NewHeroBanner) -> AppResult<()> {
+    if banner.title.trim().is_empty() {
+        return Err(AppError::bad_input("`title` must not be empty"));
+    }
+    if banner.image_url.trim().is_empty() {
+        return Err(AppError::bad_input("`imageUrl` must not be empty"));
+    }
+    for (field, url) in [
+        ("imageUrl", Some(&banner.image_url)),
+        ("linkUrl", banner.link_url.as_ref()),
+    ] {
+        if let Some(url) = url
+            && !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+        {
+            return Err(AppError::bad_input(format!(
+                "`{field}` must be an http(s) URL or a path"
+            )));
+        }
+    }
+    if let (Some(start), Some(end)) = (banner.starts_at, banner.ends_at)
+        && end <= start
+    {
+        return Err(AppError::bad_input("`endsAt` must be after `startsAt`"));
+    }
+    if banner.sort_order < 0 {
+        return Err(AppError::bad_input("`sortOrder` must not be negative"));
+    }
+    Ok(())
+}
+
+/// Creates a banner.
+pub async fn create(app: &AppState, new: NewHeroBanner) -> AppResult<HeroBanner> {
+    validate(&new)?;
+    let banner = HeroBanner::insert(&mut *app.db.get().await?, &new).await?;
+    app.cache.invalidate(&[Family::Banners]).await;
+    Ok(banner)
+}
+
+/// Updates a banner; the merged result must still be valid.
+pub async fn update(app: &AppState, id: i64, changes: HeroBannerChanges) -> AppResult<HeroBanner> {
+    let mut conn = app.db.get().await?;
+    let banner = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let current = HeroBanner::find_for_update(conn, id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            validate(&merged(&current, &changes))?;
+            HeroBanner::update(conn, id, &changes)
+                .await?
+                .ok_or_else(|| not_found(id))
+        })
+        .await?;
+    app.cache.invalidate(&[Family::Banners]).await;
+    Ok(banner)
+}
+
+fn merged(b: &HeroBanner, c: &HeroBannerChanges) -> NewHeroBanner {
+    NewHeroBanner {
+        title: c.title.clone().unwrap_or_else(|| b.title.clone()),
+        subtitle: c.subtitle.clone().unwrap_or_else(|| b.subtitle.clone()),
+        image_url: c.image_url.clone().unwrap_or_else(|| b.image_url.clone()),
+        link_url: c.link_url.clone().unwrap_or_else(|| b.link_url.clone()),
+        cta_text: c.cta_text.clone().unwrap_or_else(|| b.cta_text.clone()),
+        is_active: c.is_active.unwrap_or(b.is_active),
+        sort_order: c.sort_order.unwrap_or(b.sort_order),
+        starts_at: c.starts_at.unwrap_or(b.starts_at),
+        ends_at: c.ends_at.unwrap_or(b.ends_at),
+    }
+}
+
+/// Deletes a banner.
+pub async fn delete(app: &AppState, id: i64) -> AppResult<()> {
+    if !HeroBanner::delete(&mut *app.db.get().await?, id).await? {
+        return Err(not_found(id));
+    }
+    app.cache.invalidate(&[Family::Banners]).await;
+    Ok(())
+}
+
+/// One entry of a batch: a new position and/or active flag.
+#[derive(Debug, Clone)]
+pub struct BatchChange {
+    /// The banner.
+    pub id: i64,
+    /// New sort order.
+    pub sort_order: Option<i32>,
+    /// New active flag.
+    pub is_active: Option<bool>,
+}
+
+/// Reorders and/or toggles many banners in one transaction: all or nothing.
+pub async fn update_many(app: &AppState, changes: Vec<BatchChange>) -> AppResult<Vec<HeroBanner>> {
+    if changes.is_empty() || changes.len() > 100 {
+        return Err(AppError::bad_input("`changes` takes 1 to 100 entries"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &changes {
+        if !seen.insert(c.id) {
+            return Err(AppError::bad_input("a banner appears twice in `changes`"));
+        }
+        if c.sort_order.is_some_and(|o| o < 0) {
+            return Err(AppError::bad_input("`sortOrder` must not be negative"));
+        }
+    }
+    let mut conn = app.db.get().await?;
+    let banners = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let mut out = Vec::with_capacity(changes.len());
+            for c in &changes {
+                let change = HeroBannerChanges {
+                    sort_order: c.sort_order,
+                    is_active: c.is_active,
+                    ..Default::default()
+                };
+                out.push(
+                    HeroBanner::update(conn, c.id, &change)
+                        .await?
+                        .ok_or_else(|| not_found(c.id))?,
+                );
+            }
+            Ok(out)
+        })
+        .await?;
+    app.cache.invalidate(&[Family::Banners]).await;
+    Ok(banners)
 }

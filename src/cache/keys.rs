@@ -183,6 +183,11 @@ pub fn response(hash: &str, max_age: u64, families: Vec<Family>) -> ResourceKey 
     key(format!("resp:{hash}"), max_age.max(1), families)
 }
 
+/// Failed sign-ins of one email from one client (hashed: no emails in Redis key names).
+pub fn login_throttle(email: &str, client: &str) -> String {
+    format!("throttle:login:{}", hash_of(&(email, client)))
+}
+
 /// How long persisted documents are kept.
 pub const PERSISTED_QUERY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 

@@ -16,7 +16,7 @@ struct Inner {
     /// Insertion order, for eviction; may hold keys already replaced or removed.
     order: VecDeque<String>,
     bytes: usize,
-    counters: HashMap<String, u64>,
+    counters: HashMap<String, (u64, Option<Instant>)>,
 }
 
 /// The in-process store.
@@ -102,17 +102,34 @@ impl MemoryStore {
     /// Reads counters (0 when never bumped).
     pub fn counters(&self, keys: &[String]) -> Vec<u64> {
         let inner = self.lock();
+        let now = Instant::now();
         keys.iter()
-            .map(|k| inner.counters.get(k).copied().unwrap_or(0))
+            .map(|k| match inner.counters.get(k) {
+                Some((n, expires)) if expires.is_none_or(|e| e > now) => *n,
+                _ => 0,
+            })
             .collect()
     }
 
-    /// Increments a counter.
+    /// Increments a counter that never expires (family versions).
     pub fn incr(&self, key: &str) -> u64 {
+        self.incr_within(key, None)
+    }
+
+    /// Increments a counter; with a window, the count restarts once the window since the first
+    /// increment has passed.
+    pub fn incr_within(&self, key: &str, window: Option<Duration>) -> u64 {
         let mut inner = self.lock();
-        let counter = inner.counters.entry(key.to_owned()).or_insert(0);
-        *counter += 1;
-        *counter
+        let now = Instant::now();
+        let counter = inner
+            .counters
+            .entry(key.to_owned())
+            .or_insert((0, window.map(|w| now + w)));
+        if counter.1.is_some_and(|e| e <= now) {
+            *counter = (0, window.map(|w| now + w));
+        }
+        counter.0 += 1;
+        counter.0
     }
 
     /// Number of live and expired entries held.

@@ -44,7 +44,7 @@ pub enum Store {
     /// Caching switched off: every read loads.
     Disabled,
     /// Shared by every instance.
-    Redis(RedisStore),
+    Redis(Arc<RedisStore>),
     /// This process only.
     Memory(MemoryStore),
 }
@@ -61,6 +61,9 @@ pub struct CacheMetrics {
 }
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, Arc<AppError>>>>;
+/// A coalesced read of every family version: the keys read and the values (or the error text).
+type VersionRead = Arc<Result<(Vec<String>, Vec<Option<u64>>), String>>;
+type VersionFlight = Shared<BoxFuture<'static, VersionRead>>;
 
 /// The cache: cheaply shareable through `App`.
 pub struct Cache {
@@ -69,6 +72,10 @@ pub struct Cache {
     /// so an entry never changes meaning and needs no invalidation; this saves the Redis `GET` and
     /// the decompression of hot entries, leaving one round trip (the versions) per read.
     l1: Option<MemoryStore>,
+    /// Counters of this instance when there is no shared store (throttles keep working).
+    local_counters: MemoryStore,
+    /// The version read being assembled, if any (see `all_versions`).
+    version_batch: Arc<Mutex<Option<VersionFlight>>>,
     prefix: String,
     flights: Mutex<HashMap<String, Flight>>,
     /// Hit/miss/fault counters.
@@ -119,13 +126,15 @@ impl Cache {
     ) -> anyhow::Result<Self> {
         let store = match redis_url {
             _ if !enabled => Store::Disabled,
-            Some(url) => Store::Redis(RedisStore::new(url, timeout)?),
+            Some(url) => Store::Redis(Arc::new(RedisStore::new(url, timeout)?)),
             None => Store::Memory(MemoryStore::new(memory_bytes)),
         };
         let l1 = matches!(store, Store::Redis(_)).then(|| MemoryStore::new(memory_bytes));
         Ok(Self {
             store,
             l1,
+            local_counters: MemoryStore::new(1024 * 1024),
+            version_batch: Arc::new(Mutex::new(None)),
             prefix: prefix.to_owned(),
             flights: Mutex::new(HashMap::new()),
             metrics: CacheMetrics::default(),
@@ -186,40 +195,90 @@ impl Cache {
 
     /// Current versions of `families`; `None` when the cache is unreachable (then do not cache).
     pub async fn versions(&self, families: &[Family]) -> Option<Vec<u64>> {
-        let keys: Vec<String> = families
-            .iter()
-            .map(|f| self.full(&f.version_key()))
-            .collect();
         match &self.store {
             Store::Disabled => None,
-            Store::Memory(m) => Some(m.counters(&keys)),
+            Store::Memory(m) => {
+                let keys: Vec<String> = families
+                    .iter()
+                    .map(|f| self.full(&f.version_key()))
+                    .collect();
+                Some(m.counters(&keys))
+            }
             Store::Redis(r) => {
-                if keys.is_empty() {
+                if families.is_empty() {
                     return Some(Vec::new());
                 }
-                let read = r
-                    .run(async |c| {
-                        redis::cmd("MGET")
-                            .arg(&keys)
-                            .query_async::<Vec<Option<u64>>>(c)
-                            .await
+                let all = self.all_versions(r).await?;
+                families
+                    .iter()
+                    .map(|f| {
+                        Family::ALL
+                            .iter()
+                            .position(|a| a == f)
+                            .and_then(|i| all.get(i).copied())
                     })
-                    .await;
-                let mut versions = match read {
-                    Ok(v) => v,
-                    Err(e) => {
-                        self.fault(&e);
-                        return None;
-                    }
-                };
-                for (i, v) in versions.iter_mut().enumerate() {
-                    if v.is_none() {
-                        *v = Some(self.init_version(r, &keys[i]).await?);
-                    }
-                }
-                Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect())
+                    .collect()
             }
         }
+    }
+
+    /// Every family's version in one `MGET`, coalesced: requests that arrive while a read is
+    /// being assembled share it, and a read is sent only after all of them arrived, so each
+    /// still sees every bump that finished before it began. A burst of thousands of requests
+    /// makes a handful of Redis calls instead of thousands (which, on a saturated machine, would
+    /// time out and stampede PostgreSQL).
+    async fn all_versions(&self, r: &Arc<RedisStore>) -> Option<Arc<Vec<u64>>> {
+        let flight = {
+            let mut pending = self
+                .version_batch
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match pending.as_ref() {
+                Some(flight) => flight.clone(),
+                None => {
+                    let keys: Vec<String> = Family::ALL
+                        .iter()
+                        .map(|f| self.full(&f.version_key()))
+                        .collect();
+                    let (r, batch) = (r.clone(), self.version_batch.clone());
+                    let flight = async move {
+                        // Let the requests that are runnable now join before the read is sent.
+                        tokio::task::yield_now().await;
+                        *batch
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                        let read = r
+                            .run(async |c| {
+                                redis::cmd("MGET")
+                                    .arg(&keys)
+                                    .query_async::<Vec<Option<u64>>>(c)
+                                    .await
+                            })
+                            .await;
+                        Arc::new(read.map_err(|e| e.to_string()).map(|v| (keys, v)))
+                    }
+                    .boxed()
+                    .shared();
+                    *pending = Some(flight.clone());
+                    flight
+                }
+            }
+        };
+        let (keys, mut versions) = match &*flight.await {
+            Ok((keys, versions)) => (keys.clone(), versions.clone()),
+            Err(e) => {
+                self.fault(&CacheError::Pool(e.clone()));
+                return None;
+            }
+        };
+        for (i, v) in versions.iter_mut().enumerate() {
+            if v.is_none() {
+                *v = Some(self.init_version(r, &keys[i]).await?);
+            }
+        }
+        Some(Arc::new(
+            versions.into_iter().map(|v| v.unwrap_or(0)).collect(),
+        ))
     }
 
     /// Starts a missing counter at a random value (SET NX), so counters recreated after a Redis
@@ -388,6 +447,66 @@ impl Cache {
             }
         }
         result.map_err(|e| e.shared())
+    }
+
+    /// A windowed counter's value (0 when absent or unreachable).
+    pub async fn counter(&self, name: &str, _window: Duration) -> u64 {
+        let key = self.full(name);
+        match &self.store {
+            Store::Redis(r) => {
+                match r
+                    .run(async |c| {
+                        redis::cmd("GET")
+                            .arg(&key)
+                            .query_async::<Option<u64>>(c)
+                            .await
+                    })
+                    .await
+                {
+                    Ok(v) => v.unwrap_or(0),
+                    Err(e) => {
+                        self.fault(&e);
+                        self.local_counters.counters(&[key])[0]
+                    }
+                }
+            }
+            Store::Memory(m) => m.counters(&[key])[0],
+            Store::Disabled => self.local_counters.counters(&[key])[0],
+        }
+    }
+
+    /// Increments a counter that expires `window` after its first increment. Shared by every
+    /// instance with Redis; per instance otherwise (or while Redis is down).
+    pub async fn increment(&self, name: &str, window: Duration) -> u64 {
+        let key = self.full(name);
+        match &self.store {
+            Store::Redis(r) => {
+                let secs = window.as_secs().max(1);
+                let result = r
+                    .run(async |c| {
+                        redis::pipe()
+                            .cmd("INCR")
+                            .arg(&key)
+                            .cmd("EXPIRE")
+                            .arg(&key)
+                            .arg(secs)
+                            .arg("NX")
+                            .ignore()
+                            .query_async::<(u64,)>(c)
+                            .await
+                    })
+                    .await;
+                match result {
+                    Ok((n,)) => n,
+                    Err(e) => {
+                        self.fault(&e);
+                        self.local_counters.incr_within(&key, Some(window))
+                    }
+                }
+            }
+            Store::Memory(m) => m.incr_within(&key, Some(window)),
+            Store::Disabled => self.local_counters.incr_within(&key, Some(window)),
+        }
     }
 
     /// Makes every cached read of `families` unreachable (call after the writing transaction

@@ -4,22 +4,22 @@
 use async_graphql::Context;
 
 use crate::app::AppState;
+pub use crate::auth::Viewer;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
-
-/// Who sent the request. Anonymous until authentication lands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Viewer {
-    /// A storefront visitor without credentials.
-    #[default]
-    Anonymous,
-}
 
 /// Request-scoped data every resolver may read.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     /// The authenticated viewer.
     pub viewer: Viewer,
+    /// The client address (first `X-Forwarded-For` hop behind a proxy), for throttling.
+    pub client: String,
+}
+
+/// The request context attached by the handler.
+pub fn request_context<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestContext> {
+    request_data::<RequestContext>(ctx)
 }
 
 /// The application state stored in the schema at start-up.

@@ -195,19 +195,24 @@ pub async fn graphql_post(
         .into_data_stream()
         .map_err(std::io::Error::other)
         .into_async_read();
-    let request =
-        match async_graphql::http::receive_body(content_type, stream, MultipartOptions::default())
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                return request_error(
-                    flavor,
-                    StatusCode::BAD_REQUEST,
-                    format!("malformed GraphQL request: {e}"),
-                );
-            }
-        };
+    let request = match async_graphql::http::receive_body(
+        content_type,
+        stream,
+        MultipartOptions::default()
+            .max_file_size(state.app.config.upload_max_bytes)
+            .max_num_files(10),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                flavor,
+                StatusCode::BAD_REQUEST,
+                format!("malformed GraphQL request: {e}"),
+            );
+        }
+    };
     execute(state, Method::POST, &headers, flavor, request).await
 }
 
@@ -279,6 +284,23 @@ async fn execute(
     finish(flavor, outcome, headers)
 }
 
+/// Who is asking: the verified token (if any) and the client address for throttles.
+fn request_context(app: &AppState, headers: &HeaderMap) -> RequestContext {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let client = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    RequestContext {
+        viewer: app.jwt.viewer_from_header(authorization),
+        client,
+    }
+}
+
 /// The result of an execution, ready for HTTP.
 struct Outcome {
     status: StatusCode,
@@ -317,7 +339,7 @@ async fn run(
     headers: &HeaderMap,
 ) -> Outcome {
     let has_credentials = headers.contains_key(header::AUTHORIZATION);
-    let context = RequestContext::default();
+    let context = request_context(&state.app, headers);
     let response = schema::execute(&state.schema, &state.app, request, context).await;
     let policy = if has_credentials || !response.cache_control.public {
         CachePolicy::Private

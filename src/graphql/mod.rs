@@ -11,3 +11,4 @@ pub mod node;
 pub mod response_cache;
 pub mod scalars;
 pub mod schema;
+pub mod upload;

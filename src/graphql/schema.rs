@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Request, Response, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema};
 
 use crate::app::AppState;
-use crate::banners::graphql::BannersQuery;
+use crate::auth::graphql::{AuthMutation, AuthQuery};
+use crate::banners::graphql::{BannersAdminQuery, BannersMutation, BannersQuery};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::graphql::batch::{BatchScope, Dispatcher};
@@ -14,21 +15,35 @@ use crate::graphql::node::NodeQuery;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, BannersQuery, NodeQuery);
+pub struct QueryRoot(
+    CatalogQuery,
+    BannersQuery,
+    NodeQuery,
+    AuthQuery,
+    BannersAdminQuery,
+);
+
+/// Every mutation root field (all staff-only but `adminLogin`).
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(AuthMutation, BannersMutation);
 
 /// The application's schema; built once at start-up and cheaply cloneable.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Deepest selection nesting a document may have (the deepest store query is about 8).
 const MAX_DEPTH: usize = 16;
 /// Static complexity cap: bounds the work a single hostile document can ask for.
 const MAX_COMPLEXITY: usize = 5_000;
 
-fn builder() -> async_graphql::SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(64)
+fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(64)
 }
 
 /// The schema bound to the application state.
