@@ -4,6 +4,7 @@
 // fail loudly on an unexpected shape.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
+mod admin;
 mod cache;
 mod catalog;
 mod errors;

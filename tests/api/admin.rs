@@ -1,0 +1,640 @@
+//! The admin API: sign-in, guards, banner mutations with exact invalidation (zero stale reads),
+//! batch atomicity, concurrent updates, uploads to local disk and to an S3-compatible server.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use techpotli::auth::Role;
+use techpotli::auth::jwt::{Claims, ISSUER};
+
+use crate::support::{CacheMode, TestApp, TestDatabase, TestResponse};
+
+/// A staff account in the app's database and a token for it.
+async fn staff(app: &TestApp, role: Role) -> String {
+    let email = format!("{}@techpotli.test", role.as_str());
+    let admin = techpotli::auth::service::create_admin(
+        &app.app,
+        &email,
+        "correct-horse-battery".into(),
+        role.as_str(),
+    )
+    .await
+    .unwrap();
+    app.app.jwt.issue_admin(admin.id, role).unwrap().0
+}
+
+async fn post_as(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut builder = Request::post("/graphql").header("content-type", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    let response = app.send(builder.body(Body::from(body)).unwrap()).await;
+    assert_eq!(response.status, StatusCode::OK);
+    response.json()
+}
+
+async fn store_get(app: &TestApp, query: &str) -> Value {
+    let uri = format!(
+        "/graphql?query={}",
+        &serde_urlencoded::to_string([("q", query)]).unwrap()[2..]
+    );
+    app.send(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .json()
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+const CREATE: &str = r#"mutation($input: CreateHeroBannerInput!) { createHeroBanner(input: $input) { id title isActive sortOrder } }"#;
+const UPDATE: &str = r#"mutation($id: ID!, $input: UpdateHeroBannerInput!) { updateHeroBanner(id: $id, input: $input) { id title } }"#;
+
+async fn banner_count(app: &TestApp) -> i64 {
+    use diesel::dsl::count_star;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    techpotli::db::schema::hero_banners::table
+        .select(count_star())
+        .get_result(&mut app.db.conn().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_is_uniform_and_throttled() {
+    let app = TestApp::new().await;
+    staff(&app, Role::Owner).await;
+    let login = "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { token expiresAt admin { email role } } }";
+    let ok = post_as(
+        &app,
+        None,
+        login,
+        json!({ "e": "Owner@Techpotli.test", "p": "correct-horse-battery" }),
+    )
+    .await;
+    let token = ok["data"]["adminLogin"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ok["data"]["adminLogin"]["admin"]["role"], "OWNER");
+    let me = post_as(&app, Some(&token), "{ adminMe { email role } }", json!({})).await;
+    assert_eq!(me["data"]["adminMe"]["email"], "owner@techpotli.test");
+
+    let wrong = post_as(
+        &app,
+        None,
+        login,
+        json!({ "e": "owner@techpotli.test", "p": "nope-nope-nope" }),
+    )
+    .await;
+    let unknown = post_as(
+        &app,
+        None,
+        login,
+        json!({ "e": "ghost@techpotli.test", "p": "nope-nope-nope" }),
+    )
+    .await;
+    assert_eq!(code(&wrong), "UNAUTHENTICATED");
+    assert_eq!(
+        wrong["errors"][0]["message"], unknown["errors"][0]["message"],
+        "no user enumeration"
+    );
+    for _ in 0..4 {
+        post_as(
+            &app,
+            None,
+            login,
+            json!({ "e": "owner@techpotli.test", "p": "nope-nope-nope" }),
+        )
+        .await;
+    }
+    let throttled = post_as(
+        &app,
+        None,
+        login,
+        json!({ "e": "owner@techpotli.test", "p": "correct-horse-battery" }),
+    )
+    .await;
+    assert_eq!(code(&throttled), "TOO_MANY_REQUESTS", "{throttled}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_fields_refuse_missing_bad_expired_customer_and_wrong_role_tokens() {
+    let app = TestApp::new().await;
+    let catalog = staff(&app, Role::Catalog).await;
+    let content = staff(&app, Role::Content).await;
+    let now = chrono::Utc::now().timestamp();
+    let expired = app
+        .app
+        .jwt
+        .sign(&Claims {
+            sub: "admin:1".into(),
+            role: "owner".into(),
+            iat: now - 7200,
+            exp: now - 3600,
+            iss: ISSUER.into(),
+        })
+        .unwrap();
+    let customer = app
+        .app
+        .jwt
+        .sign(&Claims {
+            sub: "customer:9".into(),
+            role: "customer".into(),
+            iat: now,
+            exp: now + 3600,
+            iss: ISSUER.into(),
+        })
+        .unwrap();
+    let input = json!({ "input": { "title": "Sneaky", "imageUrl": "https://x/y.jpg" } });
+    let before = banner_count(&app).await;
+    for (token, want) in [
+        (None, "UNAUTHENTICATED"),
+        (Some("garbage"), "UNAUTHENTICATED"),
+        (Some(expired.as_str()), "UNAUTHENTICATED"),
+        (Some(customer.as_str()), "FORBIDDEN"),
+        (Some(catalog.as_str()), "FORBIDDEN"),
+    ] {
+        let body = post_as(&app, token, CREATE, input.clone()).await;
+        assert_eq!(code(&body), want, "{token:?}: {body}");
+        let list = post_as(
+            &app,
+            token,
+            "{ adminHeroBanners { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(code(&list), want);
+    }
+    assert_eq!(
+        banner_count(&app).await,
+        before,
+        "refused calls changed nothing"
+    );
+    let ok = post_as(&app, Some(&content), CREATE, input).await;
+    assert_eq!(ok["data"]["createHeroBanner"]["title"], "Sneaky");
+    // Store queries stay public, and a token does not break them.
+    let store = post_as(&app, Some(&content), "{ regions { name } }", json!({})).await;
+    assert!(store["data"]["regions"].is_array());
+}
+
+async fn zero_stale_reads(mode: CacheMode) {
+    let app = TestApp::with_cache(mode).await;
+    let token = staff(&app, Role::Content).await;
+    let products = "{ products(first: 5) { edges { node { handle } } } }";
+    let banners = "{ heroBanners { id title sortOrder } }";
+    store_get(&app, products).await;
+    let first = store_get(&app, banners).await;
+    let product_keys: Vec<String> = if mode == CacheMode::Redis {
+        app.redis_keys()
+            .await
+            .into_iter()
+            .filter(|k| k.contains(":products:") || k.contains(":resp:"))
+            .collect()
+    } else {
+        vec![]
+    };
+    let id = first["data"]["heroBanners"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // update → the very next store read shows it
+    let updated = post_as(
+        &app,
+        Some(&token),
+        UPDATE,
+        json!({ "id": id, "input": { "title": "Monsoon Mega Sale" } }),
+    )
+    .await;
+    assert_eq!(
+        updated["data"]["updateHeroBanner"]["title"], "Monsoon Mega Sale",
+        "{updated}"
+    );
+    let after = store_get(&app, banners).await;
+    assert_eq!(
+        after["data"]["heroBanners"][0]["title"], "Monsoon Mega Sale",
+        "{mode:?}: stale read after update"
+    );
+
+    // create → visible at once
+    let created = post_as(
+        &app,
+        Some(&token),
+        CREATE,
+        json!({ "input": { "title": "Brand new", "imageUrl": "/files/b.png", "sortOrder": 0 } }),
+    )
+    .await;
+    let new_id = created["data"]["createHeroBanner"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let after = store_get(&app, banners).await;
+    assert!(
+        after["data"]["heroBanners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["id"] == new_id.as_str())
+    );
+
+    // deactivate → gone at once; delete → gone
+    post_as(
+        &app,
+        Some(&token),
+        "mutation($id: ID!) { setHeroBannerActive(id: $id, active: false) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert!(!store_get(&app, banners).await.to_string().contains(&id));
+    post_as(
+        &app,
+        Some(&token),
+        "mutation($id: ID!) { deleteHeroBanner(id: $id) }",
+        json!({ "id": new_id }),
+    )
+    .await;
+    assert!(!store_get(&app, banners).await.to_string().contains(&new_id));
+
+    // batch reorder → the new order at once
+    let live = store_get(&app, banners).await["data"]["heroBanners"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let (a, b) = (
+        live[0]["id"].as_str().unwrap(),
+        live[1]["id"].as_str().unwrap(),
+    );
+    let batch = "mutation($c: [HeroBannerBatchChange!]!) { updateHeroBanners(changes: $c) { id sortOrder } }";
+    post_as(
+        &app,
+        Some(&token),
+        batch,
+        json!({ "c": [{ "id": a, "sortOrder": 50 }, { "id": b, "sortOrder": 40 }] }),
+    )
+    .await;
+    let order: Vec<String> = store_get(&app, banners).await["data"]["heroBanners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(&order[order.len() - 2..], [b.to_owned(), a.to_owned()]);
+
+    if mode == CacheMode::Redis {
+        let keys = app.redis_keys().await;
+        for key in &product_keys {
+            assert!(keys.contains(key), "banner writes flushed {key}");
+        }
+        assert!(!product_keys.is_empty());
+    }
+    // …and products are still served without SQL.
+    let before = app.statements();
+    store_get(&app, products).await;
+    assert_eq!(app.statements(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn banner_writes_are_visible_at_once_and_flush_nothing_else_with_redis() {
+    zero_stale_reads(CacheMode::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn banner_writes_are_visible_at_once_and_flush_nothing_else_in_process() {
+    zero_stale_reads(CacheMode::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_banner_input_is_refused_with_the_field_named() {
+    let app = TestApp::new().await;
+    let token = staff(&app, Role::Owner).await;
+    let cases = [
+        (
+            json!({ "title": " ", "imageUrl": "https://x/y.jpg" }),
+            "title",
+        ),
+        (json!({ "title": "T", "imageUrl": "" }), "imageUrl"),
+        (
+            json!({ "title": "T", "imageUrl": "javascript:alert(1)" }),
+            "imageUrl",
+        ),
+        (
+            json!({ "title": "T", "imageUrl": "/a.png", "startsAt": "2026-12-02T00:00:00Z", "endsAt": "2026-12-01T00:00:00Z" }),
+            "endsAt",
+        ),
+        (
+            json!({ "title": "T", "imageUrl": "/a.png", "sortOrder": -1 }),
+            "sortOrder",
+        ),
+    ];
+    let before = banner_count(&app).await;
+    for (input, field) in cases {
+        let body = post_as(&app, Some(&token), CREATE, json!({ "input": input })).await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field),
+            "{body}"
+        );
+    }
+    assert_eq!(banner_count(&app).await, before);
+    let missing = post_as(&app, Some(&token), UPDATE, json!({ "id": techpotli::graphql::ids::to_global("HeroBanner", 999_999).0, "input": { "title": "x" } })).await;
+    assert_eq!(code(&missing), "NOT_FOUND");
+    let null_title = post_as(&app, Some(&token), UPDATE, json!({ "id": techpotli::graphql::ids::to_global("HeroBanner", 1).0, "input": { "title": null } })).await;
+    assert_eq!(code(&null_title), "BAD_USER_INPUT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_batch_changes_nothing() {
+    let app = TestApp::new().await;
+    let token = staff(&app, Role::Content).await;
+    let list = "{ adminHeroBanners(first: 50) { edges { node { id sortOrder isActive } } } }";
+    let before = post_as(&app, Some(&token), list, json!({})).await;
+    let ids: Vec<String> = before["data"]["adminHeroBanners"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 8, "inactive banners are listed for staff");
+    let ghost = techpotli::graphql::ids::to_global("HeroBanner", 999_999).0;
+    let batch = "mutation($c: [HeroBannerBatchChange!]!) { updateHeroBanners(changes: $c) { id } }";
+    let body = post_as(&app, Some(&token), batch, json!({ "c": [{ "id": ids[0], "sortOrder": 99, "isActive": false }, { "id": ghost, "sortOrder": 1 }] })).await;
+    assert_eq!(code(&body), "NOT_FOUND");
+    let after = post_as(&app, Some(&token), list, json!({})).await;
+    assert_eq!(
+        before, after,
+        "the first change was rolled back with the failed one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_updates_of_one_banner_leave_a_consistent_row() {
+    let app = TestApp::new().await;
+    let token = staff(&app, Role::Content).await;
+    let id = techpotli::graphql::ids::to_global("HeroBanner", 1).0;
+    let updates: Vec<_> = (0..20)
+        .map(|i| post_as(&app, Some(&token), UPDATE, json!({ "id": id, "input": { "title": format!("Title {i}"), "subtitle": format!("Subtitle {i}") } })))
+        .collect();
+    for body in futures_util::future::join_all(updates).await {
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let row = post_as(
+        &app,
+        Some(&token),
+        "{ adminHeroBanners { edges { node { id title subtitle } } } }",
+        json!({}),
+    )
+    .await;
+    let node = row["data"]["adminHeroBanners"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["id"] == id.as_str())
+        .unwrap()["node"]
+        .clone();
+    let n = node["title"].as_str().unwrap().trim_start_matches("Title ");
+    assert_eq!(
+        node["subtitle"],
+        format!("Subtitle {n}"),
+        "title and subtitle come from the same update"
+    );
+    let store = store_get(&app, "{ heroBanners { id title } }").await;
+    assert!(
+        store.to_string().contains(&format!("Title {n}")),
+        "the store shows the last committed update"
+    );
+}
+
+/// A GraphQL multipart request (the spec's `operations`, `map`, then the file).
+fn multipart(token: &str, query: &str, filename: &str, bytes: &[u8]) -> Request<Body> {
+    let boundary = "techpotli-test-boundary";
+    let operations = json!({ "query": query, "variables": { "file": null } }).to_string();
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("operations", operations.as_str()),
+        ("map", r#"{"0":["variables.file"]}"#),
+    ] {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\nContent-Type: image/png\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend(bytes);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post("/graphql")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+const UPLOAD: &str = "mutation($file: Upload!) { uploadHeroBannerImage(file: $file) }";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+fn files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("banners"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_land_on_local_disk_and_bad_files_are_refused() {
+    let db = TestDatabase::seeded().await;
+    let dir = std::env::temp_dir().join(format!("uploads-{}", db.name));
+    let url = db.url.clone();
+    let files = dir.to_string_lossy().to_string();
+    let app = TestApp::with_database_url(
+        db,
+        &url,
+        CacheMode::Memory,
+        &[("FILES_DIR", &files), ("UPLOAD_MAX_BYTES", "4096")],
+    );
+    let token = staff(&app, Role::Content).await;
+
+    let ok: TestResponse = app.send(multipart(&token, UPLOAD, "hero.png", PNG)).await;
+    let url = ok.json()["data"]["uploadHeroBannerImage"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with("/files/banners/") && url.ends_with(".png"),
+        "{url}"
+    );
+    let served = app
+        .send(Request::get(url.as_str()).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body, PNG);
+    assert_eq!(files_in(&dir), 1);
+
+    let gif = app
+        .send(multipart(
+            &token,
+            UPLOAD,
+            "evil.png",
+            b"GIF89a\x01\0\x01\0\0\0\0;",
+        ))
+        .await
+        .json();
+    assert_eq!(code(&gif), "BAD_USER_INPUT");
+    let mut big = PNG.to_vec();
+    big.resize(5000, 0);
+    let too_big = app.send(multipart(&token, UPLOAD, "big.png", &big)).await;
+    assert_ne!(too_big.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(too_big.json()["errors"].is_array());
+    assert_eq!(files_in(&dir), 1, "refused files stored nothing");
+    let anon = app
+        .send(multipart("not-a-token", UPLOAD, "hero.png", PNG))
+        .await
+        .json();
+    assert_eq!(code(&anon), "UNAUTHENTICATED");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_land_in_an_s3_compatible_bucket() {
+    let endpoint =
+        std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:59000".into());
+    let db = TestDatabase::seeded().await;
+    let bucket = format!(
+        "b{}",
+        db.name
+            .replace('_', "-")
+            .chars()
+            .rev()
+            .take(40)
+            .collect::<String>()
+    )
+    .to_lowercase();
+    let client = {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&endpoint)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    };
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the S3 test server (moto) is running; scripts/test starts it");
+    let url = db.url.clone();
+    let app = TestApp::with_database_url(
+        db,
+        &url,
+        CacheMode::Memory,
+        &[
+            ("S3_BUCKET", &bucket),
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_REGION", "us-east-1"),
+            ("S3_ACCESS_KEY_ID", "test"),
+            ("S3_SECRET_ACCESS_KEY", "test"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+            ("S3_PUBLIC_URL", "https://cdn.techpotli.test"),
+        ],
+    );
+    let token = staff(&app, Role::Content).await;
+    let body = app
+        .send(multipart(&token, UPLOAD, "hero.png", PNG))
+        .await
+        .json();
+    let public = body["data"]["uploadHeroBannerImage"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let key = public.strip_prefix("https://cdn.techpotli.test/").unwrap();
+    let object = client
+        .get_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.content_type(), Some("image/png"));
+    assert_eq!(
+        object.body.collect().await.unwrap().into_bytes().as_ref(),
+        PNG
+    );
+    let bad = app
+        .send(multipart(&token, UPLOAD, "x.png", b"not an image at all"))
+        .await
+        .json();
+    assert_eq!(code(&bad), "BAD_USER_INPUT");
+    let listed = client
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.key_count(),
+        Some(1),
+        "the refused file stored nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_create_command_reads_the_password_from_stdin() {
+    use std::io::Write;
+    let app = TestApp::new().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_techpotli"))
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Staff@Techpotli.test",
+            "--role",
+            "catalog",
+        ])
+        .env("DATABASE_URL", &app.db.url)
+        .env_remove("ADMIN_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a-long-staff-password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("a-long-staff-password"),
+        "never echoed"
+    );
+    let login = "mutation { adminLogin(email: \"staff@techpotli.test\", password: \"a-long-staff-password\") { admin { role } } }";
+    let body = post_as(&app, None, login, json!({})).await;
+    assert_eq!(
+        body["data"]["adminLogin"]["admin"]["role"], "CATALOG",
+        "{body}"
+    );
+}
