@@ -433,3 +433,471 @@ impl OptionValue {
             .await
     }
 }
+
+/// Fields of a new product.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = products)]
+pub struct NewProduct {
+    pub handle: String,
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub description: String,
+    pub status: String,
+    pub thumbnail: Option<String>,
+    pub collection_id: Option<i64>,
+}
+
+/// A partial product update.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = products)]
+pub struct ProductChanges {
+    pub handle: Option<String>,
+    pub title: Option<String>,
+    pub subtitle: Option<Option<String>>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub thumbnail: Option<Option<String>>,
+    pub collection_id: Option<Option<i64>>,
+    pub deleted_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Fields of a new variant.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = product_variants)]
+pub struct NewVariant {
+    pub product_id: i64,
+    pub title: String,
+    pub sku: Option<String>,
+    pub inventory_quantity: i32,
+    pub manage_inventory: bool,
+    pub allow_backorder: bool,
+    pub rank: i32,
+}
+
+/// A partial variant update.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = product_variants)]
+pub struct VariantChanges {
+    pub title: Option<String>,
+    pub sku: Option<Option<String>>,
+    pub inventory_quantity: Option<i32>,
+    pub manage_inventory: Option<bool>,
+    pub allow_backorder: Option<bool>,
+    pub rank: Option<i32>,
+    pub deleted_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Unique constraints of catalog tables and the fields they guard.
+pub const UNIQUE_FIELDS: &[(&str, &str)] = &[
+    ("products_handle_key", "handle"),
+    ("product_variants_sku_key", "sku"),
+    ("collections_handle_key", "handle"),
+    ("categories_handle_key", "handle"),
+    ("prices_variant_id_currency_code_key", "currencyCode"),
+];
+
+impl Product {
+    /// Any product (admin), drafts and deleted ones included.
+    pub async fn find_any(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Product>> {
+        products::table
+            .find(id)
+            .select(Product::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Admin listing by `(updated_at desc, id desc)` with staff filters; one extra row.
+    pub async fn admin_page(
+        conn: &mut AsyncPgConnection,
+        status: Option<&str>,
+        text: Option<&str>,
+        updated_since: Option<DateTime<Utc>>,
+        include_deleted: bool,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: usize,
+    ) -> QueryResult<Vec<Product>> {
+        let mut query = products::table.select(Product::as_select()).into_boxed();
+        if let Some(status) = status {
+            query = query.filter(products::status.eq(status.to_owned()));
+        }
+        if let Some(text) = text {
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            query = query.filter(
+                products::title
+                    .ilike(pattern.clone())
+                    .or(products::handle.ilike(pattern)),
+            );
+        }
+        if let Some(since) = updated_since {
+            query = query.filter(products::updated_at.ge(since));
+        }
+        if !include_deleted {
+            query = query.filter(products::deleted_at.is_null());
+        }
+        if let Some((at, id)) = after {
+            query = query.filter(
+                products::updated_at
+                    .lt(at)
+                    .or(products::updated_at.eq(at).and(products::id.lt(id))),
+            );
+        }
+        query
+            .order((products::updated_at.desc(), products::id.desc()))
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .load(conn)
+            .await
+    }
+
+    /// Inserts a product.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewProduct) -> QueryResult<Product> {
+        diesel::insert_into(products::table)
+            .values(new)
+            .returning(Product::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Applies changes; `None` when the product does not exist.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        changes: &ProductChanges,
+    ) -> QueryResult<Option<Product>> {
+        diesel::update(products::table.find(id))
+            .set((changes, products::updated_at.eq(diesel::dsl::now)))
+            .returning(Product::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// Replaces the product's categories.
+    pub async fn set_categories(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        category_ids: &[i64],
+    ) -> QueryResult<()> {
+        diesel::delete(product_categories::table.filter(product_categories::product_id.eq(id)))
+            .execute(conn)
+            .await?;
+        let rows: Vec<_> = category_ids
+            .iter()
+            .map(|c| {
+                (
+                    product_categories::product_id.eq(id),
+                    product_categories::category_id.eq(*c),
+                )
+            })
+            .collect();
+        diesel::insert_into(product_categories::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Variant {
+    /// Any variant (admin).
+    pub async fn find_any(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Variant>> {
+        product_variants::table
+            .find(id)
+            .select(Variant::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Inserts a variant.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewVariant) -> QueryResult<Variant> {
+        diesel::insert_into(product_variants::table)
+            .values(new)
+            .returning(Variant::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Applies changes; `None` when the variant does not exist.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        changes: &VariantChanges,
+    ) -> QueryResult<Option<Variant>> {
+        diesel::update(product_variants::table.find(id))
+            .set((changes, product_variants::updated_at.eq(diesel::dsl::now)))
+            .returning(Variant::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+}
+
+impl Price {
+    /// Replaces every price of a variant.
+    pub async fn replace_for_variant(
+        conn: &mut AsyncPgConnection,
+        variant_id: i64,
+        prices: &[(String, i64)],
+    ) -> QueryResult<()> {
+        diesel::delete(prices::table.filter(prices::variant_id.eq(variant_id)))
+            .execute(conn)
+            .await?;
+        let rows: Vec<_> = prices
+            .iter()
+            .map(|(c, a)| {
+                (
+                    prices::variant_id.eq(variant_id),
+                    prices::currency_code.eq(c.clone()),
+                    prices::amount.eq(*a),
+                )
+            })
+            .collect();
+        diesel::insert_into(prices::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl ProductImage {
+    /// Appends an image after the product's last one.
+    pub async fn append(
+        conn: &mut AsyncPgConnection,
+        product_id: i64,
+        url: &str,
+        alt: Option<&str>,
+    ) -> QueryResult<ProductImage> {
+        let next: Option<i32> = product_images::table
+            .filter(product_images::product_id.eq(product_id))
+            .select(diesel::dsl::max(product_images::rank))
+            .first(conn)
+            .await?;
+        diesel::insert_into(product_images::table)
+            .values((
+                product_images::product_id.eq(product_id),
+                product_images::url.eq(url),
+                product_images::alt.eq(alt),
+                product_images::rank.eq(next.map_or(0, |r| r + 1)),
+            ))
+            .returning(ProductImage::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Sets ranks from the given order; false unless `ids` are exactly the product's images.
+    pub async fn reorder(
+        conn: &mut AsyncPgConnection,
+        product_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<bool> {
+        let mut existing: Vec<i64> = product_images::table
+            .filter(product_images::product_id.eq(product_id))
+            .select(product_images::id)
+            .load(conn)
+            .await?;
+        let mut wanted = ids.to_vec();
+        existing.sort_unstable();
+        wanted.sort_unstable();
+        if existing != wanted {
+            return Ok(false);
+        }
+        for (rank, id) in ids.iter().enumerate() {
+            diesel::update(product_images::table.find(id))
+                .set(product_images::rank.eq(i32::try_from(rank).unwrap_or(i32::MAX)))
+                .execute(conn)
+                .await?;
+        }
+        Ok(true)
+    }
+}
+
+impl Collection {
+    /// Inserts a collection.
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        handle: &str,
+        title: &str,
+        description: &str,
+    ) -> QueryResult<Collection> {
+        diesel::insert_into(collections::table)
+            .values((
+                collections::handle.eq(handle),
+                collections::title.eq(title),
+                collections::description.eq(description),
+            ))
+            .returning(Collection::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Updates a collection; `None` when it does not exist.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        handle: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+    ) -> QueryResult<Option<Collection>> {
+        let current = collections::table
+            .find(id)
+            .select(Collection::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(c) = current else { return Ok(None) };
+        diesel::update(collections::table.find(id))
+            .set((
+                collections::handle.eq(handle.unwrap_or(&c.handle)),
+                collections::title.eq(title.unwrap_or(&c.title)),
+                collections::description.eq(description.unwrap_or(&c.description)),
+                collections::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Collection::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// Deletes a collection (its products keep existing, without a collection).
+    pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+        Ok(diesel::delete(collections::table.find(id))
+            .execute(conn)
+            .await?
+            == 1)
+    }
+}
+
+impl Category {
+    /// Any category (admin), inactive ones included.
+    pub async fn find_any(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Category>> {
+        categories::table
+            .find(id)
+            .select(Category::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Whether `ancestor` is `id` or one of its ancestors (reparenting under it would loop).
+    pub async fn is_self_or_descendant(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        candidate_parent: i64,
+    ) -> QueryResult<bool> {
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            found: bool,
+        }
+        let found: Found = diesel::sql_query(
+            "WITH RECURSIVE tree AS (SELECT id FROM categories WHERE id = $1 \
+             UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) \
+             SELECT EXISTS (SELECT 1 FROM tree WHERE id = $2) AS found",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .bind::<diesel::sql_types::BigInt, _>(candidate_parent)
+        .get_result(conn)
+        .await?;
+        Ok(found.found)
+    }
+
+    /// Inserts a category.
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        handle: &str,
+        name: &str,
+        parent_id: Option<i64>,
+        rank: i32,
+        is_active: bool,
+    ) -> QueryResult<Category> {
+        diesel::insert_into(categories::table)
+            .values((
+                categories::handle.eq(handle),
+                categories::name.eq(name),
+                categories::parent_id.eq(parent_id),
+                categories::rank.eq(rank),
+                categories::is_active.eq(is_active),
+            ))
+            .returning(Category::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Writes a whole category row back (after the service merged the changes).
+    pub async fn save(conn: &mut AsyncPgConnection, c: &Category) -> QueryResult<Category> {
+        diesel::update(categories::table.find(c.id))
+            .set((
+                categories::handle.eq(&c.handle),
+                categories::name.eq(&c.name),
+                categories::description.eq(&c.description),
+                categories::parent_id.eq(c.parent_id),
+                categories::rank.eq(c.rank),
+                categories::is_active.eq(c.is_active),
+                categories::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Category::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Deletes a category without children.
+    pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+        Ok(diesel::delete(categories::table.find(id))
+            .execute(conn)
+            .await?
+            == 1)
+    }
+}
+
+impl Region {
+    /// Inserts a region.
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        name: &str,
+        currency: &str,
+        countries: &[String],
+        tax_rate_bps: i32,
+    ) -> QueryResult<Region> {
+        diesel::insert_into(regions::table)
+            .values((
+                regions::name.eq(name),
+                regions::currency_code.eq(currency),
+                regions::countries.eq(countries),
+                regions::tax_rate_bps.eq(tax_rate_bps),
+            ))
+            .returning(Region::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Writes a whole region row back.
+    pub async fn save(conn: &mut AsyncPgConnection, r: &Region) -> QueryResult<Region> {
+        diesel::update(regions::table.find(r.id))
+            .set((
+                regions::name.eq(&r.name),
+                regions::currency_code.eq(&r.currency_code),
+                regions::countries.eq(&r.countries),
+                regions::tax_rate_bps.eq(r.tax_rate_bps),
+                regions::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Region::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Deletes a region.
+    pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+        Ok(diesel::delete(regions::table.find(id))
+            .execute(conn)
+            .await?
+            == 1)
+    }
+}

@@ -125,3 +125,24 @@ pub async fn run_migrations(url: &str) -> anyhow::Result<()> {
     })
     .await?
 }
+
+/// Maps a unique-constraint violation to `CONFLICT` naming the field (`constraints` pairs a
+/// constraint name with the GraphQL field it guards); any other error passes through.
+pub fn conflict_on(
+    error: diesel::result::Error,
+    constraints: &[(&str, &str)],
+) -> crate::error::AppError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    if let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error
+        && let Some(name) = info.constraint_name()
+        && let Some((_, field)) = constraints.iter().find(|(c, _)| *c == name)
+    {
+        return crate::error::AppError::Conflict(format!("`{field}` is already taken"));
+    }
+    if let Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) = &error {
+        return crate::error::AppError::Conflict(
+            "the change refers to, or is referred to by, other records".into(),
+        );
+    }
+    crate::error::AppError::Database(error)
+}

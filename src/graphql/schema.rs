@@ -7,6 +7,7 @@ use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema};
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::banners::graphql::{BannersAdminQuery, BannersMutation, BannersQuery};
+use crate::catalog::admin::{CatalogAdminQuery, CatalogMutation};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::graphql::batch::{BatchScope, Dispatcher};
@@ -21,11 +22,12 @@ pub struct QueryRoot(
     NodeQuery,
     AuthQuery,
     BannersAdminQuery,
+    CatalogAdminQuery,
 );
 
 /// Every mutation root field (all staff-only but `adminLogin`).
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AuthMutation, BannersMutation);
+pub struct MutationRoot(AuthMutation, BannersMutation, CatalogMutation);
 
 /// The application's schema; built once at start-up and cheaply cloneable.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -7,6 +7,7 @@
 mod admin;
 mod cache;
 mod catalog;
+mod catalog_admin;
 mod errors;
 mod http;
 mod http_cache;
