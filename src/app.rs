@@ -11,6 +11,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
+use crate::events::EventBus;
 use crate::graphql::apq::PersistedQueries;
 use crate::graphql::http::GraphqlState;
 use crate::graphql::response_cache::DocumentCache;
@@ -32,6 +33,8 @@ pub struct App {
     pub jwt: JwtKeys,
     /// Where uploads go.
     pub files: FileStore,
+    /// Domain events for admin subscribers (Redis pub/sub across instances, or in-process).
+    pub events: EventBus,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -75,6 +78,10 @@ impl App {
             &config.files_dir,
             &config.files_public_url,
         );
+        let events = match &config.redis_url {
+            Some(url) => EventBus::redis(url, &config.cache.prefix)?,
+            None => EventBus::in_process(),
+        };
         Ok(AppState(Arc::new(App {
             config: Arc::new(config),
             db,
@@ -82,6 +89,7 @@ impl App {
             cache,
             jwt,
             files,
+            events,
         })))
     }
 }
@@ -102,6 +110,7 @@ pub fn build_router(app: AppState) -> Router {
             "/graphql",
             get(gql_http::graphql_get).post(gql_http::graphql_post),
         )
+        .route("/graphql/ws", get(crate::graphql::ws::graphql_ws))
         .with_state(gql)
         .layer(axum::extract::DefaultBodyLimit::max(
             app.config.upload_max_bytes + BODY_OVERHEAD_BYTES,

@@ -9,6 +9,7 @@ use super::service;
 use crate::auth::{Permission, RequirePermission};
 use crate::db::pagination::{PageRequest, decode_cursor, encode_cursor};
 use crate::error::{AppError, AppResult};
+use crate::events::{BannerAction, DomainEvent};
 use crate::graphql::context::{app, db};
 use crate::graphql::ids::expect_global;
 use crate::graphql::ids::to_global;
@@ -364,5 +365,40 @@ impl BannersMutation {
     #[graphql(guard = "RequirePermission(Permission::Banners)")]
     async fn upload_hero_banner_image(&self, ctx: &Context<'_>, file: Upload) -> Result<String> {
         Ok(crate::graphql::upload::store_image(ctx, file, "banners").await?)
+    }
+}
+
+/// A banner change, as admin subscribers receive it: ids and action only.
+#[derive(async_graphql::SimpleObject, Clone)]
+pub struct BannerUpdatedEvent {
+    /// The (first) banner changed.
+    pub id: ID,
+    /// Every banner changed (several for a batch).
+    pub ids: Vec<ID>,
+    /// What happened.
+    pub action: BannerAction,
+}
+
+/// Live banner changes for staff (content permission).
+#[derive(Default)]
+pub struct BannersSubscription;
+
+#[async_graphql::Subscription]
+impl BannersSubscription {
+    /// Every banner change made by any staff member on any instance, after it committed.
+    #[graphql(guard = "RequirePermission(Permission::Banners)")]
+    async fn banner_updated(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl futures_util::Stream<Item = Result<BannerUpdatedEvent>> + use<>> {
+        let rx = app(ctx)?.events.subscribe();
+        Ok(crate::events::stream(rx, |event| match event {
+            DomainEvent::Banner { ids, action } => Some(BannerUpdatedEvent {
+                id: to_global("HeroBanner", ids.first().copied().unwrap_or_default()),
+                ids: ids.iter().map(|id| to_global("HeroBanner", *id)).collect(),
+                action: *action,
+            }),
+            _ => None,
+        }))
     }
 }

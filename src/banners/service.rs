@@ -8,6 +8,7 @@ use super::model::{HeroBanner, HeroBannerChanges, NewHeroBanner};
 use crate::app::AppState;
 use crate::cache::{Family, keys};
 use crate::error::{AppError, AppResult};
+use crate::events::{BannerAction, DomainEvent};
 
 /// Active banners whose window contains `now`, by sort order. The cache holds every *active*
 /// banner (windows included), so a window opening or closing shows without waiting for a TTL.
@@ -65,6 +66,12 @@ pub async fn create(app: &AppState, new: NewHeroBanner) -> AppResult<HeroBanner>
     validate(&new)?;
     let banner = HeroBanner::insert(&mut *app.db.get().await?, &new).await?;
     app.cache.invalidate(&[Family::Banners]).await;
+    app.events
+        .publish(DomainEvent::Banner {
+            ids: vec![banner.id],
+            action: BannerAction::Created,
+        })
+        .await;
     Ok(banner)
 }
 
@@ -83,6 +90,12 @@ pub async fn update(app: &AppState, id: i64, changes: HeroBannerChanges) -> AppR
         })
         .await?;
     app.cache.invalidate(&[Family::Banners]).await;
+    app.events
+        .publish(DomainEvent::Banner {
+            ids: vec![id],
+            action: BannerAction::Updated,
+        })
+        .await;
     Ok(banner)
 }
 
@@ -106,6 +119,12 @@ pub async fn delete(app: &AppState, id: i64) -> AppResult<()> {
         return Err(not_found(id));
     }
     app.cache.invalidate(&[Family::Banners]).await;
+    app.events
+        .publish(DomainEvent::Banner {
+            ids: vec![id],
+            action: BannerAction::Deleted,
+        })
+        .await;
     Ok(())
 }
 
@@ -154,5 +173,12 @@ pub async fn update_many(app: &AppState, changes: Vec<BatchChange>) -> AppResult
         })
         .await?;
     app.cache.invalidate(&[Family::Banners]).await;
+    let ids = banners.iter().map(|b| b.id).collect();
+    app.events
+        .publish(DomainEvent::Banner {
+            ids,
+            action: BannerAction::Reordered,
+        })
+        .await;
     Ok(banners)
 }

@@ -702,3 +702,35 @@ impl AdminCategory {
         self.0.is_active
     }
 }
+
+/// A product change, as admin subscribers receive it.
+#[derive(async_graphql::SimpleObject, Clone)]
+pub struct ProductUpdatedEvent {
+    /// The product.
+    pub id: ID,
+    /// What happened.
+    pub action: crate::events::ProductAction,
+}
+
+/// Live product changes for staff (catalog permission).
+#[derive(Default)]
+pub struct CatalogSubscription;
+
+#[async_graphql::Subscription]
+impl CatalogSubscription {
+    /// Every product change (fields, variants, prices, images, status) on any instance.
+    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
+    async fn product_updated(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl futures_util::Stream<Item = Result<ProductUpdatedEvent>> + use<>> {
+        let rx = app(ctx)?.events.subscribe();
+        Ok(crate::events::stream(rx, |event| match event {
+            crate::events::DomainEvent::Product { id, action } => Some(ProductUpdatedEvent {
+                id: to_global("Product", *id),
+                action: *action,
+            }),
+            _ => None,
+        }))
+    }
+}

@@ -130,6 +130,7 @@ use super::model::{
 use crate::cache::Family;
 use crate::db::conflict_on;
 use crate::error::AppError;
+use crate::events::{DomainEvent, ProductAction};
 
 fn not_found(kind: &str, id: i64) -> AppError {
     AppError::NotFound(format!(
@@ -252,6 +253,12 @@ pub async fn create_product(
         })
         .await?;
     app.cache.invalidate(&[Family::Products]).await;
+    app.events
+        .publish(DomainEvent::Product {
+            id: product.id,
+            action: ProductAction::Created,
+        })
+        .await;
     Ok(product)
 }
 
@@ -289,6 +296,17 @@ pub async fn update_product(
         })
         .await?;
     app.cache.invalidate(&[Family::Products]).await;
+    let action = if product.deleted_at.is_some() {
+        ProductAction::Deleted
+    } else {
+        ProductAction::Updated
+    };
+    app.events
+        .publish(DomainEvent::Product {
+            id: product.id,
+            action,
+        })
+        .await;
     Ok(product)
 }
 
@@ -319,6 +337,12 @@ pub async fn create_variant(
         })
         .await?;
     app.cache.invalidate(&[Family::Products]).await;
+    app.events
+        .publish(DomainEvent::Product {
+            id: variant.product_id,
+            action: ProductAction::Updated,
+        })
+        .await;
     Ok(variant)
 }
 
@@ -349,6 +373,12 @@ pub async fn update_variant(
         })
         .await?;
     app.cache.invalidate(&[Family::Products]).await;
+    app.events
+        .publish(DomainEvent::Product {
+            id: variant.product_id,
+            action: ProductAction::Updated,
+        })
+        .await;
     Ok(variant)
 }
 
@@ -365,6 +395,12 @@ pub async fn add_product_image(
         .ok_or_else(|| not_found("Product", product_id))?;
     let image = ProductImage::append(&mut conn, product_id, url, alt).await?;
     app.cache.invalidate(&[Family::Products]).await;
+    app.events
+        .publish(DomainEvent::Product {
+            id: product_id,
+            action: ProductAction::Updated,
+        })
+        .await;
     Ok(image)
 }
 
@@ -388,6 +424,12 @@ pub async fn reorder_product_images(
     })
     .await?;
     app.cache.invalidate(&[Family::Products]).await;
+    app.events
+        .publish(DomainEvent::Product {
+            id: product_id,
+            action: ProductAction::Updated,
+        })
+        .await;
     Ok(())
 }
 

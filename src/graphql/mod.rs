@@ -12,3 +12,4 @@ pub mod response_cache;
 pub mod scalars;
 pub mod schema;
 pub mod upload;
+pub mod ws;

@@ -2,17 +2,20 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Request, Response, Schema};
 
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
-use crate::banners::graphql::{BannersAdminQuery, BannersMutation, BannersQuery};
-use crate::catalog::admin::{CatalogAdminQuery, CatalogMutation};
+use crate::banners::graphql::{
+    BannersAdminQuery, BannersMutation, BannersQuery, BannersSubscription,
+};
+use crate::catalog::admin::{CatalogAdminQuery, CatalogMutation, CatalogSubscription};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
 use crate::graphql::node::NodeQuery;
+use crate::orders::graphql::OrdersSubscription;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]
@@ -29,19 +32,23 @@ pub struct QueryRoot(
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(AuthMutation, BannersMutation, CatalogMutation);
 
+/// Every subscription root field (all staff-only).
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(BannersSubscription, CatalogSubscription, OrdersSubscription);
+
 /// The application's schema; built once at start-up and cheaply cloneable.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deepest selection nesting a document may have (the deepest store query is about 8).
 const MAX_DEPTH: usize = 16;
 /// Static complexity cap: bounds the work a single hostile document can ask for.
 const MAX_COMPLEXITY: usize = 5_000;
 
-fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

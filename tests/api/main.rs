@@ -13,4 +13,5 @@ mod http;
 mod http_cache;
 mod pagination;
 mod schema;
+mod subscriptions;
 mod support;

@@ -63,6 +63,8 @@ pub fn redis_url() -> String {
 pub struct TestApp {
     pub app: AppState,
     router: Router,
+    /// The environment the app was configured from (for sibling instances).
+    vars: Vec<(String, String)>,
     pub prefix: String,
     redis_keys_owned: bool,
     /// Declared last: dropped after the app's pools.
@@ -112,10 +114,37 @@ impl TestApp {
         Self {
             app,
             router,
+            vars,
             prefix,
             redis_keys_owned: mode == CacheMode::Redis,
             db,
         }
+    }
+
+    /// Another instance of the same deployment (same database, Redis and prefix), with `extra`
+    /// settings on top, serving HTTP on a loopback port.
+    pub async fn sibling(&self, extra: &[(&str, &str)]) -> (AppState, std::net::SocketAddr) {
+        let mut vars = self.vars.clone();
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let config = Config::from_lookup(|k| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("config");
+        let app = App::build(config).expect("valid test config");
+        let addr = serve(build_router(app.clone())).await;
+        (app, addr)
+    }
+
+    /// This instance, serving HTTP on a loopback port (WebSocket tests need a real socket).
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        serve(self.router.clone()).await
     }
 
     /// Keys under this test's prefix in Redis.
@@ -222,6 +251,16 @@ impl Drop for TestApp {
         })
         .join();
     }
+}
+
+/// Serves a router on a fresh loopback port until the test's runtime ends.
+pub async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
 }
 
 /// A direct Redis connection for assertions.
