@@ -397,8 +397,17 @@ impl Cache {
         F: Future<Output = AppResult<T>> + Send + 'static,
     {
         let Some(full_key) = self.versioned_key(key).await else {
+            // Cache unreachable: load without storing, but still once per burst of callers.
             self.metrics.misses.fetch_add(1, Ordering::Relaxed);
-            return load.await;
+            if !self.is_enabled() {
+                return load.await;
+            }
+            let name = format!("unversioned:{}", key.name);
+            let bytes = self
+                .single_flight(&name, async move { encode(&load.await?) })
+                .await?;
+            return decode(&bytes)
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("value does not round-trip")));
         };
         if let Some(value) = self
             .get_bytes(&full_key)

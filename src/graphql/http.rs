@@ -370,13 +370,18 @@ async fn cached_execute(
     let families = response_cache::root_families(doc, request.operation_name.as_deref());
     let hash = response_cache::request_hash(&request, flavor.content_type());
     let key = keys::response(&hash, 1, families);
-    let Some(full_key) = cache.versioned_key(&key).await else {
-        return run(state, flavor, request, true, &HeaderMap::new()).await;
+    // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical
+    // concurrent requests still share one execution: a cache outage under load must not turn
+    // into a stampede on PostgreSQL.
+    let (full_key, store) = match cache.versioned_key(&key).await {
+        Some(full_key) => (full_key, true),
+        None => (format!("unversioned:{hash}"), false),
     };
-    if let Some(hit) = cache
-        .get_bytes(&full_key)
-        .await
-        .and_then(|b| CachedResponse::decode(&b))
+    if store
+        && let Some(hit) = cache
+            .get_bytes(&full_key)
+            .await
+            .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
         return Outcome::from_cached(hit);
@@ -390,7 +395,7 @@ async fn cached_execute(
             _ => 0,
         };
         let encoded = CachedResponse::new(outcome.status.as_u16(), max_age, outcome.body).encode();
-        if max_age > 0 {
+        if store && max_age > 0 {
             // Stored once, by the flight itself, under the versions read before it ran.
             let ttl = std::time::Duration::from_secs(u64::from(max_age));
             work_state
