@@ -138,8 +138,10 @@ impl RedisStore {
             let (mut conn, broken) = self.connection().await?;
             self.round_trips.fetch_add(1, Ordering::Relaxed);
             let result = op(&mut conn).await;
+            // Anything but an error reply from the server (which has a code, e.g. WRONGTYPE)
+            // means the connection itself is suspect: drop it and dial a fresh one next time.
             if let Err(e) = &result
-                && (e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
+                && e.code().is_none()
             {
                 broken.store(true, Ordering::Relaxed);
             }

@@ -9,18 +9,8 @@ use techpotli::auth::jwt::{Claims, ISSUER};
 
 use crate::support::{CacheMode, TestApp, TestDatabase, TestResponse};
 
-/// A staff account in the app's database and a token for it.
 async fn staff(app: &TestApp, role: Role) -> String {
-    let email = format!("{}@techpotli.test", role.as_str());
-    let admin = techpotli::auth::service::create_admin(
-        &app.app,
-        &email,
-        "correct-horse-battery".into(),
-        role.as_str(),
-    )
-    .await
-    .unwrap();
-    app.app.jwt.issue_admin(admin.id, role).unwrap().0
+    crate::support::staff_token(app, role).await
 }
 
 async fn post_as(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {

@@ -10,7 +10,7 @@ use techpotli::cache::{Cache, Family, keys};
 use techpotli::error::AppResult;
 use tokio::sync::Notify;
 
-use crate::support::{CacheMode, TestApp, redis_conn, redis_url};
+use crate::support::{CacheMode, TestApp, redis_conn};
 
 const LISTING: &str = "{ products(first: 20) { edges { node { handle title variants { sku prices { amount } } } } } }";
 const HOME: &str = "{ heroBanners { title } regions { name } categories { name } }";
@@ -326,39 +326,10 @@ async fn a_dead_redis_never_fails_a_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_that_returns_is_used_again() {
     // A Redis on a port of our own that we stop and start mid-test.
-    let port = 46379 + (std::process::id() % 1000) as u16;
-    let dir = std::env::temp_dir().join(format!("techpotli-redis-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let start = || {
-        std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .status()
-            .expect("redis-server is installed")
-    };
-    let stop = || {
-        let _ = std::process::Command::new("redis-cli")
-            .args(["-p", &port.to_string(), "shutdown", "nosave"])
-            .status();
-    };
-    stop();
-    assert!(start().success());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let own = crate::support::OwnRedis::start(46379 + (std::process::id() % 1000) as u16).await;
     let db = crate::support::TestDatabase::seeded().await;
     let url = db.url.clone();
-    let redis = format!("redis://127.0.0.1:{port}");
+    let redis = own.url();
     let app = TestApp::with_database_url(
         db,
         &url,
@@ -373,11 +344,11 @@ async fn redis_that_returns_is_used_again() {
             .hits
             .load(std::sync::atomic::Ordering::Relaxed)
     };
-    stop();
+    own.stop();
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.data(HOME, json!({})).await; // served from PostgreSQL
-    assert!(start().success());
-    tokio::time::sleep(Duration::from_millis(700)).await; // past the breaker
+    own.up().await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // past the breaker
     let mut recovered = false;
     for _ in 0..20 {
         app.data(HOME, json!({})).await;
@@ -389,10 +360,8 @@ async fn redis_that_returns_is_used_again() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stop();
     assert!(
         recovered,
         "the cache was not used again after Redis came back"
     );
-    let _ = redis_url();
 }

@@ -9,16 +9,7 @@ use techpotli::auth::Role;
 use crate::support::{CacheMode, TestApp, gid};
 
 async fn token(app: &TestApp, role: Role) -> String {
-    let email = format!("{}-{}@techpotli.test", role.as_str(), app.db.name);
-    let admin = techpotli::auth::service::create_admin(
-        &app.app,
-        &email,
-        "correct-horse-battery".into(),
-        role.as_str(),
-    )
-    .await
-    .unwrap();
-    app.app.jwt.issue_admin(admin.id, role).unwrap().0
+    crate::support::staff_token(app, role).await
 }
 
 async fn admin(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {

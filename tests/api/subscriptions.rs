@@ -11,7 +11,7 @@ use techpotli::auth::jwt::{Claims, ISSUER};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{CacheMode, TestApp, TestDatabase};
+use crate::support::{CacheMode, OwnRedis, TestApp, TestDatabase, staff_token};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -99,19 +99,6 @@ impl Client {
             }
         }
     }
-}
-
-async fn staff_token(app: &TestApp, role: Role) -> String {
-    let email = format!("{}-ws@techpotli.test", role.as_str());
-    let admin = techpotli::auth::service::create_admin(
-        &app.app,
-        &email,
-        "correct-horse-battery".into(),
-        role.as_str(),
-    )
-    .await
-    .unwrap();
-    app.app.jwt.issue_admin(admin.id, role).unwrap().0
 }
 
 async fn mutate(app: &TestApp, token: &str, query: &str) -> Value {
@@ -297,37 +284,8 @@ async fn the_in_process_bus_delivers_on_a_single_instance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscriptions_survive_a_redis_restart() {
-    let port = 47379 + (std::process::id() % 1000) as u16;
-    let dir = std::env::temp_dir().join(format!("techpotli-redis-ws-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let start = || {
-        std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .status()
-            .expect("redis-server is installed")
-    };
-    let stop = || {
-        let _ = std::process::Command::new("redis-cli")
-            .args(["-p", &port.to_string(), "shutdown", "nosave"])
-            .status();
-    };
-    stop();
-    assert!(start().success());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let redis = format!("redis://127.0.0.1:{port}");
+    let own = OwnRedis::start(47379 + (std::process::id() % 1000) as u16).await;
+    let redis = own.url();
     let db = TestDatabase::seeded().await;
     let url = db.url.clone();
     let a = TestApp::with_database_url(db, &url, CacheMode::Memory, &[("REDIS_URL", &redis)]);
@@ -352,9 +310,9 @@ async fn subscriptions_survive_a_redis_restart() {
         "UPDATED"
     );
 
-    stop();
+    own.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(start().success());
+    own.up().await;
     // The relay reconnects with backoff (at most 2 s); then events flow again.
     let mut delivered = false;
     for _ in 0..20 {
@@ -376,6 +334,5 @@ async fn subscriptions_survive_a_redis_restart() {
             break;
         }
     }
-    stop();
     assert!(delivered, "no event after the Redis restart");
 }

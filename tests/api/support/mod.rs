@@ -272,6 +272,82 @@ pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
         .expect("Redis is running")
 }
 
+/// A staff account `<role>@techpotli.test` (password `correct-horse-battery`) in the app's
+/// database, and a token for it.
+pub async fn staff_token(app: &TestApp, role: techpotli::auth::Role) -> String {
+    let email = format!("{}@techpotli.test", role.as_str());
+    let admin = techpotli::auth::service::create_admin(
+        &app.app,
+        &email,
+        "correct-horse-battery".into(),
+        role.as_str(),
+    )
+    .await
+    .expect("create staff account");
+    app.app
+        .jwt
+        .issue_admin(admin.id, role)
+        .expect("issue token")
+        .0
+}
+
+/// A Redis server of a test's own on a loopback port, to stop and restart mid-test.
+pub struct OwnRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    /// Starts `redis-server` on `port` (stopping a leftover one first).
+    pub async fn start(port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!("techpotli-redis-{port}"));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let redis = Self { port, dir };
+        redis.stop();
+        redis.up().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again (empty: it keeps nothing on disk).
+    pub async fn up(&self) {
+        let status = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--daemonize", "yes", "--dir"])
+            .arg(&self.dir)
+            .status()
+            .expect("redis-server is installed");
+        assert!(status.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+
+    /// Shuts the server down.
+    pub fn stop(&self) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
+            .status();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// The global ID the API gives a row.
 pub fn gid(type_name: &str, id: i64) -> String {
     techpotli::graphql::ids::to_global(type_name, id).0
