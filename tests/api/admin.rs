@@ -14,14 +14,7 @@ async fn staff(app: &TestApp, role: Role) -> String {
 }
 
 async fn post_as(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut builder = Request::post("/graphql").header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    let body = json!({ "query": query, "variables": variables }).to_string();
-    let response = app.send(builder.body(Body::from(body)).unwrap()).await;
-    assert_eq!(response.status, StatusCode::OK);
-    response.json()
+    app.post_as(token, query, variables).await
 }
 
 async fn store_get(app: &TestApp, query: &str) -> Value {

@@ -13,13 +13,7 @@ async fn token(app: &TestApp, role: Role) -> String {
 }
 
 async fn admin(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    let body = json!({ "query": query, "variables": variables }).to_string();
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body))
-        .unwrap();
-    app.send(request).await.json()
+    app.post_as(Some(token), query, variables).await
 }
 
 async fn store(app: &TestApp, query: &str) -> Value {

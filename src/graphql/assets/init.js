@@ -2,9 +2,15 @@
 // strict Content-Security-Policy that forbids inline scripts.
 (function () {
   var wsScheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+  // Subscriptions are staff-only: the token travels in connection_init. Set it once with
+  // localStorage.setItem('techpotli.adminToken', '<token from adminLogin>') and reload.
   var fetcher = GraphiQL.createFetcher({
     url: window.location.origin + '/graphql',
     subscriptionUrl: wsScheme + window.location.host + '/graphql/ws',
+    wsConnectionParams: function () {
+      var token = window.localStorage.getItem('techpotli.adminToken');
+      return token ? { Authorization: 'Bearer ' + token } : {};
+    },
   });
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(

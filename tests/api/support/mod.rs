@@ -198,6 +198,20 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// POSTs a GraphQL request with `Authorization: Bearer <token>`; returns the body.
+    pub async fn post_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut builder = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let response = self
+            .send(builder.body(Body::from(body)).expect("request"))
+            .await;
+        assert_eq!(response.status, StatusCode::OK);
+        response.json()
+    }
+
     /// POSTs a query that must succeed; returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let response = self.post(query, variables).await;
