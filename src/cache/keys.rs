@@ -10,10 +10,10 @@
 //! | `category:handle:{handle}`          | one category                            | 300 s  | categories              |
 //! | `products:{hash}`                   | one listing page (filter+sort+cursor)   | 120 s  | products, categories    |
 //! | `products_count:{hash}`             | capped totalCount of a listing          | 120 s  | products, categories    |
-//! | `product:id:{id}` / `product:handle:{h}` | one store-visible product row      | 300 s  | products                |
+//! | `product:id:{id}` / `product:handle:{h}` | one store-visible product row      | 300 s  | that product (entity)   |
 //! | `resp:{hash}`                       | a whole public GraphQL response         | its max-age | by root fields     |
 //! | `apq:{sha256}`                      | a persisted query document              | 30 d   | none                    |
-//! | `v:{family}`                        | the family's version counter            | none   | —                       |
+//! | `v:{family}`, `v:e:{entity}`        | family and entity version counters      | none   | —                       |
 //!
 //! The versions of a key's families are appended to it (`…@3.7`), so bumping a version makes every
 //! dependent entry unreachable at once (see `cache::Cache::invalidate`).
@@ -81,6 +81,8 @@ pub struct ResourceKey {
     pub ttl: Duration,
     /// Families whose versions are folded into the key.
     pub families: Cow<'static, [Family]>,
+    /// Single entities whose versions are folded in too (see [`product_entities`]).
+    pub entities: Vec<String>,
 }
 
 const MIN: u64 = 60;
@@ -90,7 +92,27 @@ fn key(name: String, ttl_secs: u64, families: impl Into<Cow<'static, [Family]>>)
         name,
         ttl: Duration::from_secs(ttl_secs),
         families: families.into(),
+        entities: Vec::new(),
     }
+}
+
+/// The entity version keys of one product: by id and by handle (a read may address either).
+/// Writes that change the product row or anything shown under it (variants, prices, images)
+/// bump these, so reads of *other* products stay cached.
+pub fn product_entities(id: Option<i64>, handle: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(id) = id {
+        out.push(format!("product:id:{id}"));
+    }
+    if let Some(handle) = handle {
+        out.push(format!("product:handle:{}", hash_of(&handle)));
+    }
+    out
+}
+
+/// The version counter key of an entity (without prefix).
+pub fn entity_version_key(entity: &str) -> String {
+    format!("v:e:{entity}")
 }
 
 /// Short hex SHA-256 of a value's JSON form: keys stay short whatever the query.
@@ -166,20 +188,35 @@ pub fn products_count<T: serde::Serialize>(query: &T) -> ResourceKey {
 
 /// One store-visible product by id.
 pub fn product_by_id(id: i64) -> ResourceKey {
-    key(format!("product:id:{id}"), 5 * MIN, &[Family::Products])
+    ResourceKey {
+        entities: product_entities(Some(id), None),
+        ..key(format!("product:id:{id}"), 5 * MIN, &[])
+    }
 }
 
 /// One store-visible product by handle.
 pub fn product_by_handle(handle: &str) -> ResourceKey {
-    key(
-        format!("product:handle:{}", hash_of(&handle)),
-        5 * MIN,
-        &[Family::Products],
-    )
+    let name = format!("product:handle:{}", hash_of(&handle));
+    ResourceKey {
+        entities: product_entities(None, Some(handle)),
+        ..key(name, 5 * MIN, &[])
+    }
 }
 
 /// A whole public response, valid for `max_age` seconds.
-pub fn response(hash: &str, max_age: u64, families: Vec<Family>) -> ResourceKey {
+pub fn response(
+    hash: &str,
+    max_age: u64,
+    families: Vec<Family>,
+    entities: Vec<String>,
+) -> ResourceKey {
+    ResourceKey {
+        entities,
+        ..response_key(hash, max_age, families)
+    }
+}
+
+fn response_key(hash: &str, max_age: u64, families: Vec<Family>) -> ResourceKey {
     key(format!("resp:{hash}"), max_age.max(1), families)
 }
 

@@ -310,9 +310,57 @@ impl Cache {
 
     /// The versioned key of a resource, or `None` when the cache is unreachable.
     pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
-        let versions = self.versions(&key.families).await?;
+        let mut versions = self.versions(&key.families).await?;
+        if !key.entities.is_empty() {
+            versions.extend(self.entity_versions(&key.entities).await?);
+        }
         let suffix: Vec<String> = versions.iter().map(u64::to_string).collect();
         Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
+    }
+
+    /// Current versions of single entities (one `MGET`; missing counters start at random).
+    async fn entity_versions(&self, entities: &[String]) -> Option<Vec<u64>> {
+        let keys: Vec<String> = entities
+            .iter()
+            .map(|e| self.full(&keys::entity_version_key(e)))
+            .collect();
+        match &self.store {
+            Store::Disabled => None,
+            Store::Memory(m) => Some(m.counters(&keys)),
+            Store::Redis(r) => {
+                let read = r
+                    .run(async |c| {
+                        redis::cmd("MGET")
+                            .arg(&keys)
+                            .query_async::<Vec<Option<u64>>>(c)
+                            .await
+                    })
+                    .await;
+                let mut versions = match read {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.fault(&e);
+                        return None;
+                    }
+                };
+                for (i, v) in versions.iter_mut().enumerate() {
+                    if v.is_none() {
+                        *v = Some(self.init_version(r, &keys[i]).await?);
+                    }
+                }
+                Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect())
+            }
+        }
+    }
+
+    /// Makes every cached read of these single entities unreachable (after the write committed);
+    /// reads of other entities of the same family stay cached.
+    pub async fn invalidate_entities(&self, entities: &[String]) {
+        let keys: Vec<String> = entities
+            .iter()
+            .map(|e| keys::entity_version_key(e))
+            .collect();
+        self.bump(&keys).await;
     }
 
     /// The value under a full key (decoded), from the in-process L1 or the store.
@@ -521,8 +569,14 @@ impl Cache {
     /// Makes every cached read of `families` unreachable (call after the writing transaction
     /// commits). Retried a few times; if it still fails, TTLs bound the staleness.
     pub async fn invalidate(&self, families: &[Family]) {
-        for family in families {
-            let key = self.full(&family.version_key());
+        let keys: Vec<String> = families.iter().map(|f| f.version_key()).collect();
+        self.bump(&keys).await;
+    }
+
+    /// Increments version counters, retried a few times; if it still fails, TTLs bound staleness.
+    async fn bump(&self, names: &[String]) {
+        for name in names {
+            let key = self.full(name);
             match &self.store {
                 Store::Disabled => {}
                 Store::Memory(m) => {
@@ -538,12 +592,12 @@ impl Cache {
                             Ok(_) => break,
                             Err(e) if attempt < 3 => {
                                 attempt += 1;
-                                tracing::warn!(error = %e, family = family.name(), attempt, "cache invalidation failed; retrying");
+                                tracing::warn!(error = %e, key = %name, attempt, "cache invalidation failed; retrying");
                                 tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
                             }
                             Err(e) => {
                                 self.fault(&e);
-                                tracing::error!(error = %e, family = family.name(), "cache invalidation failed; TTL bounds staleness");
+                                tracing::error!(error = %e, key = %name, "cache invalidation failed; TTL bounds staleness");
                                 break;
                             }
                         }

@@ -554,6 +554,18 @@ impl Product {
             .await
     }
 
+    /// `(id, handle)` of every product in a collection (any status).
+    pub async fn in_collection(
+        conn: &mut AsyncPgConnection,
+        collection_id: i64,
+    ) -> QueryResult<Vec<(i64, String)>> {
+        products::table
+            .filter(products::collection_id.eq(collection_id))
+            .select((products::id, products::handle))
+            .load(conn)
+            .await
+    }
+
     /// Inserts a product.
     pub async fn insert(conn: &mut AsyncPgConnection, new: &NewProduct) -> QueryResult<Product> {
         diesel::insert_into(products::table)

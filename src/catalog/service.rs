@@ -132,6 +132,18 @@ use crate::db::conflict_on;
 use crate::error::AppError;
 use crate::events::{DomainEvent, ProductAction};
 
+/// After a write to a product or anything shown under it (variants, prices, images): every
+/// listing (the products family) and that product's own reads (its id and handles) go stale;
+/// other products' pages stay cached.
+async fn product_changed(app: &AppState, id: i64, handles: &[&str]) {
+    app.cache.invalidate(&[Family::Products]).await;
+    let mut entities = keys::product_entities(Some(id), None);
+    for handle in handles {
+        entities.extend(keys::product_entities(None, Some(handle)));
+    }
+    app.cache.invalidate_entities(&entities).await;
+}
+
 fn not_found(kind: &str, id: i64) -> AppError {
     AppError::NotFound(format!(
         "{kind} {} not found",
@@ -252,7 +264,7 @@ pub async fn create_product(
             Ok(product)
         })
         .await?;
-    app.cache.invalidate(&[Family::Products]).await;
+    product_changed(app, product.id, &[&product.handle]).await;
     app.events
         .publish(DomainEvent::Product {
             id: product.id,
@@ -279,8 +291,11 @@ pub async fn update_product(
         check_status(s)?;
     }
     let mut conn = app.db.get().await?;
-    let product = conn
+    let (product, old_handle) = conn
         .transaction::<_, AppError, _>(async |conn| {
+            let old = Product::find_any(conn, id)
+                .await?
+                .ok_or_else(|| not_found("Product", id))?;
             if let Some(collection) = changes.collection_id {
                 ensure_collection(conn, collection).await?;
             }
@@ -292,10 +307,10 @@ pub async fn update_product(
                 ensure_categories(conn, ids).await?;
                 Product::set_categories(conn, id, ids).await?;
             }
-            Ok(product)
+            Ok((product, old.handle))
         })
         .await?;
-    app.cache.invalidate(&[Family::Products]).await;
+    product_changed(app, id, &[&product.handle, &old_handle]).await;
     let action = if product.deleted_at.is_some() {
         ProductAction::Deleted
     } else {
@@ -324,19 +339,19 @@ pub async fn create_variant(
         ));
     }
     let mut conn = app.db.get().await?;
-    let variant = conn
+    let (variant, handle) = conn
         .transaction::<_, AppError, _>(async |conn| {
-            Product::find_any(conn, new.product_id)
+            let product = Product::find_any(conn, new.product_id)
                 .await?
                 .ok_or_else(|| not_found("Product", new.product_id))?;
             let variant = Variant::insert(conn, &new)
                 .await
                 .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?;
             Price::replace_for_variant(conn, variant.id, &prices).await?;
-            Ok(variant)
+            Ok((variant, product.handle))
         })
         .await?;
-    app.cache.invalidate(&[Family::Products]).await;
+    product_changed(app, variant.product_id, &[&handle]).await;
     app.events
         .publish(DomainEvent::Product {
             id: variant.product_id,
@@ -360,7 +375,7 @@ pub async fn update_variant(
         check_prices(p)?;
     }
     let mut conn = app.db.get().await?;
-    let variant = conn
+    let (variant, handle) = conn
         .transaction::<_, AppError, _>(async |conn| {
             let variant = Variant::update(conn, id, &changes)
                 .await
@@ -369,10 +384,11 @@ pub async fn update_variant(
             if let Some(p) = &prices {
                 Price::replace_for_variant(conn, id, p).await?;
             }
-            Ok(variant)
+            let product = Product::find_any(conn, variant.product_id).await?;
+            Ok((variant, product.map(|p| p.handle).unwrap_or_default()))
         })
         .await?;
-    app.cache.invalidate(&[Family::Products]).await;
+    product_changed(app, variant.product_id, &[&handle]).await;
     app.events
         .publish(DomainEvent::Product {
             id: variant.product_id,
@@ -390,11 +406,11 @@ pub async fn add_product_image(
     alt: Option<&str>,
 ) -> AppResult<ProductImage> {
     let mut conn = app.db.get().await?;
-    Product::find_any(&mut conn, product_id)
+    let product = Product::find_any(&mut conn, product_id)
         .await?
         .ok_or_else(|| not_found("Product", product_id))?;
     let image = ProductImage::append(&mut conn, product_id, url, alt).await?;
-    app.cache.invalidate(&[Family::Products]).await;
+    product_changed(app, product_id, &[&product.handle]).await;
     app.events
         .publish(DomainEvent::Product {
             id: product_id,
@@ -411,19 +427,20 @@ pub async fn reorder_product_images(
     ids: Vec<i64>,
 ) -> AppResult<()> {
     let mut conn = app.db.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        Product::find_any(conn, product_id)
-            .await?
-            .ok_or_else(|| not_found("Product", product_id))?;
-        if !ProductImage::reorder(conn, product_id, &ids).await? {
-            return Err(AppError::bad_input(
-                "`imageIds` must list every image of the product exactly once",
-            ));
-        }
-        Ok(())
-    })
-    .await?;
-    app.cache.invalidate(&[Family::Products]).await;
+    let product = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let product = Product::find_any(conn, product_id)
+                .await?
+                .ok_or_else(|| not_found("Product", product_id))?;
+            if !ProductImage::reorder(conn, product_id, &ids).await? {
+                return Err(AppError::bad_input(
+                    "`imageIds` must list every image of the product exactly once",
+                ));
+            }
+            Ok(product)
+        })
+        .await?;
+    product_changed(app, product_id, &[&product.handle]).await;
     app.events
         .publish(DomainEvent::Product {
             id: product_id,
@@ -473,12 +490,20 @@ pub async fn update_collection(
 
 /// Deletes a collection; its products stay, without a collection (so products are stale too).
 pub async fn delete_collection(app: &AppState, id: i64) -> AppResult<()> {
-    if !Collection::delete(&mut *app.db.get().await?, id).await? {
+    let mut conn = app.db.get().await?;
+    // Its products keep existing without a collection: their own reads go stale too.
+    let members = Product::in_collection(&mut conn, id).await?;
+    if !Collection::delete(&mut conn, id).await? {
         return Err(not_found("Collection", id));
     }
     app.cache
         .invalidate(&[Family::Collections, Family::Products])
         .await;
+    let mut entities = Vec::new();
+    for (product_id, handle) in &members {
+        entities.extend(keys::product_entities(Some(*product_id), Some(handle)));
+    }
+    app.cache.invalidate_entities(&entities).await;
     Ok(())
 }
 

@@ -133,6 +133,120 @@ pub fn request_hash(request: &Request, media_type: &str) -> String {
     keys::hex(&hasher.finalize()[..16])
 }
 
+/// What an operation's cached response depends on: families, plus single products when the
+/// operation only reads `product(id | handle)` roots that reach no other product. Product pages
+/// then survive writes to *other* products.
+pub fn dependencies(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &async_graphql::Variables,
+) -> (Vec<Family>, Vec<String>) {
+    let families = root_families(doc, operation_name);
+    let Some(op) = find_operation(doc, operation_name) else {
+        return (families, Vec::new());
+    };
+    let mut entities = Vec::new();
+    let mut narrowed = Vec::new();
+    let mut fields = Vec::new();
+    root_fields(doc, &op.node.selection_set, &mut fields, 0);
+    for field in fields {
+        let name = field.node.name.node.as_str();
+        if name == "product" && !reaches_other_products(doc, &field.node.selection_set, 0) {
+            let arg = |key: &str| -> Option<String> {
+                let (_, value) = field
+                    .node
+                    .arguments
+                    .iter()
+                    .find(|(n, _)| n.node.as_str() == key)?;
+                let resolved = value
+                    .node
+                    .clone()
+                    .into_const_with(|var| variables.get(&var).cloned().ok_or(()));
+                match resolved {
+                    Ok(async_graphql::Value::String(s)) => Some(s),
+                    _ => None,
+                }
+            };
+            let id =
+                arg("id").and_then(|gid| crate::graphql::ids::expect_global(&gid, "Product").ok());
+            let handle = arg("handle");
+            if id.is_some() || handle.is_some() {
+                entities.extend(keys::product_entities(id, handle.as_deref()));
+                narrowed.extend([Family::Collections, Family::Categories, Family::Regions]);
+                continue;
+            }
+        }
+        // Any other root field: its families as usual (products included when it reads them).
+        narrowed.extend(field_families(name));
+    }
+    narrowed.sort();
+    narrowed.dedup();
+    (narrowed, entities)
+}
+
+fn find_operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<async_graphql::parser::types::OperationDefinition>> {
+    match operation_name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => doc.operations.iter().next().map(|(_, op)| op),
+    }
+}
+
+fn root_fields<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+    out: &mut Vec<&'a Positioned<async_graphql::parser::types::Field>>,
+    depth: usize,
+) {
+    if depth > 8 {
+        return;
+    }
+    for item in &set.node.items {
+        match &item.node {
+            Selection::Field(field) => out.push(field),
+            Selection::InlineFragment(f) => root_fields(doc, &f.node.selection_set, out, depth + 1),
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    root_fields(doc, &fragment.node.selection_set, out, depth + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a selection (at any depth) may read products other than its root product.
+fn reaches_other_products(
+    doc: &ExecutableDocument,
+    set: &Positioned<SelectionSet>,
+    depth: usize,
+) -> bool {
+    if depth > 16 {
+        return true;
+    }
+    set.node.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => {
+            matches!(field.node.name.node.as_str(), "products" | "node" | "nodes")
+                || reaches_other_products(doc, &field.node.selection_set, depth + 1)
+        }
+        Selection::InlineFragment(f) => {
+            reaches_other_products(doc, &f.node.selection_set, depth + 1)
+        }
+        Selection::FragmentSpread(spread) => match doc
+            .fragments
+            .get(&spread.node.fragment_name.node)
+        {
+            Some(fragment) => reaches_other_products(doc, &fragment.node.selection_set, depth + 1),
+            None => true,
+        },
+    })
+}
+
 /// Families the operation's root fields read; unknown fields count as every family.
 pub fn root_families(doc: &ExecutableDocument, operation_name: Option<&str>) -> Vec<Family> {
     let op = match operation_name {
@@ -232,6 +346,27 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_eq!(families("{ node(id: \"x\") { id } }").len(), 5);
+    }
+
+    #[test]
+    fn product_pages_depend_on_their_product_only() {
+        let vars = async_graphql::Variables::from_json(serde_json::json!({ "h": "lamp" }));
+        let deps = |q: &str| {
+            let doc = async_graphql::parser::parse_query(q).unwrap();
+            dependencies(&doc, None, &vars)
+        };
+        let (families, entities) =
+            deps("query($h: String) { product(handle: $h) { title variants { sku } } }");
+        assert!(!families.contains(&Family::Products));
+        assert_eq!(entities, keys::product_entities(None, Some("lamp")));
+        let (families, entities) =
+            deps("{ product(handle: \"x\") { collection { products { edges { cursor } } } } }");
+        assert!(
+            families.contains(&Family::Products) && entities.is_empty(),
+            "nested listings read other products"
+        );
+        let (families, _) = deps("{ product(handle: \"x\") { title } products { totalCount } }");
+        assert!(families.contains(&Family::Products));
     }
 
     #[test]

@@ -106,7 +106,7 @@ async fn invalidation_is_exact(mode: CacheMode) {
         .batch_execute("UPDATE products SET title = 'Renamed' WHERE handle = 'product-000003'; UPDATE regions SET name = 'Bharat' WHERE id = 1")
         .await
         .unwrap();
-    app.app.cache.invalidate(&[Family::Products]).await;
+    crate::support::invalidate_product(&app, 3, "product-000003").await;
     let after = app.data(q, json!({})).await;
     assert_eq!(
         after["product"]["title"], "Renamed",
@@ -193,7 +193,7 @@ async fn in_flight_race_ends_fresh(mode: CacheMode) {
         .batch_execute("UPDATE products SET title = 'Fresh' WHERE id = 7")
         .await
         .unwrap();
-    cache.invalidate(&[Family::Products]).await;
+    cache.invalidate_entities(&keys::product_entities(Some(7), None)).await;
     release.notify_one();
     let stale = reader.await.unwrap().unwrap();
     assert_ne!(stale, "Fresh", "the paused reader saw the old row");

@@ -342,3 +342,98 @@ async fn catalog_input_errors_name_the_field() {
     .await;
     assert_eq!(code(&refused), "FORBIDDEN");
 }
+
+async fn product_pages_are_invalidated_per_product(mode: CacheMode) {
+    let app = TestApp::with_cache(mode).await;
+    let t = token(&app, Role::Catalog).await;
+    let page = |handle: &str| {
+        format!(
+            r#"{{ product(handle: "{handle}", regionId: "UmVnaW9uOjE") {{ title variants {{ id price {{ amount }} }} images {{ url }} }} }}"#
+        )
+    };
+    let (a, b) = (page("product-000020"), page("product-000021"));
+    store(&app, &a).await;
+    let b_before = store(&app, &b).await;
+
+    // A write to product 20 leaves product 21's cached page alone...
+    admin(
+        &app,
+        &t,
+        "mutation($id: ID!) { updateProduct(id: $id, input: { title: \"Twenty\" }) { id } }",
+        json!({ "id": gid("Product", 20) }),
+    )
+    .await;
+    let statements = app.statements();
+    assert_eq!(store(&app, &b).await, b_before);
+    assert_eq!(
+        app.statements(),
+        statements,
+        "{mode:?}: another product's page was flushed"
+    );
+    // ...and product 20's own page is fresh at once.
+    assert_eq!(store(&app, &a).await["data"]["product"]["title"], "Twenty");
+
+    // A price change under product 21 refreshes its page.
+    let variant = b_before["data"]["product"]["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let price = "mutation($id: ID!) { updateProductVariant(id: $id, input: { prices: [{ currencyCode: \"INR\", amount: 777 }] }) { id } }";
+    admin(&app, &t, price, json!({ "id": variant })).await;
+    assert_eq!(
+        store(&app, &b).await["data"]["product"]["variants"][0]["price"]["amount"],
+        777,
+        "{mode:?}"
+    );
+
+    // A handle change: the old handle is gone at once, the new one answers.
+    admin(
+        &app,
+        &t,
+        "mutation($id: ID!) { updateProduct(id: $id, input: { handle: \"twenty-one\" }) { id } }",
+        json!({ "id": gid("Product", 21) }),
+    )
+    .await;
+    assert_eq!(store(&app, &b).await["data"]["product"], Value::Null);
+    assert_eq!(
+        store(&app, &page("twenty-one")).await["data"]["product"]["variants"][0]["price"]["amount"],
+        777
+    );
+
+    // Deleting a collection refreshes the pages of its products (their collection is gone).
+    let with_collection = r#"{ product(handle: "product-000022") { collection { handle } } }"#;
+    let before = store(&app, with_collection).await;
+    let handle = before["data"]["product"]["collection"]["handle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = store(
+        &app,
+        &format!(r#"{{ collection(handle: "{handle}") {{ id }} }}"#),
+    )
+    .await["data"]["collection"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin(
+        &app,
+        &t,
+        "mutation($id: ID!) { deleteCollection(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(
+        store(&app, with_collection).await["data"]["product"]["collection"],
+        Value::Null
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn product_pages_are_invalidated_per_product_with_redis() {
+    product_pages_are_invalidated_per_product(CacheMode::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn product_pages_are_invalidated_per_product_in_process() {
+    product_pages_are_invalidated_per_product(CacheMode::Memory).await;
+}

@@ -143,7 +143,7 @@ async fn whole_responses_are_cached_and_invalidated_by_family() {
             )
             .await
             .unwrap();
-        app.app.cache.invalidate(&[Family::Products]).await;
+        crate::support::invalidate_product(&app, 4, "product-000004").await;
         let fresh = get(&app, query, &[]).await.json();
         assert_eq!(
             fresh["data"]["product"]["title"], "Updated title",

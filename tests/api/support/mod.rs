@@ -362,6 +362,14 @@ impl Drop for OwnRedis {
     }
 }
 
+/// What the catalog service does after writing product `id` behind the cache: the products family
+/// (listings) and that product's own entity versions.
+pub async fn invalidate_product(app: &TestApp, id: i64, handle: &str) {
+    use techpotli::cache::{Family, keys};
+    app.app.cache.invalidate(&[Family::Products]).await;
+    app.app.cache.invalidate_entities(&keys::product_entities(Some(id), Some(handle))).await;
+}
+
 /// The global ID the API gives a row.
 pub fn gid(type_name: &str, id: i64) -> String {
     techpotli::graphql::ids::to_global(type_name, id).0
