@@ -310,20 +310,21 @@ impl Cache {
 
     /// The versioned key of a resource, or `None` when the cache is unreachable.
     pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
-        let mut versions = self.versions(&key.families).await?;
-        if !key.entities.is_empty() {
-            versions.extend(self.entity_versions(&key.entities).await?);
-        }
+        let versions = if key.entities.is_empty() {
+            self.versions(&key.families).await?
+        } else {
+            // Entity-scoped reads fetch their families and entities in one round trip.
+            let mut names: Vec<String> = key.families.iter().map(|f| f.version_key()).collect();
+            names.extend(key.entities.iter().map(|e| keys::entity_version_key(e)));
+            self.counters_at(&names).await?
+        };
         let suffix: Vec<String> = versions.iter().map(u64::to_string).collect();
         Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
     }
 
-    /// Current versions of single entities (one `MGET`; missing counters start at random).
-    async fn entity_versions(&self, entities: &[String]) -> Option<Vec<u64>> {
-        let keys: Vec<String> = entities
-            .iter()
-            .map(|e| self.full(&keys::entity_version_key(e)))
-            .collect();
+    /// Current values of version counters (one `MGET`; missing counters start at random).
+    async fn counters_at(&self, names: &[String]) -> Option<Vec<u64>> {
+        let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
         match &self.store {
             Store::Disabled => None,
             Store::Memory(m) => Some(m.counters(&keys)),

@@ -193,7 +193,9 @@ async fn in_flight_race_ends_fresh(mode: CacheMode) {
         .batch_execute("UPDATE products SET title = 'Fresh' WHERE id = 7")
         .await
         .unwrap();
-    cache.invalidate_entities(&keys::product_entities(Some(7), None)).await;
+    cache
+        .invalidate_entities(&keys::product_entities(Some(7), None))
+        .await;
     release.notify_one();
     let stale = reader.await.unwrap().unwrap();
     assert_ne!(stale, "Fresh", "the paused reader saw the old row");

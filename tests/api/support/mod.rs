@@ -367,7 +367,10 @@ impl Drop for OwnRedis {
 pub async fn invalidate_product(app: &TestApp, id: i64, handle: &str) {
     use techpotli::cache::{Family, keys};
     app.app.cache.invalidate(&[Family::Products]).await;
-    app.app.cache.invalidate_entities(&keys::product_entities(Some(id), Some(handle))).await;
+    app.app
+        .cache
+        .invalidate_entities(&keys::product_entities(Some(id), Some(handle)))
+        .await;
 }
 
 /// The global ID the API gives a row.
