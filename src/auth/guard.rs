@@ -11,15 +11,17 @@ pub struct RequireAdmin;
 
 impl Guard for RequireAdmin {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        let viewer = ctx
-            .data_opt::<RequestContext>()
-            .map(|c| &c.viewer)
-            .unwrap_or(&Viewer::Anonymous);
-        match viewer {
+        match viewer(ctx) {
             Viewer::Admin { .. } => Ok(()),
             other => deny(other),
         }
     }
+}
+
+/// The request's viewer; anonymous when no context was attached.
+fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    ctx.data_opt::<RequestContext>()
+        .map_or(&Viewer::Anonymous, |c| &c.viewer)
 }
 
 fn deny(viewer: &Viewer) -> Result<()> {
@@ -40,11 +42,7 @@ pub struct RequirePermission(pub Permission);
 
 impl Guard for RequirePermission {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        let viewer = ctx
-            .data_opt::<RequestContext>()
-            .map(|c| &c.viewer)
-            .unwrap_or(&Viewer::Anonymous);
-        match viewer {
+        match viewer(ctx) {
             Viewer::Admin { role, .. } if role.grants(self.0) => Ok(()),
             other => deny(other),
         }

@@ -18,13 +18,7 @@ async fn post_as(app: &TestApp, token: Option<&str>, query: &str, variables: Val
 }
 
 async fn store_get(app: &TestApp, query: &str) -> Value {
-    let uri = format!(
-        "/graphql?query={}",
-        &serde_urlencoded::to_string([("q", query)]).unwrap()[2..]
-    );
-    app.send(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .json()
+    app.get_query(query).await
 }
 
 fn code(body: &Value) -> &str {

@@ -1,8 +1,6 @@
 //! Catalog mutations: every write is visible to the very next store read (Redis and in-process),
 //! flushes only its families, and refuses bad input with the right code and field.
 
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{Value, json};
 use techpotli::auth::Role;
 
@@ -17,13 +15,7 @@ async fn admin(app: &TestApp, token: &str, query: &str, variables: Value) -> Val
 }
 
 async fn store(app: &TestApp, query: &str) -> Value {
-    let uri = format!(
-        "/graphql?query={}",
-        &serde_urlencoded::to_string([("q", query)]).unwrap()[2..]
-    );
-    app.send(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .json()
+    app.get_query(query).await
 }
 
 fn code(body: &Value) -> &str {

@@ -336,3 +336,12 @@ async fn subscriptions_survive_a_redis_restart() {
     }
     assert!(delivered, "no event after the Redis restart");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_connection_is_closed_after_the_init_timeout() {
+    let app = TestApp::new().await;
+    let addr = app.serve().await;
+    let mut silent = Client::connect(addr).await;
+    // The server allows 10 s for `connection_init`.
+    assert_eq!(silent.next(Duration::from_secs(15)).await.err(), Some(4408));
+}

@@ -212,6 +212,15 @@ impl TestApp {
         response.json()
     }
 
+    /// GETs a query as an anonymous storefront would (the cacheable path); returns the body.
+    pub async fn get_query(&self, query: &str) -> Value {
+        let encoded = serde_urlencoded::to_string([("q", query)]).expect("encode");
+        let uri = format!("/graphql?query={}", &encoded[2..]);
+        self.send(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+            .json()
+    }
+
     /// POSTs a query that must succeed; returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let response = self.post(query, variables).await;
