@@ -82,7 +82,7 @@ impl AuthMutation {
         let email = email.trim().to_lowercase();
         let client = request_context(ctx)?.client.clone();
         let throttle_key = crate::cache::keys::login_throttle(&email, &client);
-        if app.cache.counter(&throttle_key, THROTTLE_WINDOW).await >= MAX_FAILED_LOGINS {
+        if app.cache.counter(&throttle_key).await >= MAX_FAILED_LOGINS {
             return Err(
                 AppError::RateLimited("too many failed sign-ins; try again later".into()).into(),
             );

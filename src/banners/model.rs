@@ -42,41 +42,6 @@ impl HeroBanner {
             && self.starts_at.is_none_or(|s| s <= now)
             && self.ends_at.is_none_or(|e| e > now)
     }
-
-    /// Active banners whose window contains `now`, by sort order.
-    pub async fn live(
-        conn: &mut AsyncPgConnection,
-        now: DateTime<Utc>,
-    ) -> QueryResult<Vec<HeroBanner>> {
-        hero_banners::table
-            .filter(hero_banners::is_active)
-            .filter(
-                hero_banners::starts_at
-                    .is_null()
-                    .or(hero_banners::starts_at.le(now)),
-            )
-            .filter(
-                hero_banners::ends_at
-                    .is_null()
-                    .or(hero_banners::ends_at.gt(now)),
-            )
-            .select(HeroBanner::as_select())
-            .order((hero_banners::sort_order, hero_banners::id))
-            .load(conn)
-            .await
-    }
-
-    /// One banner that is live at `now`, for `node(id)`.
-    pub async fn find_live(
-        conn: &mut AsyncPgConnection,
-        id: i64,
-        now: DateTime<Utc>,
-    ) -> QueryResult<Option<HeroBanner>> {
-        Ok(Self::live(conn, now)
-            .await?
-            .into_iter()
-            .find(|b| b.id == id))
-    }
 }
 
 /// Fields of a new banner.

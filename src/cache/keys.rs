@@ -203,21 +203,13 @@ pub fn product_by_handle(handle: &str) -> ResourceKey {
     }
 }
 
-/// A whole public response, valid for `max_age` seconds.
-pub fn response(
-    hash: &str,
-    max_age: u64,
-    families: Vec<Family>,
-    entities: Vec<String>,
-) -> ResourceKey {
+/// A whole public response. Its TTL is the response's own max-age, known only after execution,
+/// so the caller stores it with that (see `graphql::http`).
+pub fn response(hash: &str, families: Vec<Family>, entities: Vec<String>) -> ResourceKey {
     ResourceKey {
         entities,
-        ..response_key(hash, max_age, families)
+        ..key(format!("resp:{hash}"), 0, families)
     }
-}
-
-fn response_key(hash: &str, max_age: u64, families: Vec<Family>) -> ResourceKey {
-    key(format!("resp:{hash}"), max_age.max(1), families)
 }
 
 /// Failed sign-ins of one email from one client (hashed: no emails in Redis key names).

@@ -131,16 +131,6 @@ impl MemoryStore {
         counter.0 += 1;
         counter.0
     }
-
-    /// Number of live and expired entries held.
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

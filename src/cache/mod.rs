@@ -264,21 +264,33 @@ impl Cache {
                 }
             }
         };
-        let (keys, mut versions) = match &*flight.await {
-            Ok((keys, versions)) => (keys.clone(), versions.clone()),
+        match &*flight.await {
+            Ok((keys, versions)) => self
+                .complete_versions(r, keys, versions.clone())
+                .await
+                .map(Arc::new),
             Err(e) => {
                 self.fault(&CacheError::Pool(e.clone()));
-                return None;
-            }
-        };
-        for (i, v) in versions.iter_mut().enumerate() {
-            if v.is_none() {
-                *v = Some(self.init_version(r, &keys[i]).await?);
+                None
             }
         }
-        Some(Arc::new(
-            versions.into_iter().map(|v| v.unwrap_or(0)).collect(),
-        ))
+    }
+
+    /// Fills counters that do not exist yet (first use, or Redis restarted) with random starts.
+    async fn complete_versions(
+        &self,
+        r: &RedisStore,
+        keys: &[String],
+        read: Vec<Option<u64>>,
+    ) -> Option<Vec<u64>> {
+        let mut versions = Vec::with_capacity(read.len());
+        for (key, version) in keys.iter().zip(read) {
+            versions.push(match version {
+                Some(v) => v,
+                None => self.init_version(r, key).await?,
+            });
+        }
+        Some(versions)
     }
 
     /// Starts a missing counter at a random value (SET NX), so counters recreated after a Redis
@@ -337,19 +349,13 @@ impl Cache {
                             .await
                     })
                     .await;
-                let mut versions = match read {
-                    Ok(v) => v,
+                match read {
+                    Ok(v) => self.complete_versions(r, &keys, v).await,
                     Err(e) => {
                         self.fault(&e);
-                        return None;
-                    }
-                };
-                for (i, v) in versions.iter_mut().enumerate() {
-                    if v.is_none() {
-                        *v = Some(self.init_version(r, &keys[i]).await?);
+                        None
                     }
                 }
-                Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect())
             }
         }
     }
@@ -508,7 +514,7 @@ impl Cache {
     }
 
     /// A windowed counter's value (0 when absent or unreachable).
-    pub async fn counter(&self, name: &str, _window: Duration) -> u64 {
+    pub async fn counter(&self, name: &str) -> u64 {
         let key = self.full(name);
         match &self.store {
             Store::Redis(r) => {

@@ -71,7 +71,6 @@ pub struct RedisStore {
     open_until: AtomicU64,
     /// Commands sent (one pipeline counts once: it is one round trip).
     pub round_trips: Arc<AtomicU64>,
-    up: AtomicBool,
     consecutive_failures: AtomicU32,
 }
 
@@ -94,18 +93,12 @@ impl RedisStore {
             started: Instant::now(),
             open_until: AtomicU64::new(0),
             round_trips: Arc::new(AtomicU64::new(0)),
-            up: AtomicBool::new(true),
             consecutive_failures: AtomicU32::new(0),
         })
     }
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Whether the last operation reached Redis.
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
     }
 
     /// A multiplexed connection to send on. The pool guard is released at once: a multiplexed
@@ -163,7 +156,6 @@ impl RedisStore {
         } else {
             self.consecutive_failures.store(0, Ordering::Relaxed);
         }
-        self.up.store(!failed, Ordering::Relaxed);
         result
     }
 

@@ -57,14 +57,6 @@ loader!(
 );
 
 loader!(
-    /// Store-visible products by handle.
-    ProductByHandleLoader, String => Product, |conn, keys| {
-        let rows = Product::visible_by_handles(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|p| (p.handle.clone(), p)).collect())
-    }
-);
-
-loader!(
     /// Live variants of store-visible products by variant id.
     VariantByIdLoader, i64 => Variant, |conn, keys| {
         let rows = Variant::visible_by_ids(conn, keys).await.map_err(fail)?;
@@ -131,26 +123,10 @@ loader!(
 );
 
 loader!(
-    /// Collections by handle.
-    CollectionByHandleLoader, String => Collection, |conn, keys| {
-        let rows = Collection::by_handles(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|c| (c.handle.clone(), c)).collect())
-    }
-);
-
-loader!(
     /// Active categories by id.
     CategoryByIdLoader, i64 => Category, |conn, keys| {
         let rows = Category::by_ids(conn, keys).await.map_err(fail)?;
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
-    }
-);
-
-loader!(
-    /// Active categories by handle.
-    CategoryByHandleLoader, String => Category, |conn, keys| {
-        let rows = Category::by_handles(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|c| (c.handle.clone(), c)).collect())
     }
 );
 
@@ -286,7 +262,6 @@ impl Loader<ProductCountKey> for ProductCountsLoader {
 #[allow(missing_docs)]
 pub struct CatalogLoaders {
     pub product: BatchLoader<ProductByIdLoader, i64>,
-    pub product_by_handle: BatchLoader<ProductByHandleLoader, String>,
     pub variant: BatchLoader<VariantByIdLoader, i64>,
     pub variants: BatchLoader<VariantsByProductIdLoader, i64>,
     pub prices: BatchLoader<PricesByVariantIdLoader, i64>,
@@ -294,9 +269,7 @@ pub struct CatalogLoaders {
     pub options: BatchLoader<OptionsByProductIdLoader, i64>,
     pub variant_options: BatchLoader<OptionValuesByVariantIdLoader, i64>,
     pub collection: BatchLoader<CollectionByIdLoader, i64>,
-    pub collection_by_handle: BatchLoader<CollectionByHandleLoader, String>,
     pub category: BatchLoader<CategoryByIdLoader, i64>,
-    pub category_by_handle: BatchLoader<CategoryByHandleLoader, String>,
     pub category_children: BatchLoader<CategoryChildrenLoader, i64>,
     pub product_categories: BatchLoader<CategoriesByProductIdLoader, i64>,
     pub region: BatchLoader<RegionByIdLoader, i64>,
@@ -310,7 +283,6 @@ impl CatalogLoaders {
         let p = || pool.clone();
         Self {
             product: BatchLoader::new(ProductByIdLoader(p()), dispatcher),
-            product_by_handle: BatchLoader::new(ProductByHandleLoader(p()), dispatcher),
             variant: BatchLoader::new(VariantByIdLoader(p()), dispatcher),
             variants: BatchLoader::new(VariantsByProductIdLoader(p()), dispatcher),
             prices: BatchLoader::new(PricesByVariantIdLoader(p()), dispatcher),
@@ -318,9 +290,7 @@ impl CatalogLoaders {
             options: BatchLoader::new(OptionsByProductIdLoader(p()), dispatcher),
             variant_options: BatchLoader::new(OptionValuesByVariantIdLoader(p()), dispatcher),
             collection: BatchLoader::new(CollectionByIdLoader(p()), dispatcher),
-            collection_by_handle: BatchLoader::new(CollectionByHandleLoader(p()), dispatcher),
             category: BatchLoader::new(CategoryByIdLoader(p()), dispatcher),
-            category_by_handle: BatchLoader::new(CategoryByHandleLoader(p()), dispatcher),
             category_children: BatchLoader::new(CategoryChildrenLoader(p()), dispatcher),
             product_categories: BatchLoader::new(CategoriesByProductIdLoader(p()), dispatcher),
             region: BatchLoader::new(RegionByIdLoader(p()), dispatcher),

@@ -370,7 +370,7 @@ async fn cached_execute(
     let (families, entities) =
         response_cache::dependencies(doc, request.operation_name.as_deref(), &request.variables);
     let hash = response_cache::request_hash(&request, flavor.content_type());
-    let key = keys::response(&hash, 1, families, entities);
+    let key = keys::response(&hash, families, entities);
     // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical
     // concurrent requests still share one execution: a cache outage under load must not turn
     // into a stampede on PostgreSQL.

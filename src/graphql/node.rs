@@ -7,12 +7,12 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use crate::banners::graphql::HeroBanner;
-use crate::banners::model as banner_model;
+use crate::banners::service as banner_service;
 use crate::catalog::graphql::{Category, Collection, Product, ProductVariant, Region};
 use crate::catalog::loaders::CatalogLoaders;
 use crate::db::pagination::MAX_PAGE_SIZE;
 use crate::error::{AppError, LoadResultExt};
-use crate::graphql::context::{db, request_data};
+use crate::graphql::context::{app, request_data};
 use crate::graphql::ids::from_global;
 
 /// An object with a globally unique, opaque ID that `node(id)` can refetch.
@@ -67,12 +67,12 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .await
             .gql()?
             .map(|r| Node::Region(Region(Arc::new(r)))),
-        "HeroBanner" => {
-            banner_model::HeroBanner::find_live(&mut *db(ctx).await?, key, chrono::Utc::now())
-                .await
-                .map_err(AppError::from)?
-                .map(|b| Node::HeroBanner(HeroBanner(b)))
-        }
+        // The same cached, window-filtered list the store shows: one rule for "live".
+        "HeroBanner" => banner_service::live_banners(app(ctx)?, chrono::Utc::now())
+            .await?
+            .into_iter()
+            .find(|b| b.id == key)
+            .map(|b| Node::HeroBanner(HeroBanner(b))),
         _ => {
             return Err(AppError::bad_input(format!(
                 "ID `{}` does not name a refetchable type",

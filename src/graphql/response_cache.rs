@@ -141,14 +141,16 @@ pub fn dependencies(
     operation_name: Option<&str>,
     variables: &async_graphql::Variables,
 ) -> (Vec<Family>, Vec<String>) {
-    let families = root_families(doc, operation_name);
     let Some(op) = find_operation(doc, operation_name) else {
-        return (families, Vec::new());
+        return (Family::ALL.to_vec(), Vec::new());
     };
     let mut entities = Vec::new();
     let mut narrowed = Vec::new();
     let mut fields = Vec::new();
-    root_fields(doc, &op.node.selection_set, &mut fields, 0);
+    if !root_fields(doc, &op.node.selection_set, &mut fields, 0) {
+        // A selection we could not follow (missing fragment, absurd nesting): assume everything.
+        return (Family::ALL.to_vec(), Vec::new());
+    }
     for field in fields {
         let name = field.node.name.node.as_str();
         if name == "product" && !reaches_other_products(doc, &field.node.selection_set, 0) {
@@ -198,26 +200,29 @@ fn find_operation<'a>(
     }
 }
 
+/// Collects the operation's root fields through fragments; false when some could not be followed.
 fn root_fields<'a>(
     doc: &'a ExecutableDocument,
     set: &'a Positioned<SelectionSet>,
     out: &mut Vec<&'a Positioned<async_graphql::parser::types::Field>>,
     depth: usize,
-) {
+) -> bool {
     if depth > 8 {
-        return;
+        return false;
     }
-    for item in &set.node.items {
-        match &item.node {
-            Selection::Field(field) => out.push(field),
-            Selection::InlineFragment(f) => root_fields(doc, &f.node.selection_set, out, depth + 1),
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
-                    root_fields(doc, &fragment.node.selection_set, out, depth + 1);
-                }
+    set.node.items.iter().all(|item| match &item.node {
+        Selection::Field(field) => {
+            out.push(field);
+            true
+        }
+        Selection::InlineFragment(f) => root_fields(doc, &f.node.selection_set, out, depth + 1),
+        Selection::FragmentSpread(spread) => {
+            match doc.fragments.get(&spread.node.fragment_name.node) {
+                Some(fragment) => root_fields(doc, &fragment.node.selection_set, out, depth + 1),
+                None => false,
             }
         }
-    }
+    })
 }
 
 /// Whether a selection (at any depth) may read products other than its root product.
@@ -245,50 +250,6 @@ fn reaches_other_products(
             None => true,
         },
     })
-}
-
-/// Families the operation's root fields read; unknown fields count as every family.
-pub fn root_families(doc: &ExecutableDocument, operation_name: Option<&str>) -> Vec<Family> {
-    let op = match operation_name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-            .map(|(_, op)| op),
-        None => doc.operations.iter().next().map(|(_, op)| op),
-    };
-    let Some(op) = op else {
-        return Family::ALL.to_vec();
-    };
-    let mut families = Vec::new();
-    collect(doc, &op.node.selection_set, &mut families, 0);
-    families.sort();
-    families.dedup();
-    families
-}
-
-fn collect(
-    doc: &ExecutableDocument,
-    set: &Positioned<SelectionSet>,
-    out: &mut Vec<Family>,
-    depth: usize,
-) {
-    if depth > 8 {
-        out.extend(Family::ALL);
-        return;
-    }
-    for item in &set.node.items {
-        match &item.node {
-            Selection::Field(field) => out.extend(field_families(field.node.name.node.as_str())),
-            Selection::InlineFragment(f) => collect(doc, &f.node.selection_set, out, depth + 1),
-            Selection::FragmentSpread(spread) => {
-                match doc.fragments.get(&spread.node.fragment_name.node) {
-                    Some(fragment) => collect(doc, &fragment.node.selection_set, out, depth + 1),
-                    None => out.extend(Family::ALL),
-                }
-            }
-        }
-    }
 }
 
 fn field_families(name: &str) -> Vec<Family> {
@@ -322,7 +283,7 @@ mod tests {
 
     fn families(q: &str) -> Vec<Family> {
         let doc = async_graphql::parser::parse_query(q).unwrap();
-        root_families(&doc, None)
+        dependencies(&doc, None, &async_graphql::Variables::default()).0
     }
 
     #[test]
