@@ -8,15 +8,17 @@ use axum::Router;
 use axum::routing::get;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::sessions::StaffSessions;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::events::EventBus;
 use crate::graphql::apq::PersistedQueries;
+use crate::graphql::documents::Documents;
 use crate::graphql::http::GraphqlState;
-use crate::graphql::response_cache::DocumentCache;
 use crate::graphql::{graphiql, http as gql_http, schema};
 use crate::storage::FileStore;
+use crate::throttle::Throttle;
 use crate::{http, storage};
 
 /// Services shared by every request.
@@ -35,6 +37,12 @@ pub struct App {
     pub files: FileStore,
     /// Domain events for admin subscribers (Redis pub/sub across instances, or in-process).
     pub events: EventBus,
+    /// Leaky buckets of query-cost points.
+    pub throttle: Throttle,
+    /// Bounds the password hashes computed at once (argon2 takes 19 MiB and a core each).
+    pub password_slots: Arc<tokio::sync::Semaphore>,
+    /// Whether staff tokens are still good (account active, token version current).
+    pub staff_sessions: StaffSessions,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -67,9 +75,9 @@ impl App {
             c.memory_bytes,
             c.enabled,
         )?;
-        if config.jwt_secret == crate::config::DEV_JWT_SECRET {
+        if config.jwt_secret_is_generated() {
             tracing::warn!(
-                "JWT_SECRET not set: using the development secret (refused in production)"
+                "JWT_SECRET not set: signing with a random secret (tokens end with the process)"
             );
         }
         let jwt = JwtKeys::new(config.jwt_secret.as_bytes(), config.jwt_lifetime);
@@ -82,7 +90,30 @@ impl App {
             Some(url) => EventBus::redis(url, &config.cache.prefix)?,
             None => EventBus::in_process(),
         };
+        let throttle = Throttle::new(config.throttle);
+        let staff_sessions = StaffSessions::default();
+        // Another instance changed a staff account: forget it here too (open sockets re-check
+        // on the same event).
+        let mut changes = events.subscribe();
+        let sessions = staff_sessions.clone();
+        tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(event) => {
+                        if let crate::events::DomainEvent::StaffChanged { id } = *event {
+                            sessions.forget(id);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let password_slots = Arc::new(tokio::sync::Semaphore::new(config.password_concurrency));
         Ok(AppState(Arc::new(App {
+            throttle,
+            password_slots,
+            staff_sessions,
             config: Arc::new(config),
             db,
             statements,
@@ -103,7 +134,7 @@ pub fn build_router(app: AppState) -> Router {
         schema: schema::build_schema(app.clone()),
         app: app.clone(),
         apq: Arc::new(PersistedQueries::default()),
-        documents: Arc::new(DocumentCache::default()),
+        documents: Arc::new(Documents::new(app.config.limits)),
     };
     let graphql = Router::new()
         .route(
@@ -115,12 +146,20 @@ pub fn build_router(app: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             app.config.upload_max_bytes + BODY_OVERHEAD_BYTES,
         ));
-    Router::new()
-        .merge(graphql)
-        .route("/graphiql", get(graphiql::page))
-        .route("/graphiql/assets/{name}", get(graphiql::assets))
+    let mut router = Router::new().merge(graphql);
+    if app.config.graphiql {
+        router = router
+            .route("/graphiql", get(graphiql::page))
+            .route("/graphiql/assets/{name}", get(graphiql::assets));
+    }
+    let cors = http::cors(&app.config.cors_origins);
+    let router = router
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz).with_state(app.clone()))
         .route("/metrics", get(http::metrics).with_state(app.clone()))
-        .route("/files/{*path}", get(storage::serve_file).with_state(app))
+        .route("/files/{*path}", get(storage::serve_file).with_state(app));
+    match cors {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
 }

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::graphql::limits::Limits;
+use crate::throttle::{BucketLimits, ThrottleConfig};
+
 /// Deployment environment; production refuses unsafe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -52,6 +55,83 @@ pub struct Config {
     pub jwt_secret: String,
     /// Lifetime of issued access tokens.
     pub jwt_lifetime: chrono::Duration,
+    /// Bounds on request bodies, documents and variables.
+    pub limits: Limits,
+    /// Query cost maximum and the leaky buckets.
+    pub throttle: ThrottleConfig,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, the CDN).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Files in one multipart request.
+    pub upload_max_files: usize,
+    /// Time a whole multipart request may take to arrive.
+    pub upload_deadline: Duration,
+    /// Active subscriptions on one WebSocket.
+    pub ws_max_subscriptions: usize,
+    /// Password hashes computed at once (sign-ins beyond wait briefly, then are refused).
+    pub password_concurrency: usize,
+    /// Schema introspection (`__schema`, `__type`) and field suggestions in errors.
+    pub introspection: bool,
+    /// The GraphiQL page at `/graphiql`.
+    pub graphiql: bool,
+    /// Bearer token `/metrics` requires; open when absent (development only).
+    pub metrics_token: Option<String>,
+    /// Origins allowed by CORS; none by default.
+    pub cors_origins: Vec<String>,
+}
+
+/// An address range (`10.0.0.0/8`, `::1`, `192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `ip` or `ip/prefix`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let (ip, prefix) = match text.split_once('/') {
+            Some((ip, prefix)) => (ip, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = ip
+            .trim()
+            .parse()
+            .with_context(|| format!("`{text}` is not an IP address or range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .with_context(|| format!("`{text}` has an invalid prefix length"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (std::net::IpAddr::V4(net), std::net::IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (std::net::IpAddr::V6(net), std::net::IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An S3-compatible bucket for uploads (Cloudflare R2, MinIO, AWS S3).
@@ -176,7 +256,9 @@ impl Config {
                 }
                 (Some(s), _) => s,
                 (None, AppEnv::Production) => anyhow::bail!("JWT_SECRET is required in production"),
-                (None, AppEnv::Development) => DEV_JWT_SECRET.into(),
+                // Development without a secret signs with a random one per process: nothing
+                // signed with a value that is public in the source is ever accepted.
+                (None, AppEnv::Development) => random_secret(),
             },
             jwt_lifetime: chrono::Duration::minutes(
                 i64::try_from(
@@ -185,8 +267,130 @@ impl Config {
                 )
                 .context("JWT_LIFETIME_MINUTES")?,
             ),
+            limits: limits_from(&get)?,
+            throttle: throttle_from(&get)?,
+            trusted_proxies: get("TRUSTED_PROXIES")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(IpNet::parse)
+                .collect::<anyhow::Result<_>>()
+                .context("TRUSTED_PROXIES")?,
+            upload_max_files: num(&get, "UPLOAD_MAX_FILES", 4)?,
+            upload_deadline: Duration::from_secs(num(&get, "UPLOAD_DEADLINE_SECS", 60)? as u64),
+            ws_max_subscriptions: num(&get, "WS_MAX_SUBSCRIPTIONS", 50)?,
+            password_concurrency: num(
+                &get,
+                "PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )?
+            .max(1),
+            introspection: parse_bool(get("GRAPHQL_INTROSPECTION"), env == AppEnv::Development)
+                .context("GRAPHQL_INTROSPECTION")?,
+            graphiql: parse_bool(get("GRAPHIQL"), env == AppEnv::Development)
+                .context("GRAPHIQL")?,
+            metrics_token: get("METRICS_TOKEN"),
+            cors_origins: get("CORS_ALLOWED_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
+
+    /// Refuses settings that are unsafe for the address the server is about to bind: the
+    /// development signing secret is only for a loopback bind in development, and production
+    /// must protect `/metrics`.
+    pub fn check_for_serving(&self) -> anyhow::Result<()> {
+        let loopback = self.bind_addr.ip().is_loopback();
+        let public_secret = self.jwt_secret_is_generated() || self.jwt_secret == DEV_JWT_SECRET;
+        if self.env == AppEnv::Development && !loopback && public_secret {
+            anyhow::bail!(
+                "JWT_SECRET is required when binding {} (a non-loopback address), even in development",
+                self.bind_addr
+            );
+        }
+        if self.env == AppEnv::Production && self.metrics_token.is_none() {
+            tracing::warn!("METRICS_TOKEN not set: /metrics answers 404 in production");
+        }
+        Ok(())
+    }
+
+    /// Whether the signing secret is the random per-process development one.
+    pub fn jwt_secret_is_generated(&self) -> bool {
+        self.jwt_secret.starts_with(GENERATED_SECRET_PREFIX)
+    }
+}
+
+/// Marks the per-process development secret.
+const GENERATED_SECRET_PREFIX: &str = "generated-dev-secret:";
+
+fn random_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::from(GENERATED_SECRET_PREFIX);
+    for i in 0..4u64 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(i);
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out
+}
+
+fn num<T: TryFrom<u64>>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => {
+            let n: u64 = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name}: expected a number, not `{v}`"))?;
+            T::try_from(n).map_err(|_| anyhow::anyhow!("{name}: {n} is out of range"))
+        }
+    }
+}
+
+fn limits_from(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Limits> {
+    let d = Limits::default();
+    Ok(Limits {
+        max_body_bytes: num(get, "GRAPHQL_MAX_BODY_BYTES", d.max_body_bytes)?,
+        max_document_bytes: num(get, "GRAPHQL_MAX_DOCUMENT_BYTES", d.max_document_bytes)?,
+        max_nesting: num(get, "GRAPHQL_MAX_NESTING", d.max_nesting)?,
+        max_variables_bytes: num(get, "GRAPHQL_MAX_VARIABLES_BYTES", d.max_variables_bytes)?,
+        max_variables_nesting: num(
+            get,
+            "GRAPHQL_MAX_VARIABLES_NESTING",
+            d.max_variables_nesting,
+        )?,
+        max_operations: num(get, "GRAPHQL_MAX_OPERATIONS", d.max_operations)?,
+        max_aliases: num(get, "GRAPHQL_MAX_ALIASES", d.max_aliases)?,
+        max_root_fields: num(get, "GRAPHQL_MAX_ROOT_FIELDS", d.max_root_fields)?,
+        max_selections: num(get, "GRAPHQL_MAX_SELECTIONS", d.max_selections)?,
+    })
+}
+
+fn throttle_from(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<ThrottleConfig> {
+    let d = ThrottleConfig::default();
+    let bucket = |prefix: &str, d: BucketLimits| -> anyhow::Result<BucketLimits> {
+        Ok(BucketLimits {
+            maximum: num(get, &format!("{prefix}_MAXIMUM"), d.maximum)?,
+            restore_rate: num(get, &format!("{prefix}_RESTORE_RATE"), d.restore_rate)?.max(1),
+        })
+    };
+    Ok(ThrottleConfig {
+        max_query_cost: num(get, "QUERY_MAX_COST", d.max_query_cost)?,
+        public: bucket("THROTTLE_PUBLIC", d.public)?,
+        staff: bucket("THROTTLE_STAFF", d.staff)?,
+    })
 }
 
 fn parse_bool(value: Option<String>, default: bool) -> anyhow::Result<bool> {
@@ -227,6 +431,51 @@ mod tests {
     }
 
     #[test]
+    fn the_development_secret_is_random_and_only_for_loopback() {
+        let a = from(&[]).unwrap();
+        let b = from(&[]).unwrap();
+        assert_ne!(a.jwt_secret, b.jwt_secret);
+        assert_ne!(a.jwt_secret, DEV_JWT_SECRET);
+        assert!(a.check_for_serving().is_ok());
+        assert!(
+            from(&[("BIND_ADDR", "0.0.0.0:8080")])
+                .unwrap()
+                .check_for_serving()
+                .is_err()
+        );
+        let explicit = from(&[
+            ("BIND_ADDR", "0.0.0.0:8080"),
+            ("JWT_SECRET", "k3Jx9vQ2mL7pR4tW8yB1nC6fH0aS5dE2"),
+        ])
+        .unwrap();
+        assert!(explicit.check_for_serving().is_ok());
+        let prod = from(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://db/x"),
+            ("JWT_SECRET", "k3Jx9vQ2mL7pR4tW8yB1nC6fH0aS5dE2"),
+        ])
+        .unwrap();
+        assert!(!prod.introspection && !prod.graphiql);
+        assert!(a.introspection && a.graphiql);
+    }
+
+    #[test]
+    fn trusted_proxy_ranges_match_addresses() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        let one = IpNet::parse("::1").unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(!one.contains("::2".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+    }
+
+    #[test]
     fn redis_url_accepts_the_design_name_too() {
         let c = from(&[("CACHE_REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
         assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
@@ -251,6 +500,8 @@ mod tests {
             .is_ok()
         );
         assert!(from(&[("BIND_ADDR", "nope")]).is_err());
+        assert!(from(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(from(&[("GRAPHQL_MAX_NESTING", "deep")]).is_err());
         assert!(from(&[("APP_ENV", "staging")]).is_err());
         assert!(from(&[("CACHE_ENABLED", "maybe")]).is_err());
         assert!(from(&[("CACHE_TIMEOUT_MS", "soon")]).is_err());

@@ -26,3 +26,4 @@ pub mod http;
 pub mod orders;
 pub mod seed;
 pub mod storage;
+pub mod throttle;

@@ -3,17 +3,25 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::guard::RequireAdmin;
+use super::guard::{RequireAdmin, RequirePermission};
 use super::model::AdminUser;
 use super::password;
+use super::service::{StaffUpdate, update_staff};
+use super::viewer::Permission;
 use super::viewer::{Role, Viewer};
+use crate::cache::keys;
 use crate::error::AppError;
 use crate::graphql::context::{app, db, request_context};
 use crate::graphql::ids::to_global;
 
-/// Failed sign-ins allowed per email and client within [`THROTTLE_WINDOW`].
-pub const MAX_FAILED_LOGINS: u64 = 5;
-/// Window of the sign-in throttle.
+/// Sign-in attempts allowed per email and client within [`THROTTLE_WINDOW`]; a success resets it.
+pub const MAX_ATTEMPTS_PER_PAIR: u64 = 5;
+/// Sign-in attempts allowed per client (any email) within [`THROTTLE_WINDOW`].
+pub const MAX_ATTEMPTS_PER_CLIENT: u64 = 30;
+/// Failed sign-ins of one account (any client) after which only clients that have not failed
+/// on it may still try.
+pub const MAX_FAILURES_PER_ACCOUNT: u64 = 20;
+/// Window of the sign-in throttles.
 pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A staff member.
@@ -38,6 +46,17 @@ pub struct AdminLoginPayload {
     pub expires_at: DateTime<Utc>,
     /// Who signed in.
     pub admin: Admin,
+}
+
+/// Changes to a staff account (owners only).
+#[derive(async_graphql::InputObject, Debug, Default)]
+pub struct UpdateStaffMemberInput {
+    /// New role.
+    pub role: Option<Role>,
+    /// `false` deactivates the account.
+    pub is_active: Option<bool>,
+    /// New password (at least 12 characters).
+    pub password: Option<String>,
 }
 
 /// Staff queries.
@@ -79,14 +98,35 @@ impl AuthMutation {
         password: String,
     ) -> Result<AdminLoginPayload> {
         let app = app(ctx)?;
+        let request = request_context(ctx)?;
+        if request
+            .sign_ins
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            return Err(AppError::bad_input("one sign-in per request").into());
+        }
         let email = email.trim().to_lowercase();
-        let client = request_context(ctx)?.client.clone();
-        let throttle_key = crate::cache::keys::login_throttle(&email, &client);
-        if app.cache.counter(&throttle_key).await >= MAX_FAILED_LOGINS {
+        let client = request.client.clone();
+        // Counted before verifying, atomically: concurrent guesses cannot slip past the limits.
+        let pair_key = keys::login_attempts(&email, &client);
+        let pair = app.cache.increment(&pair_key, THROTTLE_WINDOW).await;
+        let from_client = app
+            .cache
+            .increment(&keys::login_client_attempts(&client), THROTTLE_WINDOW)
+            .await;
+        let account_failures = app
+            .cache
+            .counter(&keys::login_account_failures(&email))
+            .await;
+        // An account under attack stays open to clients that have not failed on it.
+        let locked_out = account_failures >= MAX_FAILURES_PER_ACCOUNT && pair > 1;
+        if pair > MAX_ATTEMPTS_PER_PAIR || from_client > MAX_ATTEMPTS_PER_CLIENT || locked_out {
             return Err(
                 AppError::RateLimited("too many failed sign-ins; try again later".into()).into(),
             );
         }
+        let slot = password::slot(&app.password_slots).await?;
         let user = AdminUser::find_by_email(&mut *db(ctx).await?, &email)
             .await
             .map_err(AppError::from)?;
@@ -94,21 +134,24 @@ impl AuthMutation {
             || password::dummy_hash().to_owned(),
             |u| u.password_hash.clone(),
         );
-        let valid = password::verify(password, stored).await;
+        let valid = password::verify(slot, password, stored).await;
         let user = match user {
             Some(u) if valid && u.is_active => u,
             _ => {
-                app.cache.increment(&throttle_key, THROTTLE_WINDOW).await;
+                app.cache
+                    .increment(&keys::login_account_failures(&email), THROTTLE_WINDOW)
+                    .await;
                 return Err(AppError::Unauthenticated("invalid email or password".into()).into());
             }
         };
+        app.cache.forget(&pair_key).await;
         let role: Role = user
             .role
             .parse()
             .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
         let (token, claims) = app
             .jwt
-            .issue_admin(user.id, role)
+            .issue_admin(user.id, role, user.token_version)
             .map_err(AppError::Internal)?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
         Ok(AdminLoginPayload {
@@ -119,6 +162,37 @@ impl AuthMutation {
                 email: user.email,
                 role,
             },
+        })
+    }
+
+    /// Changes a staff member's role, active flag or password. Every token the account held
+    /// stops working at once, on every instance, and its open WebSockets are closed.
+    #[graphql(guard = "RequirePermission(Permission::Staff)")]
+    async fn update_staff_member(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateStaffMemberInput,
+    ) -> Result<Admin> {
+        let id = crate::graphql::ids::expect_global(&id, "Admin")?;
+        let user = update_staff(
+            app(ctx)?,
+            id,
+            StaffUpdate {
+                role: input.role,
+                is_active: input.is_active,
+                password: input.password,
+            },
+        )
+        .await?;
+        let role = user
+            .role
+            .parse()
+            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+        Ok(Admin {
+            id: to_global("Admin", user.id),
+            email: user.email,
+            role,
         })
     }
 }

@@ -22,6 +22,9 @@ pub struct Claims {
     pub exp: i64,
     /// Always [`ISSUER`].
     pub iss: String,
+    /// The staff account's token version when issued (0 for customer tokens).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 /// Signs and verifies tokens with one secret.
@@ -43,7 +46,12 @@ impl JwtKeys {
     }
 
     /// A token for a staff member.
-    pub fn issue_admin(&self, id: i64, role: Role) -> anyhow::Result<(String, Claims)> {
+    pub fn issue_admin(
+        &self,
+        id: i64,
+        role: Role,
+        version: i64,
+    ) -> anyhow::Result<(String, Claims)> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: format!("admin:{id}"),
@@ -51,6 +59,7 @@ impl JwtKeys {
             iat: now,
             exp: now + self.lifetime.num_seconds(),
             iss: ISSUER.into(),
+            ver: version,
         };
         Ok((self.sign(&claims)?, claims))
     }
@@ -91,12 +100,17 @@ impl JwtKeys {
         self.viewer_from_token(token.trim())
     }
 
-    /// The viewer a raw token stands for.
+    /// The viewer a raw token stands for (signature and expiry only; staff tokens are checked
+    /// against their account by `auth::sessions`).
     pub fn viewer_from_token(&self, token: &str) -> Viewer {
-        let claims = match self.verify(token) {
-            Ok(c) => c,
-            Err(reason) => return Viewer::Invalid(reason),
-        };
+        match self.verify(token) {
+            Ok(claims) => Self::viewer_of(&claims),
+            Err(reason) => Viewer::Invalid(reason),
+        }
+    }
+
+    /// The viewer verified claims stand for.
+    pub fn viewer_of(claims: &Claims) -> Viewer {
         let id = |prefix: &str| {
             claims
                 .sub
@@ -124,7 +138,7 @@ mod tests {
             b"0123456789abcdef0123456789abcdef",
             chrono::Duration::hours(1),
         );
-        let (token, _) = keys.issue_admin(7, Role::Content).unwrap();
+        let (token, _) = keys.issue_admin(7, Role::Content, 1).unwrap();
         assert_eq!(
             keys.viewer_from_header(Some(&format!("Bearer {token}"))),
             Viewer::Admin {
@@ -147,6 +161,7 @@ mod tests {
             iat: now - 7200,
             exp: now - 3600,
             iss: ISSUER.into(),
+            ver: 1,
         };
         assert_eq!(
             keys.viewer_from_token(&keys.sign(&expired).unwrap()),

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod model;
 pub mod password;
 pub mod service;
+pub mod sessions;
 pub mod viewer;
 
 pub use guard::{RequireAdmin, RequirePermission};

@@ -17,6 +17,8 @@ pub struct AdminUser {
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Tokens name this; bumping it ends every token issued before.
+    pub token_version: i64,
 }
 
 /// A new staff account.
@@ -66,9 +68,45 @@ impl AdminUser {
                 admin_users::role.eq(new.role),
                 admin_users::is_active.eq(true),
                 admin_users::updated_at.eq(diesel::dsl::now),
+                admin_users::token_version.eq(admin_users::token_version + 1),
             ))
             .returning(AdminUser::as_returning())
             .get_result(conn)
             .await
+    }
+}
+
+/// Changes to a staff account; any change ends the account's tokens.
+#[derive(Debug, Default)]
+pub struct StaffChanges<'a> {
+    /// New role.
+    pub role: Option<&'a str>,
+    /// Activate or deactivate.
+    pub is_active: Option<bool>,
+    /// New password hash.
+    pub password_hash: Option<&'a str>,
+}
+
+impl AdminUser {
+    /// Applies `changes` and bumps the token version; `None` when the account does not exist.
+    pub async fn change(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        changes: StaffChanges<'_>,
+    ) -> QueryResult<Option<AdminUser>> {
+        diesel::update(admin_users::table.find(id))
+            .set((
+                changes.role.map(|r| admin_users::role.eq(r)),
+                changes.is_active.map(|a| admin_users::is_active.eq(a)),
+                changes
+                    .password_hash
+                    .map(|h| admin_users::password_hash.eq(h)),
+                admin_users::token_version.eq(admin_users::token_version + 1),
+                admin_users::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(AdminUser::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
     }
 }

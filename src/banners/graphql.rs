@@ -66,7 +66,12 @@ impl BannersQuery {
     /// Active banners within their time window, by sort order.
     #[graphql(cache_control(max_age = 300))]
     async fn hero_banners(&self, ctx: &Context<'_>) -> Result<Vec<HeroBanner>> {
-        let rows = service::live_banners(app(ctx)?, Utc::now()).await?;
+        let now = Utc::now();
+        let (rows, next_change) = service::live_banners_until(app(ctx)?, now).await?;
+        if let Some(at) = next_change {
+            let seconds = (at - now).num_seconds().clamp(1, i64::from(u32::MAX));
+            crate::graphql::context::cap_max_age(ctx, u32::try_from(seconds).unwrap_or(1));
+        }
         Ok(rows.into_iter().map(HeroBanner).collect())
     }
 }
@@ -237,7 +242,8 @@ impl BannersAdminQuery {
     /// Every banner, inactive and out-of-window ones included, by sort order.
     #[graphql(
         guard = "RequirePermission(Permission::Banners)",
-        cache_control(private)
+        cache_control(private),
+        complexity = "crate::graphql::cost::connection_cost(first, None, child_complexity)"
     )]
     async fn admin_hero_banners(
         &self,

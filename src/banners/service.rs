@@ -13,14 +13,30 @@ use crate::events::{BannerAction, DomainEvent};
 /// Active banners whose window contains `now`, by sort order. The cache holds every *active*
 /// banner (windows included), so a window opening or closing shows without waiting for a TTL.
 pub async fn live_banners(app: &AppState, now: DateTime<Utc>) -> AppResult<Vec<HeroBanner>> {
+    Ok(live_banners_until(app, now).await?.0)
+}
+
+/// [`live_banners`], and the next instant a window opens or closes (when the answer changes by
+/// itself, so no cache may keep it past then).
+pub async fn live_banners_until(
+    app: &AppState,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<HeroBanner>, Option<DateTime<Utc>>)> {
     let db = app.db.clone();
-    let active = app
+    let active: Vec<HeroBanner> = app
         .cache
         .get_or_load(&keys::hero_banners_active(), async move {
             Ok(HeroBanner::active(&mut *db.get().await?).await?)
         })
         .await?;
-    Ok(active.into_iter().filter(|b| b.is_live_at(now)).collect())
+    let next_change = active
+        .iter()
+        .flat_map(|b| [b.starts_at, b.ends_at])
+        .flatten()
+        .filter(|t| *t > now)
+        .min();
+    let live = active.into_iter().filter(|b| b.is_live_at(now)).collect();
+    Ok((live, next_change))
 }
 
 fn not_found(id: i64) -> AppError {
@@ -38,17 +54,21 @@ pub fn validate(banner: &NewHeroBanner) -> AppResult<()> {
     if banner.image_url.trim().is_empty() {
         return Err(AppError::bad_input("`imageUrl` must not be empty"));
     }
-    for (field, url) in [
-        ("imageUrl", Some(&banner.image_url)),
-        ("linkUrl", banner.link_url.as_ref()),
-    ] {
-        if let Some(url) = url
-            && !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
-        {
-            return Err(AppError::bad_input(format!(
-                "`{field}` must be an http(s) URL or a path"
-            )));
-        }
+    let site_path = |url: &str| url.starts_with('/') && !url.starts_with("//");
+    let url = &banner.image_url;
+    if !(url.starts_with("https://") || url.starts_with("http://") || site_path(url)) {
+        return Err(AppError::bad_input(
+            "`imageUrl` must be an http(s) URL or a site path",
+        ));
+    }
+    // A link is followed by shoppers: no `javascript:`, no other scheme, no other host's
+    // protocol-relative `//…`.
+    if let Some(link) = &banner.link_url
+        && !(link.starts_with("https://") || site_path(link))
+    {
+        return Err(AppError::bad_input(
+            "`linkUrl` must be an https:// URL or a site path starting with `/`",
+        ));
     }
     if let (Some(start), Some(end)) = (banner.starts_at, banner.ends_at)
         && end <= start

@@ -212,9 +212,25 @@ pub fn response(hash: &str, families: Vec<Family>, entities: Vec<String>) -> Res
     }
 }
 
-/// Failed sign-ins of one email from one client (hashed: no emails in Redis key names).
-pub fn login_throttle(email: &str, client: &str) -> String {
-    format!("throttle:login:{}", hash_of(&(email, client)))
+/// Sign-in attempts of one email from one client (hashed: no emails in Redis key names).
+pub fn login_attempts(email: &str, client: &str) -> String {
+    format!("throttle:login:pair:{}", hash_of(&(email, client)))
+}
+
+/// Sign-in attempts from one client, whatever the email.
+pub fn login_client_attempts(client: &str) -> String {
+    format!("throttle:login:client:{}", hash_of(&client))
+}
+
+/// Failed sign-ins of one email from every client.
+pub fn login_account_failures(email: &str) -> String {
+    format!("throttle:login:account:{}", hash_of(&email))
+}
+
+/// The leaky bucket of query-cost points of one client (`client:<address>`) or staff member
+/// (`staff:<id>`).
+pub fn cost_bucket(owner: &str) -> String {
+    format!("throttle:cost:{owner}")
 }
 
 /// How long persisted documents are kept.

@@ -19,6 +19,9 @@ struct Inner {
     counters: HashMap<String, (u64, Option<Instant>)>,
 }
 
+/// Counters kept at most (each a key and two words).
+const MAX_COUNTERS: usize = 100_000;
+
 /// The in-process store.
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -111,6 +114,11 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Removes a counter.
+    pub fn reset_counter(&self, key: &str) {
+        self.lock().counters.remove(key);
+    }
+
     /// Increments a counter that never expires (family versions).
     pub fn incr(&self, key: &str) -> u64 {
         self.incr_within(key, None)
@@ -121,6 +129,15 @@ impl MemoryStore {
     pub fn incr_within(&self, key: &str, window: Option<Duration>) -> u64 {
         let mut inner = self.lock();
         let now = Instant::now();
+        if inner.counters.len() >= MAX_COUNTERS && !inner.counters.contains_key(key) {
+            // Windowed counters (throttles) are what strangers can multiply: drop the expired
+            // ones, then, if still full, every windowed one (a throttle forgets early rather than
+            // the process growing without bound). Version counters have no window and stay.
+            inner.counters.retain(|_, (_, e)| e.is_none_or(|e| e > now));
+            if inner.counters.len() >= MAX_COUNTERS {
+                inner.counters.retain(|_, (_, e)| e.is_none());
+            }
+        }
         let counter = inner
             .counters
             .entry(key.to_owned())

@@ -11,6 +11,7 @@
 //! Faults: a Redis error or timeout (tens of milliseconds) never fails a read; it is counted,
 //! logged at most once per interval, and the read goes to the database.
 
+pub mod bounded;
 pub mod keys;
 pub mod memory;
 pub mod redis_store;
@@ -539,6 +540,24 @@ impl Cache {
         }
     }
 
+    /// Deletes a windowed counter (a sign-in that succeeded clears its attempts).
+    pub async fn forget(&self, name: &str) {
+        let key = self.full(name);
+        match &self.store {
+            Store::Redis(r) => {
+                let result = r
+                    .run(async |c| redis::cmd("DEL").arg(&key).query_async::<u64>(c).await)
+                    .await;
+                if let Err(e) = result {
+                    self.fault(&e);
+                }
+                self.local_counters.reset_counter(&key);
+            }
+            Store::Memory(m) => m.reset_counter(&key),
+            Store::Disabled => self.local_counters.reset_counter(&key),
+        }
+    }
+
     /// Increments a counter that expires `window` after its first increment. Shared by every
     /// instance with Redis; per instance otherwise (or while Redis is down).
     pub async fn increment(&self, name: &str, window: Duration) -> u64 {
@@ -570,6 +589,40 @@ impl Cache {
             }
             Store::Memory(m) => m.incr_within(&key, Some(window)),
             Store::Disabled => self.local_counters.incr_within(&key, Some(window)),
+        }
+    }
+
+    /// Runs a Lua script (`EVAL`) on Redis over the prefixed keys `names`; `None` without Redis
+    /// (in-process or disabled cache) or on a fault, so callers keep a local fallback.
+    pub async fn eval_on_redis(
+        &self,
+        script: &'static str,
+        names: &[&str],
+        args: &[i64],
+    ) -> Option<Vec<i64>> {
+        let Store::Redis(r) = &self.store else {
+            return None;
+        };
+        let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
+        let result = r
+            .run(async |c| {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(script).arg(keys.len());
+                for key in &keys {
+                    cmd.arg(key);
+                }
+                for arg in args {
+                    cmd.arg(*arg);
+                }
+                cmd.query_async::<Vec<i64>>(c).await
+            })
+            .await;
+        match result {
+            Ok(values) => Some(values),
+            Err(e) => {
+                self.fault(&e);
+                None
+            }
         }
     }
 

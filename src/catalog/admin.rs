@@ -130,7 +130,8 @@ impl CatalogAdminQuery {
     /// Every product, newest change first, with staff filters.
     #[graphql(
         guard = "RequirePermission(Permission::Catalog)",
-        cache_control(private)
+        cache_control(private),
+        complexity = "crate::graphql::cost::connection_cost(first, None, child_complexity)"
     )]
     async fn admin_products(
         &self,

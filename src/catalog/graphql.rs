@@ -490,6 +490,7 @@ impl Collection {
     }
     /// The collection's store-visible products.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::connection_cost(first, last, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -562,6 +563,7 @@ impl Category {
     }
     /// Store-visible products in this category or any of its descendants.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::connection_cost(first, last, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -832,7 +834,10 @@ pub struct CatalogQuery;
 impl CatalogQuery {
     /// Store-visible products, keyset-paginated, filtered and sorted on the server.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(cache_control(max_age = 60))]
+    #[graphql(
+        cache_control(max_age = 60),
+        complexity = "crate::graphql::cost::connection_cost(first, last, child_complexity)"
+    )]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -879,7 +884,10 @@ impl CatalogQuery {
     }
 
     /// Collections by title.
-    #[graphql(cache_control(max_age = 300))]
+    #[graphql(
+        cache_control(max_age = 300),
+        complexity = "crate::graphql::cost::connection_cost(first, None, child_complexity)"
+    )]
     async fn collections(
         &self,
         ctx: &Context<'_>,

@@ -189,5 +189,6 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        token_version -> Int8,
     }
 }

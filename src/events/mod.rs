@@ -55,6 +55,11 @@ pub enum DomainEvent {
         /// What happened.
         action: ProductAction,
     },
+    /// A staff account changed (deactivated, role or password): its tokens are void.
+    StaffChanged {
+        /// `admin_users.id`.
+        id: i64,
+    },
     /// An order changed status.
     Order {
         /// The order id.

@@ -1,21 +1,24 @@
 //! Automatic persisted queries, Apollo's protocol: a client sends
 //! `extensions.persistedQuery = { version: 1, sha256Hash }` and no document; an unknown hash
 //! answers `PersistedQueryNotFound`, and the client retries with the document, which is stored
-//! (Redis, shared by every instance, 30 days; a small in-process LRU in front). The hash is the
-//! SHA-256 of the document exactly as received. In allow-list mode (`PERSISTED_QUERIES_ONLY`) only
-//! documents registered beforehand (`techpotli persisted-queries register`) run.
+//! once it has parsed within the limits (Redis, shared by every instance, 30 days; a bounded
+//! in-process map in front). The hash is the SHA-256 of the document exactly as received. In
+//! allow-list mode (`PERSISTED_QUERIES_ONLY`) only documents registered beforehand
+//! (`techpotli register-queries`) run.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_graphql::Request;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::cache::bounded::BoundedMap;
 use crate::cache::{Cache, keys};
 
 /// Documents remembered in-process (oldest dropped first).
-const LRU_CAPACITY: usize = 2048;
+const LOCAL_DOCUMENTS: usize = 2048;
+/// Bytes of documents remembered in-process.
+const LOCAL_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a persisted-query request cannot run; each maps to one `extensions.code`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,43 +67,28 @@ pub fn sha256_hex(document: &str) -> String {
     keys::hex(&Sha256::digest(document.as_bytes()))
 }
 
-/// Documents by hash, and insertion order for eviction.
-type Lru = (HashMap<String, Arc<str>>, VecDeque<String>);
-
-/// The persisted-query store: Redis (through the cache) behind an in-process LRU.
-#[derive(Default)]
+/// The persisted-query store: Redis (through the cache) behind a bounded in-process map.
 pub struct PersistedQueries {
-    lru: Mutex<Lru>,
+    local: BoundedMap<String, Arc<str>>,
+}
+
+impl Default for PersistedQueries {
+    fn default() -> Self {
+        Self {
+            local: BoundedMap::new(LOCAL_DOCUMENTS, LOCAL_BYTES),
+        }
+    }
 }
 
 impl PersistedQueries {
     fn remember(&self, hash: &str, document: Arc<str>) {
-        let mut guard = self
-            .lru
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (map, order) = &mut *guard;
-        if map.insert(hash.to_owned(), document).is_none() {
-            order.push_back(hash.to_owned());
-            while order.len() > LRU_CAPACITY {
-                if let Some(old) = order.pop_front() {
-                    map.remove(&old);
-                }
-            }
-        }
+        let weight = hash.len() + document.len();
+        self.local.insert(hash.to_owned(), document, weight, None);
     }
 
-    fn recall(&self, hash: &str) -> Option<Arc<str>> {
-        let guard = self
-            .lru
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.0.get(hash).cloned()
-    }
-
-    /// Looks a document up: LRU first, then Redis.
+    /// Looks a document up: in-process first, then Redis.
     pub async fn get(&self, cache: &Cache, hash: &str) -> Option<Arc<str>> {
-        if let Some(doc) = self.recall(hash) {
+        if let Some(doc) = self.local.get(hash) {
             return Some(doc);
         }
         let bytes = cache.get_plain(&keys::persisted_query(hash)).await?;
@@ -127,14 +115,15 @@ impl PersistedQueries {
         hash
     }
 
-    /// Applies the protocol to a request: fills in the document for a known hash, registers a
-    /// new one (unless `only_registered`), and enforces the allow-list.
+    /// Applies the protocol to a request: fills in the document for a known hash and enforces the
+    /// allow-list. `Ok(true)` asks the caller to register the document ([`Self::put`]) once it
+    /// has parsed within the limits; nothing is stored before.
     pub async fn resolve(
         &self,
         cache: &Cache,
         request: &mut Request,
         only_registered: bool,
-    ) -> Result<(), ApqError> {
+    ) -> Result<bool, ApqError> {
         let ext = match request.extensions.get("persistedQuery") {
             None => None,
             Some(value) => {
@@ -154,28 +143,28 @@ impl PersistedQueries {
             (Some(hash), true) => {
                 let doc = self.get(cache, &hash).await.ok_or(ApqError::NotFound)?;
                 request.query = doc.to_string();
-                Ok(())
+                Ok(false)
             }
             (Some(hash), false) => {
                 if sha256_hex(&request.query) != hash {
                     return Err(ApqError::HashMismatch);
                 }
-                if self.get(cache, &hash).await.is_none() {
-                    if only_registered {
-                        return Err(ApqError::NotAllowed);
-                    }
-                    self.put(cache, &request.query).await;
+                if self.get(cache, &hash).await.is_some() {
+                    return Ok(false);
                 }
-                Ok(())
+                if only_registered {
+                    return Err(ApqError::NotAllowed);
+                }
+                Ok(true)
             }
             (None, _) if only_registered => {
                 let hash = sha256_hex(&request.query);
                 self.get(cache, &hash)
                     .await
-                    .map(|_| ())
+                    .map(|_| false)
                     .ok_or(ApqError::NotAllowed)
             }
-            (None, _) => Ok(()),
+            (None, _) => Ok(false),
         }
     }
 }

@@ -13,8 +13,11 @@ use crate::error::{AppError, AppResult};
 pub struct RequestContext {
     /// The authenticated viewer.
     pub viewer: Viewer,
-    /// The client address (first `X-Forwarded-For` hop behind a proxy), for throttling.
+    /// The client address: the socket's peer, or behind a trusted proxy the right-most
+    /// untrusted `X-Forwarded-For` hop. For throttles.
     pub client: String,
+    /// Sign-ins attempted in this request (at most one may run).
+    pub sign_ins: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The request context attached by the handler.
@@ -41,4 +44,23 @@ pub fn request_data<'a, T: Send + Sync + 'static>(ctx: &Context<'a>) -> AppResul
 /// A pooled database connection for a resolver.
 pub async fn db(ctx: &Context<'_>) -> AppResult<DbConn> {
     Ok(app(ctx)?.db.get_owned().await?)
+}
+
+/// The longest a response may be cached, lowered by resolvers whose data changes at a known
+/// time (a banner window opening or closing); attached per request by the HTTP handler.
+#[derive(Debug)]
+pub struct MaxAgeCap(pub std::sync::atomic::AtomicU32);
+
+impl Default for MaxAgeCap {
+    fn default() -> Self {
+        Self(std::sync::atomic::AtomicU32::new(u32::MAX))
+    }
+}
+
+/// Caps the response's `max-age` at `seconds` (no-op where no cap is attached).
+pub fn cap_max_age(ctx: &Context<'_>, seconds: u32) {
+    if let Some(cap) = ctx.data_opt::<MaxAgeCap>() {
+        cap.0
+            .fetch_min(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
 }

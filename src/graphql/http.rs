@@ -7,23 +7,27 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response as GqlResponse, ServerError};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::cache::keys;
+use crate::config::IpNet;
 use crate::error::AppResult;
 use crate::graphql::apq::{ApqError, PersistedQueries};
-use crate::graphql::context::RequestContext;
-use crate::graphql::response_cache::{self, CachePolicy, CachedResponse, DocumentCache};
+use crate::graphql::context::{MaxAgeCap, RequestContext};
+use crate::graphql::cost;
+use crate::graphql::documents::Documents;
+use crate::graphql::limits::{self, LimitError};
+use crate::graphql::multipart;
+use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, AppSchema};
+use crate::http::client::{ClientAddr, TrustedProxies};
 
 /// Media type of GraphQL-over-HTTP responses.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -37,8 +41,14 @@ pub struct GraphqlState {
     pub schema: AppSchema,
     /// Persisted query documents.
     pub apq: Arc<PersistedQueries>,
-    /// Parsed documents by text.
-    pub documents: Arc<DocumentCache>,
+    /// Parsed and measured documents by text.
+    pub documents: Arc<Documents>,
+}
+
+impl TrustedProxies for GraphqlState {
+    fn trusted_proxies(&self) -> &[IpNet] {
+        &self.app.config.trusted_proxies
+    }
 }
 
 /// The GraphQL-over-HTTP GET parameters.
@@ -97,6 +107,22 @@ fn request_error(flavor: Flavor, status: StatusCode, message: impl Into<String>)
     )
 }
 
+/// A limit that was exceeded: 413 for sizes, otherwise as a validation error (200 for
+/// `application/json`, 400 for `application/graphql-response+json`).
+fn limit_error(flavor: Flavor, error: &LimitError) -> Response {
+    let status = match (error.code, flavor) {
+        ("QUERY_TOO_LARGE", _) => StatusCode::PAYLOAD_TOO_LARGE,
+        (_, Flavor::Json) => StatusCode::OK,
+        (_, Flavor::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+    };
+    json_response(
+        flavor,
+        status,
+        serde_json::to_vec(&error.to_json()).unwrap_or_default(),
+        CachePolicy::NoStore,
+    )
+}
+
 fn json_response(
     flavor: Flavor,
     status: StatusCode,
@@ -127,9 +153,24 @@ fn json_response(
 pub async fn graphql_get(
     State(state): State<GraphqlState>,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let flavor = negotiate(&headers);
+    let limits = &state.app.config.limits;
+    let raw_len = raw.as_deref().map_or(0, str::len);
+    if raw_len > limits.max_body_bytes {
+        return limit_error(
+            flavor,
+            &LimitError {
+                code: "QUERY_TOO_LARGE",
+                message: format!(
+                    "query string size in bytes is {raw_len}, over the limit of {}",
+                    limits.max_body_bytes
+                ),
+            },
+        );
+    }
     let params: GetParams = match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
         Ok(p) => p,
         Err(e) => {
@@ -140,10 +181,14 @@ pub async fn graphql_get(
             );
         }
     };
+    let nesting = limits.max_variables_nesting + 2;
     let parse_json = |name: &str, text: Option<String>| -> Result<serde_json::Value, String> {
         match text {
             None => Ok(serde_json::Value::Null),
-            Some(t) => serde_json::from_str(&t).map_err(|e| format!("invalid `{name}`: {e}")),
+            Some(t) => {
+                limits::scan_json(t.as_bytes(), nesting).map_err(|e| e.message)?;
+                serde_json::from_str(&t).map_err(|e| format!("invalid `{name}`: {e}"))
+            }
         }
     };
     let variables = match parse_json("variables", params.variables) {
@@ -166,13 +211,14 @@ pub async fn graphql_get(
             }
         }
     }
-    execute(state, Method::GET, &headers, flavor, request).await
+    execute(state, Method::GET, &headers, client, flavor, request).await
 }
 
 /// `POST /graphql` (JSON body, or a multipart upload request).
 pub async fn graphql_post(
     State(state): State<GraphqlState>,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     body: Body,
 ) -> Response {
     let flavor = negotiate(&headers);
@@ -180,40 +226,72 @@ pub async fn graphql_post(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let is_supported = content_type.as_deref().is_some_and(|ct| {
-        let ct = ct.to_ascii_lowercase();
-        ct.starts_with("application/json") || ct.starts_with("multipart/form-data")
-    });
-    if !is_supported {
+    let lower = content_type.as_deref().map(str::to_ascii_lowercase);
+    let is_json = lower
+        .as_deref()
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let is_multipart = lower
+        .as_deref()
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    let config = &state.app.config;
+    let request = if is_json {
+        let bytes = match axum::body::to_bytes(body, config.limits.max_body_bytes).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return limit_error(
+                    flavor,
+                    &LimitError {
+                        code: "QUERY_TOO_LARGE",
+                        message: format!(
+                            "request body is over the limit of {} bytes",
+                            config.limits.max_body_bytes
+                        ),
+                    },
+                );
+            }
+        };
+        // serde builds values recursively: bound the nesting before it does.
+        if let Err(e) = limits::scan_json(&bytes, config.limits.max_variables_nesting + 2) {
+            return limit_error(flavor, &e);
+        }
+        match serde_json::from_slice::<Request>(&bytes) {
+            Ok(request) => request,
+            Err(e) => {
+                return request_error(
+                    flavor,
+                    StatusCode::BAD_REQUEST,
+                    format!("malformed GraphQL request: {e}"),
+                );
+            }
+        }
+    } else if is_multipart {
+        // Apollo's CSRF rule: a browser cannot send this header cross-site without a preflight,
+        // so a form on another site cannot upload.
+        let preflighted = ["apollo-require-preflight", "x-apollo-operation-name"]
+            .iter()
+            .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()));
+        if !preflighted {
+            return request_error(
+                flavor,
+                StatusCode::BAD_REQUEST,
+                "multipart requests must carry a non-empty `Apollo-Require-Preflight` header (CSRF protection)",
+            );
+        }
+        match multipart::receive(content_type, body, config).await {
+            Ok(request) => request,
+            Err(multipart::UploadError::Limit(e)) => return limit_error(flavor, &e),
+            Err(multipart::UploadError::Malformed(message)) => {
+                return request_error(flavor, StatusCode::BAD_REQUEST, message);
+            }
+        }
+    } else {
         return request_error(
             flavor,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "POST /graphql takes `Content-Type: application/json` (or multipart/form-data for uploads)",
         );
-    }
-    let stream = body
-        .into_data_stream()
-        .map_err(std::io::Error::other)
-        .into_async_read();
-    let request = match async_graphql::http::receive_body(
-        content_type,
-        stream,
-        MultipartOptions::default()
-            .max_file_size(state.app.config.upload_max_bytes)
-            .max_num_files(10),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return request_error(
-                flavor,
-                StatusCode::BAD_REQUEST,
-                format!("malformed GraphQL request: {e}"),
-            );
-        }
     };
-    execute(state, Method::POST, &headers, flavor, request).await
+    execute(state, Method::POST, &headers, client, flavor, request).await
 }
 
 /// The operation the request will run, when the document parses: mutations must not run on GET.
@@ -234,24 +312,31 @@ async fn execute(
     state: GraphqlState,
     method: Method,
     headers: &HeaderMap,
+    client: String,
     flavor: Flavor,
     mut request: Request,
 ) -> Response {
     let app = &state.app;
-    if let Err(error) = state
+    if let Err(e) = limits::check_variables(&request.variables, &app.config.limits) {
+        return limit_error(flavor, &e);
+    }
+    let register = match state
         .apq
         .resolve(&app.cache, &mut request, app.config.persisted_queries_only)
         .await
     {
-        // Apollo clients read the code from a 200 response and retry with the document.
-        let body =
-            serde_json::to_vec(&error_body(&error.message(), error.code())).unwrap_or_default();
-        let status = match (&error, flavor) {
-            (ApqError::NotFound, _) | (_, Flavor::Json) => StatusCode::OK,
-            (_, Flavor::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
-        };
-        return json_response(flavor, status, body, CachePolicy::NoStore);
-    }
+        Ok(register) => register,
+        Err(error) => {
+            // Apollo clients read the code from a 200 response and retry with the document.
+            let body =
+                serde_json::to_vec(&error_body(&error.message(), error.code())).unwrap_or_default();
+            let status = match (&error, flavor) {
+                (ApqError::NotFound, _) | (_, Flavor::Json) => StatusCode::OK,
+                (_, Flavor::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+            };
+            return json_response(flavor, status, body, CachePolicy::NoStore);
+        }
+    };
     if request.query.trim().is_empty() {
         return request_error(
             flavor,
@@ -259,7 +344,14 @@ async fn execute(
             "missing `query` (or a persisted query hash)",
         );
     }
-    let document = state.documents.parse(&request.query);
+    let document = match state.documents.check(&request.query) {
+        Ok(document) => document,
+        Err(e) => return limit_error(flavor, &e),
+    };
+    // Only a document that parses and keeps within the limits is ever stored.
+    if register && document.is_some() {
+        state.apq.put(&app.cache, &request.query).await;
+    }
     let ty = document
         .as_deref()
         .and_then(|d| operation_type(d, request.operation_name.as_deref()));
@@ -278,26 +370,28 @@ async fn execute(
     let public_candidate =
         ty == Some(OperationType::Query) && !has_credentials && app.cache.is_enabled();
     let outcome = match (public_candidate, &document) {
-        (true, Some(doc)) => cached_execute(&state, flavor, request, doc).await,
-        _ => run(&state, flavor, request, document.is_some(), headers).await,
+        (true, Some(doc)) => cached_execute(&state, flavor, request, doc, client).await,
+        _ => {
+            let context = request_context(app, headers, client).await;
+            run(&state, flavor, request, document.is_some(), context, false).await
+        }
     };
     finish(flavor, outcome, headers)
 }
 
-/// Who is asking: the verified token (if any) and the client address for throttles.
-fn request_context(app: &AppState, headers: &HeaderMap) -> RequestContext {
+/// Who is asking: the verified token (if any, checked against its account) and the client
+/// address for throttles.
+async fn request_context(app: &AppState, headers: &HeaderMap, client: String) -> RequestContext {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let client = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default();
     RequestContext {
-        viewer: app.jwt.viewer_from_header(authorization),
+        viewer: app
+            .staff_sessions
+            .from_header(&app.jwt, &app.db, authorization)
+            .await,
         client,
+        sign_ins: Arc::default(),
     }
 }
 
@@ -308,6 +402,8 @@ struct Outcome {
     policy: CachePolicy,
     /// Set for public responses.
     etag: Option<String>,
+    /// `extensions.cost` to add when serving (responses kept in the shared cache carry none).
+    cost: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -319,6 +415,7 @@ impl Outcome {
                 body: r.body,
                 policy: CachePolicy::Public(r.max_age),
                 etag: Some(r.etag),
+                cost: None,
             }
         } else {
             Self {
@@ -326,27 +423,42 @@ impl Outcome {
                 body: r.body,
                 policy: CachePolicy::NoStore,
                 etag: None,
+                cost: None,
             }
         }
     }
 }
 
+/// Runs a request. With `detach_cost`, `extensions.cost` is taken out of the body (which may be
+/// shared through the response cache) and returned beside it.
 async fn run(
     state: &GraphqlState,
     flavor: Flavor,
     request: Request,
     parsed: bool,
-    headers: &HeaderMap,
+    context: RequestContext,
+    detach_cost: bool,
 ) -> Outcome {
-    let has_credentials = headers.contains_key(header::AUTHORIZATION);
-    let context = request_context(&state.app, headers);
-    let response = schema::execute(&state.schema, &state.app, request, context).await;
+    let has_credentials = !matches!(context.viewer, crate::auth::Viewer::Anonymous);
+    let cap = Arc::new(MaxAgeCap::default());
+    let mut response = schema::execute(&state.schema, request.data(cap.clone()), context).await;
+    let max_age = u32::try_from(response.cache_control.max_age)
+        .unwrap_or(0)
+        .min(cap.0.load(Ordering::Relaxed));
     let policy = if has_credentials || !response.cache_control.public {
         CachePolicy::Private
-    } else if response.is_ok() && response.cache_control.max_age > 0 {
-        CachePolicy::Public(u32::try_from(response.cache_control.max_age).unwrap_or(0))
+    } else if response.is_ok() && max_age > 0 {
+        CachePolicy::Public(max_age)
     } else {
         CachePolicy::NoStore
+    };
+    let cost = if detach_cost {
+        response
+            .extensions
+            .remove("cost")
+            .and_then(|v| v.into_json().ok())
+    } else {
+        None
     };
     let (status, body) = graphql_body(flavor, response, parsed);
     let etag = matches!(policy, CachePolicy::Public(_)).then(|| response_cache::etag(&body));
@@ -355,6 +467,7 @@ async fn run(
         body,
         policy,
         etag,
+        cost,
     }
 }
 
@@ -365,8 +478,10 @@ async fn cached_execute(
     flavor: Flavor,
     request: Request,
     doc: &ExecutableDocument,
+    client: String,
 ) -> Outcome {
     let cache = &state.app.cache;
+    let owner = crate::throttle::BucketOwner::Client(client.clone());
     let (families, entities) =
         response_cache::dependencies(doc, request.operation_name.as_deref(), &request.variables);
     let hash = response_cache::request_hash(&request, flavor.content_type());
@@ -385,17 +500,46 @@ async fn cached_execute(
             .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
-        return Outcome::from_cached(hit);
+        // Served without work: it costs nothing, and says what it would have cost.
+        let requested = u64::from(hit.cost);
+        let mut outcome = Outcome::from_cached(hit);
+        outcome.cost = Some(cost::cost_json(
+            requested,
+            0,
+            state.app.throttle.peek(&owner),
+        ));
+        return outcome;
     }
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
     let (work_state, work_key) = (state.clone(), full_key.clone());
+    // The request whose execution runs is charged for it; requests that share its result are not.
+    let leader_cost: Arc<std::sync::Mutex<Option<serde_json::Value>>> = Arc::default();
+    let leader = leader_cost.clone();
     let work = async move {
-        let outcome = run(&work_state, flavor, request, true, &HeaderMap::new()).await;
+        let context = RequestContext {
+            client,
+            ..RequestContext::default()
+        };
+        let outcome = run(&work_state, flavor, request, true, context, true).await;
         let max_age = match outcome.policy {
             CachePolicy::Public(age) => age,
             _ => 0,
         };
-        let encoded = CachedResponse::new(outcome.status.as_u16(), max_age, outcome.body).encode();
+        let requested = outcome
+            .cost
+            .as_ref()
+            .and_then(|c| c["requestedQueryCost"].as_u64())
+            .unwrap_or(0);
+        *leader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = outcome.cost;
+        let encoded = CachedResponse::new(
+            outcome.status.as_u16(),
+            max_age,
+            u32::try_from(requested).unwrap_or(u32::MAX),
+            outcome.body,
+        )
+        .encode();
         if store && max_age > 0 {
             // Stored once, by the flight itself, under the versions read before it ran.
             let ttl = std::time::Duration::from_secs(u64::from(max_age));
@@ -417,16 +561,33 @@ async fn cached_execute(
                 body,
                 policy: CachePolicy::NoStore,
                 etag: None,
+                cost: None,
             };
         }
     };
+    let own_cost = leader_cost
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
     match CachedResponse::decode(&shared) {
-        Some(response) => Outcome::from_cached(response),
+        Some(response) => {
+            let requested = u64::from(response.cost);
+            let mut outcome = Outcome::from_cached(response);
+            outcome.cost = own_cost.or_else(|| {
+                Some(cost::cost_json(
+                    requested,
+                    0,
+                    state.app.throttle.peek(&owner),
+                ))
+            });
+            outcome
+        }
         None => Outcome {
             status: StatusCode::OK,
             body: Vec::new(),
             policy: CachePolicy::NoStore,
             etag: None,
+            cost: None,
         },
     }
 }
@@ -435,10 +596,14 @@ async fn cached_execute(
 fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Response {
     let Outcome {
         status,
-        body,
+        mut body,
         policy,
         etag,
+        cost,
     } = outcome;
+    if let Some(cost) = cost {
+        body = with_cost(body, &cost);
+    }
     let not_modified = etag.as_deref().is_some_and(|tag| {
         request_headers
             .get(header::IF_NONE_MATCH)
@@ -456,6 +621,23 @@ fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Resp
         response.headers_mut().insert(header::ETAG, value);
     }
     response
+}
+
+/// Adds `"extensions": {"cost": …}` to a JSON object body that has no `extensions` of its own.
+fn with_cost(mut body: Vec<u8>, cost: &serde_json::Value) -> Vec<u8> {
+    let Some(end) = body.iter().rposition(|b| *b == b'}') else {
+        return body;
+    };
+    let Ok(cost) = serde_json::to_vec(cost) else {
+        return body;
+    };
+    let mut tail = Vec::with_capacity(cost.len() + 32);
+    tail.extend_from_slice(b",\"extensions\":{\"cost\":");
+    tail.extend_from_slice(&cost);
+    tail.extend_from_slice(b"}}");
+    body.truncate(end);
+    body.extend_from_slice(&tail);
+    body
 }
 
 /// A response with no data and only request-level errors (parse, validation, unknown operation).
@@ -493,7 +675,12 @@ fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (Sta
             Flavor::Json => StatusCode::OK,
         };
         // Per the spec a request error has no `data` entry at all.
-        let body = serde_json::json!({ "errors": response.errors });
+        let mut body = serde_json::json!({ "errors": response.errors });
+        if !response.extensions.is_empty()
+            && let Ok(extensions) = serde_json::to_value(&response.extensions)
+        {
+            body["extensions"] = extensions;
+        }
         return (status, serde_json::to_vec(&body).unwrap_or_default());
     }
     (

@@ -4,9 +4,13 @@
 pub mod apq;
 pub mod batch;
 pub mod context;
+pub mod cost;
+pub mod documents;
 pub mod graphiql;
 pub mod http;
 pub mod ids;
+pub mod limits;
+pub mod multipart;
 pub mod node;
 pub mod response_cache;
 pub mod scalars;

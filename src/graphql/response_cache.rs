@@ -4,9 +4,6 @@
 //! resolvers. Entries fold in the versions of the families the operation's root fields read, so
 //! the same invalidation that refreshes resource keys refreshes whole responses.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Positioned, Request};
 use sha2::{Digest, Sha256};
@@ -37,12 +34,15 @@ impl CachePolicy {
     }
 }
 
-/// A stored response: status, max-age, ETag and body.
+/// A stored response: status, max-age, requested cost, ETag and body (without `extensions`:
+/// the cost block is per client and added when served).
 pub struct CachedResponse {
     /// HTTP status.
     pub status: u16,
     /// Seconds it stays valid.
     pub max_age: u32,
+    /// The query's requested cost.
+    pub cost: u32,
     /// Strong ETag of the body, computed once when stored.
     pub etag: String,
     /// Response body (JSON).
@@ -51,22 +51,24 @@ pub struct CachedResponse {
 
 impl CachedResponse {
     /// A response with its ETag.
-    pub fn new(status: u16, max_age: u32, body: Vec<u8>) -> Self {
+    pub fn new(status: u16, max_age: u32, cost: u32, body: Vec<u8>) -> Self {
         Self {
             status,
             max_age,
+            cost,
             etag: etag(&body),
             body,
         }
     }
 
-    /// `[status u16][max_age u32][etag len u8][etag][body]`.
+    /// `[status u16][max_age u32][cost u32][etag len u8][etag][body]`.
     pub fn encode(&self) -> Vec<u8> {
         let tag = self.etag.as_bytes();
         let len = u8::try_from(tag.len()).unwrap_or(0);
-        let mut out = Vec::with_capacity(self.body.len() + 7 + tag.len());
+        let mut out = Vec::with_capacity(self.body.len() + 11 + tag.len());
         out.extend(self.status.to_be_bytes());
         out.extend(self.max_age.to_be_bytes());
+        out.extend(self.cost.to_be_bytes());
         out.push(len);
         out.extend(&tag[..usize::from(len)]);
         out.extend(&self.body);
@@ -77,43 +79,16 @@ impl CachedResponse {
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let status = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
         let max_age = u32::from_be_bytes(bytes.get(2..6)?.try_into().ok()?);
-        let len = usize::from(*bytes.get(6)?);
-        let etag = String::from_utf8(bytes.get(7..7 + len)?.to_vec()).ok()?;
+        let cost = u32::from_be_bytes(bytes.get(6..10)?.try_into().ok()?);
+        let len = usize::from(*bytes.get(10)?);
+        let etag = String::from_utf8(bytes.get(11..11 + len)?.to_vec()).ok()?;
         Some(Self {
             status,
             max_age,
+            cost,
             etag,
-            body: bytes.get(7 + len..)?.to_vec(),
+            body: bytes.get(11 + len..)?.to_vec(),
         })
-    }
-}
-
-/// Parsed documents by text, so a hot query is parsed once, not per request. Bounded: cleared
-/// when full, so hostile unique documents cannot grow it.
-#[derive(Default)]
-pub struct DocumentCache {
-    docs: Mutex<HashMap<String, Option<Arc<ExecutableDocument>>>>,
-}
-
-/// Distinct documents kept parsed.
-const DOCUMENT_CACHE_CAPACITY: usize = 1024;
-
-impl DocumentCache {
-    /// The parsed document, or `None` when it does not parse.
-    pub fn parse(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        let mut docs = self
-            .docs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(doc) = docs.get(query) {
-            return doc.clone();
-        }
-        let doc = async_graphql::parser::parse_query(query).ok().map(Arc::new);
-        if docs.len() >= DOCUMENT_CACHE_CAPACITY {
-            docs.clear();
-        }
-        docs.insert(query.to_owned(), doc.clone());
-        doc
     }
 }
 
@@ -264,17 +239,20 @@ fn field_families(name: &str) -> Vec<Family> {
     }
 }
 
-/// A strong ETag over the body.
+/// A weak ETag over the body's data: the served bytes also carry a per-client
+/// `extensions.cost`, so two answers are equivalent, not byte-identical.
 pub fn etag(body: &[u8]) -> String {
-    format!("\"{}\"", keys::hex(&Sha256::digest(body)[..16]))
+    format!("W/\"{}\"", keys::hex(&Sha256::digest(body)[..16]))
 }
 
-/// Whether an `If-None-Match` header value matches `etag`.
+/// Whether an `If-None-Match` header value matches `etag` (weak comparison, as for GET).
 pub fn matches_etag(if_none_match: &str, etag: &str) -> bool {
+    let opaque = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_owned();
+    let wanted = opaque(etag);
     if_none_match
         .split(',')
         .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+        .any(|tag| tag == "*" || opaque(tag) == wanted)
 }
 
 #[cfg(test)]
@@ -335,17 +313,18 @@ mod tests {
         let tag = etag(b"{}");
         assert!(matches_etag(&tag, &tag));
         assert!(matches_etag(&format!("\"other\", {tag}"), &tag));
+        assert!(matches_etag(tag.trim_start_matches("W/"), &tag));
         assert!(matches_etag("*", &tag));
         assert!(!matches_etag("\"other\"", &tag));
     }
 
     #[test]
     fn cached_responses_round_trip() {
-        let r = CachedResponse::new(200, 60, b"{}".to_vec());
+        let r = CachedResponse::new(200, 60, 123, b"{}".to_vec());
         let back = CachedResponse::decode(&r.encode()).unwrap();
         assert_eq!(
-            (back.status, back.max_age, &back.etag, &back.body),
-            (200, 60, &r.etag, &r.body)
+            (back.status, back.max_age, back.cost, &back.etag, &back.body),
+            (200, 60, 123, &r.etag, &r.body)
         );
     }
 }

@@ -2,7 +2,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, MergedSubscription, Request, Response, Schema};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+};
+use async_graphql::{
+    MergedObject, MergedSubscription, Request, Response, Schema, ServerError, ServerResult,
+};
 
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
@@ -14,6 +19,7 @@ use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
+use crate::graphql::cost::RequestGuard;
 use crate::graphql::node::NodeQuery;
 use crate::orders::graphql::OrdersSubscription;
 
@@ -41,23 +47,32 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deepest selection nesting a document may have (the deepest store query is about 8).
 const MAX_DEPTH: usize = 16;
-/// Static complexity cap: bounds the work a single hostile document can ask for.
-const MAX_COMPLEXITY: usize = 5_000;
+/// Directives on one field.
+const MAX_DIRECTIVES: usize = 8;
 
 fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    // The cost limit is applied by `RequestGuard` (with its own code and message), not here.
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(64)
+    .limit_directives(MAX_DIRECTIVES)
 }
 
-/// The schema bound to the application state.
+/// The schema bound to the application state, with the request guard (limits, cost, throttle)
+/// and the per-request domain loaders; the same for HTTP and WebSocket.
 pub fn build_schema(app: AppState) -> AppSchema {
-    builder().data(app).finish()
+    let mut builder = builder()
+        .extension(RequestGuard { app: app.clone() })
+        .extension(DomainLoaders)
+        .data(app.clone());
+    if !app.config.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.
@@ -68,17 +83,48 @@ pub fn sdl() -> String {
     )
 }
 
-/// Executes one request with its context and fresh loaders (per request, so their caches never
-/// leak data between viewers), batching loader calls whenever the execution is idle.
-pub async fn execute(
-    schema: &AppSchema,
-    app: &AppState,
-    request: Request,
-    context: RequestContext,
-) -> Response {
-    let dispatcher = Arc::new(Dispatcher::default());
-    let request = request
-        .data(context)
-        .data(CatalogLoaders::new(&app.db, &dispatcher));
-    BatchScope::new(schema.execute(request), dispatcher).await
+/// Attaches fresh loaders to every operation (per request, so their caches never leak data
+/// between viewers) and batches their calls whenever the execution is idle.
+struct DomainLoaders;
+
+impl ExtensionFactory for DomainLoaders {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LoadersRun {
+            dispatcher: Arc::new(Dispatcher::default()),
+        })
+    }
+}
+
+struct LoadersRun {
+    dispatcher: Arc<Dispatcher>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for LoadersRun {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let app = ctx
+            .data::<AppState>()
+            .map_err(|e| ServerError::new(e.message, None))?;
+        let request = request.data(CatalogLoaders::new(&app.db, &self.dispatcher));
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        BatchScope::new(next.run(ctx, operation_name), self.dispatcher.clone()).await
+    }
+}
+
+/// Executes one request with its context.
+pub async fn execute(schema: &AppSchema, request: Request, context: RequestContext) -> Response {
+    schema.execute(request.data(context)).await
 }

@@ -4,8 +4,14 @@
 //! The connection is admin-only and authenticated in `connection_init`: the payload carries
 //! `{"Authorization": "Bearer …"}` (or `authToken` / `token`). No init within 10 s closes with
 //! 4408; no, invalid or expired token with 4401; a valid non-staff token with 4403. The token's
-//! expiry closes a long-lived connection (4401), and the server pings every 15 s.
+//! expiry closes a long-lived connection (4401), and so does a change to the staff account
+//! (deactivated, new role or password: 4401 once the token no longer matches it). The server
+//! pings every 15 s. Queries and mutations sent over the socket run exactly as over HTTP (the
+//! same schema extensions: limits, cost, loaders); frames are bounded in size and a connection
+//! holds at most `WS_MAX_SUBSCRIPTIONS` active operations.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Data;
@@ -16,8 +22,10 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::Viewer;
+use crate::events::DomainEvent;
 use crate::graphql::context::RequestContext;
 use crate::graphql::http::GraphqlState;
+use crate::http::client::ClientAddr;
 
 /// Time a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,12 +35,71 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 /// `GET /graphql/ws` (upgrade).
 pub async fn graphql_ws(
     State(state): State<GraphqlState>,
+    ClientAddr(client): ClientAddr,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // A frame carries one operation: the same bound as an HTTP body.
+    let max = state.app.config.limits.max_body_bytes;
     upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, protocol, socket))
+        .on_upgrade(move |socket| serve(state, protocol, socket, client))
+}
+
+/// The ids of the operations a connection has running.
+type Active = Arc<Mutex<HashSet<String>>>;
+
+fn lock(active: &Active) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    active
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Tracks operations the client starts and stops; `Err` with the refusal to send when a start
+/// would exceed `max`.
+fn admit(active: &Active, text: &str, max: usize) -> Result<(), String> {
+    let Ok(message) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    let id = message.get("id").and_then(|v| v.as_str()).unwrap_or("");
+    match message.get("type").and_then(|t| t.as_str()) {
+        Some("subscribe" | "start") => {
+            let mut ids = lock(active);
+            if ids.len() >= max && !ids.contains(id) {
+                let refusal = serde_json::json!({
+                    "id": id,
+                    "type": "error",
+                    "payload": [{
+                        "message": format!("at most {max} operations may run on one connection"),
+                        "extensions": { "code": "TOO_MANY_REQUESTS" }
+                    }]
+                });
+                return Err(refusal.to_string());
+            }
+            ids.insert(id.to_owned());
+        }
+        Some("complete" | "stop") => {
+            lock(active).remove(id);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Forgets operations the server ended.
+fn observe(active: &Active, message: &Message) {
+    if let Message::Text(text) = message
+        && let Ok(message) = serde_json::from_str::<serde_json::Value>(text.as_str())
+        && matches!(
+            message.get("type").and_then(|t| t.as_str()),
+            Some("complete" | "error")
+        )
+        && let Some(id) = message.get("id").and_then(|v| v.as_str())
+    {
+        lock(active).remove(id);
+    }
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
@@ -58,7 +125,12 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
         })
 }
 
-async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSocket) {
+async fn serve(
+    state: GraphqlState,
+    protocol: GraphQLProtocol,
+    mut socket: WebSocket,
+    client: String,
+) {
     // 1. The first message must be `connection_init`, in time.
     let first = match tokio::time::timeout(INIT_TIMEOUT, socket.next()).await {
         Err(_) => return close(socket, 4408, "Connection initialisation timeout").await,
@@ -74,10 +146,14 @@ async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSo
     let Some(token) = token_of(&payload) else {
         return close(socket, 4401, "Unauthorized").await;
     };
-    let viewer = state.app.jwt.viewer_from_token(&token);
-    let expires = match (&viewer, state.app.jwt.verify(&token)) {
-        (Viewer::Admin { .. }, Ok(claims)) => claims.exp,
-        (Viewer::Customer { .. }, _) => return close(socket, 4403, "Forbidden").await,
+    let app = state.app.clone();
+    let Ok(claims) = app.jwt.verify(&token) else {
+        return close(socket, 4401, "Unauthorized").await;
+    };
+    let viewer = app.staff_sessions.viewer(&app.db, &claims).await;
+    let (admin_id, expires) = match &viewer {
+        Viewer::Admin { id, .. } => (*id, claims.exp),
+        Viewer::Customer { .. } => return close(socket, 4403, "Forbidden").await,
         _ => return close(socket, 4401, "Unauthorized").await,
     };
     let until_expiry =
@@ -87,6 +163,9 @@ async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSo
     //    and closes the socket when the token expires.
     let (mut sink, stream) = socket.split();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
+    let active: Active = Arc::default();
+    let seen = active.clone();
+    let mut account_changes = app.events.subscribe();
     let writer = tokio::spawn(async move {
         let expiry = tokio::time::sleep(until_expiry);
         tokio::pin!(expiry);
@@ -96,6 +175,7 @@ async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSo
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(message) => {
+                        observe(&seen, &message);
                         let closing = matches!(message, Message::Close(_));
                         if sink.send(message).await.is_err() || closing {
                             break;
@@ -103,6 +183,22 @@ async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSo
                     }
                     None => break,
                 },
+                event = account_changes.recv() => {
+                    let changed = match event {
+                        Ok(event) => matches!(*event, DomainEvent::StaffChanged { id } if id == admin_id),
+                        // Missed events: check anyway rather than keep a revoked session.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                    };
+                    if changed {
+                        app.staff_sessions.forget(admin_id);
+                        if !matches!(app.staff_sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
+                            let frame = CloseFrame { code: 4401, reason: "token revoked".into() };
+                            let _ = sink.send(Message::Close(Some(frame))).await;
+                            break;
+                        }
+                    }
+                }
                 _ = ping.tick() => {
                     if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
                         break;
@@ -116,7 +212,22 @@ async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSo
             }
         }
     });
-    let input = futures_util::stream::once(async move { Ok(Message::Text(first)) }).chain(stream);
+    let max_operations = state.app.config.ws_max_subscriptions;
+    let refusals = tx.clone();
+    let input = futures_util::stream::once(async move { Ok(Message::Text(first)) })
+        .chain(stream)
+        .filter_map(move |message| {
+            let (active, refusals) = (active.clone(), refusals.clone());
+            async move {
+                if let Ok(Message::Text(text)) = &message
+                    && let Err(refusal) = admit(&active, text.as_str(), max_operations)
+                {
+                    let _ = refusals.send(Message::Text(refusal.into())).await;
+                    return None;
+                }
+                Some(message)
+            }
+        });
     let output = futures_util::sink::unfold(tx, |tx, message: Message| async move {
         tx.send(message)
             .await
@@ -126,7 +237,8 @@ async fn serve(state: GraphqlState, protocol: GraphQLProtocol, mut socket: WebSo
     let mut data = Data::default();
     data.insert(RequestContext {
         viewer,
-        client: String::new(),
+        client,
+        sign_ins: Arc::default(),
     });
     GraphQLWebSocket::new_with_pair(output, input, state.schema.clone(), protocol)
         .on_connection_init(move |_| async move { Ok(data) })

@@ -1,6 +1,8 @@
 //! Plain HTTP endpoints beside GraphQL: liveness, readiness, metrics, and the serve loop with
 //! graceful shutdown.
 
+pub mod client;
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -48,8 +50,56 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(app): State<AppState>) -> String {
+/// CORS for the origins in `CORS_ALLOWED_ORIGINS`; none (no CORS headers at all) by default.
+pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::AUTHORIZATION,
+                HeaderName::from_static("apollo-require-preflight"),
+                HeaderName::from_static("x-apollo-operation-name"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// `GET /metrics`: Prometheus text format. With `METRICS_TOKEN` set it requires
+/// `Authorization: Bearer <token>`; without one it is open in development and absent (404) in
+/// production.
+pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&app.config.metrics_token, app.config.env) {
+        (Some(token), _) if presented.is_some_and(|p| constant_time_eq(p, token)) => {}
+        (Some(_), _) => return StatusCode::UNAUTHORIZED.into_response(),
+        (None, crate::config::AppEnv::Production) => return StatusCode::NOT_FOUND.into_response(),
+        (None, crate::config::AppEnv::Development) => {}
+    }
+    metrics_text(&app).into_response()
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn metrics_text(app: &AppState) -> String {
     let pool = app.db.state();
     let m = &app.cache.metrics;
     format!(
@@ -86,9 +136,12 @@ pub async fn metrics(State(app): State<AppState>) -> String {
 
 /// Serves `router` on `listener` until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

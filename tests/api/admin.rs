@@ -114,6 +114,7 @@ async fn admin_fields_refuse_missing_bad_expired_customer_and_wrong_role_tokens(
             iat: now - 7200,
             exp: now - 3600,
             iss: ISSUER.into(),
+            ver: 0,
         })
         .unwrap();
     let customer = app
@@ -125,6 +126,7 @@ async fn admin_fields_refuse_missing_bad_expired_customer_and_wrong_role_tokens(
             iat: now,
             exp: now + 3600,
             iss: ISSUER.into(),
+            ver: 0,
         })
         .unwrap();
     let input = json!({ "input": { "title": "Sneaky", "imageUrl": "https://x/y.jpg" } });
@@ -417,6 +419,7 @@ fn multipart(token: &str, query: &str, filename: &str, bytes: &[u8]) -> Request<
             format!("multipart/form-data; boundary={boundary}"),
         )
         .header("authorization", format!("Bearer {token}"))
+        .header("apollo-require-preflight", "true")
         .body(Body::from(body))
         .unwrap()
 }

@@ -212,6 +212,7 @@ async fn only_staff_may_connect() {
             iat: now,
             exp: now + 600,
             iss: ISSUER.into(),
+            ver: 0,
         })
         .unwrap();
     let expired = app
@@ -223,6 +224,7 @@ async fn only_staff_may_connect() {
             iat: now - 900,
             exp: now - 600,
             iss: ISSUER.into(),
+            ver: 0,
         })
         .unwrap();
     for (payload, code) in [

@@ -26,8 +26,23 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    /// The body as JSON (panics with the body text otherwise).
+    /// The body as JSON, without the per-client `extensions.cost` block (so answers can be
+    /// compared); panics with the body text when it is not JSON.
     pub fn json(&self) -> Value {
+        let mut body = self.raw_json();
+        if let Some(ext) = body.get_mut("extensions").and_then(Value::as_object_mut) {
+            ext.remove("cost");
+            if ext.is_empty()
+                && let Some(map) = body.as_object_mut()
+            {
+                map.remove("extensions");
+            }
+        }
+        body
+    }
+
+    /// The body as JSON, exactly as sent.
+    pub fn raw_json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "body is not JSON ({e}): {}",
@@ -95,6 +110,14 @@ impl TestApp {
         let mut vars: Vec<(String, String)> = vec![
             ("DATABASE_URL".into(), url.into()),
             ("CACHE_PREFIX".into(), prefix.clone()),
+            // Sibling instances must verify each other's tokens.
+            (
+                "JWT_SECRET".into(),
+                "test-secret-test-secret-test-secret!".into(),
+            ),
+            // Tests read at machine speed from one address; the hostile suite sets real budgets.
+            ("THROTTLE_PUBLIC_MAXIMUM".into(), "100000000".into()),
+            ("THROTTLE_PUBLIC_RESTORE_RATE".into(), "100000000".into()),
         ];
         match mode {
             CacheMode::Redis => vars.push(("REDIS_URL".into(), redis_url())),
@@ -106,9 +129,13 @@ impl TestApp {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        let config =
-            Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-                .expect("test config");
+        let config = Config::from_lookup(|k| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("test config");
         let app = App::build(config).expect("valid test config");
         let router = build_router(app.clone());
         Self {
@@ -282,7 +309,13 @@ pub async fn serve(router: Router) -> std::net::SocketAddr {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     addr
 }
 
@@ -309,7 +342,7 @@ pub async fn staff_token(app: &TestApp, role: techpotli::auth::Role) -> String {
     .expect("create staff account");
     app.app
         .jwt
-        .issue_admin(admin.id, role)
+        .issue_admin(admin.id, role, admin.token_version)
         .expect("issue token")
         .0
 }

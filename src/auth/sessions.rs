@@ -1,0 +1,106 @@
+//! Staff tokens die with the account: a token names its account's token version, and every
+//! request (HTTP, and each WebSocket connection) checks it against the account through a small,
+//! short-lived in-process cache. Deactivating an account, or changing its role or password, bumps
+//! the version; the instance that made the change forgets the account at once and the event bus
+//! tells every other instance (and open WebSockets) to do the same.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::jwt::{Claims, JwtKeys};
+use super::model::AdminUser;
+use super::viewer::{Role, Viewer};
+use crate::cache::bounded::BoundedMap;
+use crate::db::DbPool;
+
+/// How long an account's state is trusted without asking the database (the bound on staleness
+/// when the event that announces a change is lost).
+const TRUST_FOR: Duration = Duration::from_secs(15);
+/// Accounts remembered at once.
+const MAX_ACCOUNTS: usize = 10_000;
+
+/// What a token must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Account {
+    active: bool,
+    version: i64,
+    role: Option<Role>,
+}
+
+/// The cache of staff account states; cheaply cloneable.
+#[derive(Clone)]
+pub struct StaffSessions {
+    accounts: Arc<BoundedMap<i64, Option<Account>>>,
+}
+
+impl Default for StaffSessions {
+    fn default() -> Self {
+        Self {
+            accounts: Arc::new(BoundedMap::new(MAX_ACCOUNTS, usize::MAX)),
+        }
+    }
+}
+
+impl StaffSessions {
+    /// Forgets an account after a change, so the next request reads it again.
+    pub fn forget(&self, id: i64) {
+        self.accounts.remove(&id);
+    }
+
+    async fn account(&self, db: &DbPool, id: i64) -> Result<Option<Account>, Viewer> {
+        if let Some(account) = self.accounts.get(&id) {
+            return Ok(account);
+        }
+        let mut conn = db
+            .get()
+            .await
+            .map_err(|_| Viewer::Invalid("cannot verify the token right now; retry".into()))?;
+        let user = AdminUser::find(&mut conn, id)
+            .await
+            .map_err(|_| Viewer::Invalid("cannot verify the token right now; retry".into()))?;
+        let account = user.map(|u| Account {
+            active: u.is_active,
+            version: u.token_version,
+            role: u.role.parse().ok(),
+        });
+        self.accounts
+            .insert(id, account, 1, Some(Instant::now() + TRUST_FOR));
+        Ok(account)
+    }
+
+    /// The viewer verified claims stand for, with staff tokens checked against their account.
+    pub async fn viewer(&self, db: &DbPool, claims: &Claims) -> Viewer {
+        let viewer = JwtKeys::viewer_of(claims);
+        let Viewer::Admin { id, role } = viewer else {
+            return viewer;
+        };
+        match self.account(db, id).await {
+            Err(viewer) => viewer,
+            Ok(Some(account))
+                if account.active
+                    && account.version == claims.ver
+                    && account.role == Some(role) =>
+            {
+                viewer
+            }
+            Ok(_) => Viewer::Invalid("token revoked: sign in again".into()),
+        }
+    }
+
+    /// The viewer an `Authorization` header value stands for.
+    pub async fn from_header(&self, jwt: &JwtKeys, db: &DbPool, header: Option<&str>) -> Viewer {
+        let Some(value) = header else {
+            return Viewer::Anonymous;
+        };
+        let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        else {
+            return Viewer::Invalid("Authorization must be `Bearer <token>`".into());
+        };
+        match jwt.verify(token.trim()) {
+            Ok(claims) => self.viewer(db, &claims).await,
+            Err(reason) => Viewer::Invalid(reason),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The request guard every operation passes through, over HTTP and WebSocket alike: the bounds of
+//! [`super::limits`] before and after parsing, then the calculated query cost (like Shopify's)
+//! against a maximum and the caller's leaky bucket, and `extensions.cost` on every response.
+//!
+//! Cost: every field costs 1 plus its children; a connection costs `first` (or `last`, default
+//! 20) times its children, so nested connections multiply (async-graphql's complexity, with the
+//! connection fields declaring [`connection_cost`]). The requested cost is checked before any
+//! resolver runs; the actual cost counts the fields the response really holds, and the
+//! difference is refunded.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+
+use super::context::RequestContext;
+use super::limits::{self, Limits};
+use crate::app::AppState;
+use crate::auth::Viewer;
+use crate::throttle::{BucketOwner, ThrottleStatus};
+
+/// Page size assumed for a connection asked for without `first` or `last`.
+const DEFAULT_PAGE: usize = 20;
+
+/// The cost of a connection field: its page size times its children, plus 2 (the connection and
+/// its page info). Used as `#[graphql(complexity = "…")]` on every connection field.
+pub fn connection_cost(first: Option<i32>, last: Option<i32>, children: usize) -> usize {
+    let page = first.or(last).map_or(DEFAULT_PAGE, |n| {
+        usize::try_from(n.clamp(0, 100)).unwrap_or(0)
+    });
+    page.max(1).saturating_mul(children).saturating_add(2)
+}
+
+/// The fields a response really holds (each object entry counts 1), iteratively.
+pub fn actual_cost(data: &Value) -> u64 {
+    let mut stack = vec![data];
+    let mut cost = 0u64;
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                cost += map.len() as u64;
+                stack.extend(map.values());
+            }
+            Value::List(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    cost
+}
+
+/// `extensions.cost` as JSON.
+pub fn cost_json(requested: u64, actual: u64, status: ThrottleStatus) -> serde_json::Value {
+    serde_json::json!({
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": status.maximum_available,
+            "currentlyAvailable": status.currently_available,
+            "restoreRate": status.restore_rate,
+        }
+    })
+}
+
+/// Whose bucket a request draws from.
+pub fn bucket_owner(context: Option<&RequestContext>) -> BucketOwner {
+    match context {
+        Some(RequestContext {
+            viewer: Viewer::Admin { id, .. },
+            ..
+        }) => BucketOwner::Staff(*id),
+        Some(c) => BucketOwner::Client(c.client.clone()),
+        None => BucketOwner::Client(String::new()),
+    }
+}
+
+/// Installs the guard on a schema.
+pub struct RequestGuard {
+    /// Shared services (cache for the buckets, settings).
+    pub app: AppState,
+}
+
+impl ExtensionFactory for RequestGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardRun {
+            app: self.app.clone(),
+            limits: self.app.config.limits,
+            charge: Mutex::new(None),
+        })
+    }
+}
+
+/// What one request was charged.
+#[derive(Debug, Clone, Copy)]
+struct Charge {
+    requested: u64,
+    status: ThrottleStatus,
+    /// Whether the points were taken (false when refused).
+    taken: bool,
+}
+
+struct GuardRun {
+    app: AppState,
+    limits: Limits,
+    charge: Mutex<Option<Charge>>,
+}
+
+fn error(e: &limits::LimitError) -> ServerError {
+    e.to_server_error()
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for GuardRun {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let charge = *self
+            .charge
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(charge) = charge {
+            let actual = if charge.taken {
+                actual_cost(&response.data).min(charge.requested)
+            } else {
+                0
+            };
+            let mut status = charge.status;
+            if charge.taken && actual < charge.requested {
+                let owner = bucket_owner(ctx.data_opt::<RequestContext>());
+                status = self
+                    .app
+                    .throttle
+                    .refund(&self.app.cache, &owner, charge.requested - actual)
+                    .await;
+            }
+            if let Ok(value) = Value::from_json(cost_json(charge.requested, actual, status)) {
+                response.extensions.insert("cost".into(), value);
+            }
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        // Before the recursive parser sees the text.
+        limits::scan_document(query, &self.limits).map_err(|e| error(&e))?;
+        limits::check_variables(variables, &self.limits).map_err(|e| error(&e))?;
+        let document = next.run(ctx, query, variables).await?;
+        // Before validation expands fragments.
+        limits::analyze(&document, &self.limits).map_err(|e| error(&e))?;
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let requested = result.complexity as u64;
+        let max = self.app.config.throttle.max_query_cost;
+        let owner = bucket_owner(ctx.data_opt::<RequestContext>());
+        if requested > max {
+            let e = limits::LimitError {
+                code: "QUERY_TOO_COMPLEX",
+                message: format!("query cost is {requested}, over the limit of {max}"),
+            };
+            self.record(requested, self.app.throttle.peek(&owner), false);
+            return Err(vec![error(&e)]);
+        }
+        match self
+            .app
+            .throttle
+            .take(&self.app.cache, &owner, requested)
+            .await
+        {
+            Ok(status) => {
+                self.record(requested, status, true);
+                Ok(result)
+            }
+            Err(status) => {
+                self.record(requested, status, false);
+                let retry_after = status.retry_after(requested);
+                let mut e = ServerError::new(
+                    format!(
+                        "throttled: this query costs {requested} points and {} are available; {} restored per second, retry in {retry_after} s",
+                        status.currently_available, status.restore_rate
+                    ),
+                    None,
+                );
+                let mut ext = async_graphql::ErrorExtensionValues::default();
+                ext.set("code", "THROTTLED");
+                ext.set("retryAfter", retry_after);
+                e.extensions = Some(ext);
+                Err(vec![e])
+            }
+        }
+    }
+}
+
+impl GuardRun {
+    fn record(&self, requested: u64, status: ThrottleStatus, taken: bool) {
+        *self
+            .charge
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Charge {
+            requested,
+            status,
+            taken,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_multiply_and_default_to_twenty() {
+        assert_eq!(connection_cost(Some(10), None, 5), 52);
+        assert_eq!(connection_cost(None, Some(3), 5), 17);
+        assert_eq!(connection_cost(None, None, 1), 22);
+        assert_eq!(
+            connection_cost(Some(1000), None, 1),
+            102,
+            "clamped to the page limit"
+        );
+        assert_eq!(connection_cost(Some(-5), None, 1), 3);
+    }
+
+    #[test]
+    fn actual_cost_counts_returned_fields() {
+        let data = Value::from_json(serde_json::json!({
+            "products": { "edges": [ { "node": { "id": 1, "title": "a" } }, { "node": { "id": 2, "title": "b" } } ] }
+        }))
+        .unwrap();
+        // products, edges, 2 × (node + id + title)
+        assert_eq!(actual_cost(&data), 2 + 2 * 3);
+    }
+}
