@@ -48,12 +48,21 @@ pub async fn db(ctx: &Context<'_>) -> AppResult<DbConn> {
 
 /// The longest a response may be cached, lowered by resolvers whose data changes at a known
 /// time (a banner window opening or closing); attached per request by the HTTP handler.
-#[derive(Debug)]
-pub struct MaxAgeCap(pub std::sync::atomic::AtomicU32);
+#[derive(Debug, Clone)]
+pub struct MaxAgeCap(std::sync::Arc<std::sync::atomic::AtomicU32>);
 
 impl Default for MaxAgeCap {
     fn default() -> Self {
-        Self(std::sync::atomic::AtomicU32::new(u32::MAX))
+        Self(std::sync::Arc::new(std::sync::atomic::AtomicU32::new(
+            u32::MAX,
+        )))
+    }
+}
+
+impl MaxAgeCap {
+    /// The cap in seconds (`u32::MAX` when nothing lowered it).
+    pub fn get(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -11,10 +11,13 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 use super::context::RequestContext;
 use super::limits::{self, Limits};
@@ -87,7 +90,7 @@ impl ExtensionFactory for RequestGuard {
         Arc::new(GuardRun {
             app: self.app.clone(),
             limits: self.app.config.limits,
-            charge: Mutex::new(None),
+            charge: Arc::new(Mutex::new(None)),
         })
     }
 }
@@ -104,7 +107,7 @@ struct Charge {
 struct GuardRun {
     app: AppState,
     limits: Limits,
-    charge: Mutex<Option<Charge>>,
+    charge: Arc<Mutex<Option<Charge>>>,
 }
 
 fn error(e: &limits::LimitError) -> ServerError {
@@ -139,6 +142,35 @@ impl Extension for GuardRun {
             }
         }
         response
+    }
+
+    /// Operations over the WebSocket (queries and subscriptions): each payload reports the cost
+    /// charged when the operation started.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let charge = self.charge.clone();
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                let recorded = *charge
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(c) = recorded {
+                    let actual = if c.taken {
+                        actual_cost(&response.data).min(c.requested)
+                    } else {
+                        0
+                    };
+                    if let Ok(value) = Value::from_json(cost_json(c.requested, actual, c.status)) {
+                        response.extensions.insert("cost".into(), value);
+                    }
+                }
+                response
+            })
+            .boxed()
     }
 
     async fn parse_query(

@@ -440,11 +440,11 @@ async fn run(
     detach_cost: bool,
 ) -> Outcome {
     let has_credentials = !matches!(context.viewer, crate::auth::Viewer::Anonymous);
-    let cap = Arc::new(MaxAgeCap::default());
+    let cap = MaxAgeCap::default();
     let mut response = schema::execute(&state.schema, request.data(cap.clone()), context).await;
     let max_age = u32::try_from(response.cache_control.max_age)
         .unwrap_or(0)
-        .min(cap.0.load(Ordering::Relaxed));
+        .min(cap.get());
     let policy = if has_credentials || !response.cache_control.public {
         CachePolicy::Private
     } else if response.is_ok() && max_age > 0 {

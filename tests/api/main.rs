@@ -9,6 +9,7 @@ mod cache;
 mod catalog;
 mod catalog_admin;
 mod errors;
+mod hostile;
 mod http;
 mod http_cache;
 mod pagination;

@@ -17,12 +17,12 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A client speaking graphql-transport-ws exactly as the `graphql-ws` library does.
-struct Client {
+pub(crate) struct Client {
     socket: Socket,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> Self {
+    pub(crate) async fn connect(addr: SocketAddr) -> Self {
         let mut request = format!("ws://{addr}/graphql/ws")
             .into_client_request()
             .unwrap();
@@ -40,7 +40,7 @@ impl Client {
         Self { socket }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::Text(message.to_string().into()))
             .await
@@ -48,7 +48,7 @@ impl Client {
     }
 
     /// The next protocol message (pings answered), or the close code.
-    async fn next(&mut self, within: Duration) -> Result<Value, u16> {
+    pub(crate) async fn next(&mut self, within: Duration) -> Result<Value, u16> {
         loop {
             let message = tokio::time::timeout(within, self.socket.next())
                 .await
@@ -71,7 +71,7 @@ impl Client {
         }
     }
 
-    async fn init(addr: SocketAddr, payload: Value) -> Result<Self, u16> {
+    pub(crate) async fn init(addr: SocketAddr, payload: Value) -> Result<Self, u16> {
         let mut client = Self::connect(addr).await;
         client
             .send(json!({ "type": "connection_init", "payload": payload }))
@@ -82,13 +82,13 @@ impl Client {
         }
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
             .await;
     }
 
     /// The next `next` payload of subscription `id`, within one second.
-    async fn event(&mut self, id: &str) -> Value {
+    pub(crate) async fn event(&mut self, id: &str) -> Value {
         loop {
             let message = self
                 .next(Duration::from_secs(1))

@@ -225,6 +225,15 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// POSTs any JSON body to `/graphql`; returns the body as sent (cost included).
+    pub async fn post_raw(&self, body: Value) -> Value {
+        let request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(request).await.raw_json()
+    }
+
     /// POSTs a GraphQL request with `Authorization: Bearer <token>`; returns the body.
     pub async fn post_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut builder = Request::post("/graphql").header("content-type", "application/json");
@@ -236,7 +245,7 @@ impl TestApp {
             .send(builder.body(Body::from(body)).expect("request"))
             .await;
         assert_eq!(response.status, StatusCode::OK);
-        response.json()
+        response.raw_json()
     }
 
     /// GETs a query as an anonymous storefront would (the cacheable path); returns the body.
