@@ -102,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
             if let Some(bind) = bind {
                 config.bind_addr = bind;
             }
+            config.check_for_serving()?;
             if let Err(error) = db::run_migrations(&config.database.url).await {
                 // Serve anyway: /readyz reports the database, and a later start migrates.
                 tracing::error!(error = %format!("{error:#}"), "migrations failed at start-up");
