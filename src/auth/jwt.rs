@@ -27,6 +27,19 @@ pub struct Claims {
     pub ver: i64,
 }
 
+/// The token of an `Authorization` header value: `Ok(None)` without a header, `Err` (an invalid
+/// viewer) for any other scheme.
+pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, Viewer> {
+    let Some(value) = header else {
+        return Ok(None);
+    };
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(|token| Some(token.trim()))
+        .ok_or_else(|| Viewer::Invalid("Authorization must be `Bearer <token>`".into()))
+}
+
 /// Signs and verifies tokens with one secret.
 pub struct JwtKeys {
     encoding: EncodingKey,
@@ -86,18 +99,13 @@ impl JwtKeys {
             })
     }
 
-    /// The viewer an `Authorization` header value stands for.
+    /// The viewer an `Authorization` header value stands for (signature and expiry only).
     pub fn viewer_from_header(&self, header: Option<&str>) -> Viewer {
-        let Some(value) = header else {
-            return Viewer::Anonymous;
-        };
-        let Some(token) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        else {
-            return Viewer::Invalid("Authorization must be `Bearer <token>`".into());
-        };
-        self.viewer_from_token(token.trim())
+        match bearer_token(header) {
+            Ok(Some(token)) => self.viewer_from_token(token),
+            Ok(None) => Viewer::Anonymous,
+            Err(viewer) => viewer,
+        }
     }
 
     /// The viewer a raw token stands for (signature and expiry only; staff tokens are checked

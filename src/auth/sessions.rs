@@ -31,19 +31,27 @@ struct Account {
 #[derive(Clone)]
 pub struct StaffSessions {
     accounts: Arc<BoundedMap<i64, Option<Account>>>,
+    /// Bumped by every `forget`: a read that began before a change must not store what it read.
+    epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for StaffSessions {
     fn default() -> Self {
         Self {
             accounts: Arc::new(BoundedMap::new(MAX_ACCOUNTS, usize::MAX)),
+            epoch: Arc::default(),
         }
     }
 }
 
+/// How often an open WebSocket re-checks its account even without an event (a lost pub/sub
+/// message must not keep a revoked session open).
+pub const RECHECK_EVERY: Duration = TRUST_FOR;
+
 impl StaffSessions {
     /// Forgets an account after a change, so the next request reads it again.
     pub fn forget(&self, id: i64) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.accounts.remove(&id);
     }
 
@@ -51,6 +59,7 @@ impl StaffSessions {
         if let Some(account) = self.accounts.get(&id) {
             return Ok(account);
         }
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
         let mut conn = db
             .get()
             .await
@@ -63,8 +72,11 @@ impl StaffSessions {
             version: u.token_version,
             role: u.role.parse().ok(),
         });
-        self.accounts
-            .insert(id, account, 1, Some(Instant::now() + TRUST_FOR));
+        // Stored only when no change was announced while we read (it may predate the commit).
+        if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
+            self.accounts
+                .insert(id, account, 1, Some(Instant::now() + TRUST_FOR));
+        }
         Ok(account)
     }
 
@@ -89,16 +101,12 @@ impl StaffSessions {
 
     /// The viewer an `Authorization` header value stands for.
     pub async fn from_header(&self, jwt: &JwtKeys, db: &DbPool, header: Option<&str>) -> Viewer {
-        let Some(value) = header else {
-            return Viewer::Anonymous;
+        let token = match super::jwt::bearer_token(header) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Viewer::Anonymous,
+            Err(viewer) => return viewer,
         };
-        let Some(token) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        else {
-            return Viewer::Invalid("Authorization must be `Bearer <token>`".into());
-        };
-        match jwt.verify(token.trim()) {
+        match jwt.verify(token) {
             Ok(claims) => self.viewer(db, &claims).await,
             Err(reason) => Viewer::Invalid(reason),
         }

@@ -104,6 +104,24 @@ struct Charge {
     taken: bool,
 }
 
+impl Charge {
+    /// The fields the response holds, at most what was requested (0 when nothing ran).
+    fn actual(&self, data: &Value) -> u64 {
+        if self.taken {
+            actual_cost(data).min(self.requested)
+        } else {
+            0
+        }
+    }
+
+    /// Adds `extensions.cost` to a response.
+    fn report(&self, response: &mut Response, actual: u64, status: ThrottleStatus) {
+        if let Ok(value) = Value::from_json(cost_json(self.requested, actual, status)) {
+            response.extensions.insert("cost".into(), value);
+        }
+    }
+}
+
 struct GuardRun {
     app: AppState,
     limits: Limits,
@@ -123,13 +141,11 @@ impl Extension for GuardRun {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(charge) = charge {
-            let actual = if charge.taken {
-                actual_cost(&response.data).min(charge.requested)
-            } else {
-                0
-            };
+            let actual = charge.actual(&response.data);
             let mut status = charge.status;
-            if charge.taken && actual < charge.requested {
+            // A response with errors may have lost resolved work to null propagation: only a
+            // clean answer gets the difference back.
+            if charge.taken && actual < charge.requested && response.errors.is_empty() {
                 let owner = bucket_owner(ctx.data_opt::<RequestContext>());
                 status = self
                     .app
@@ -137,9 +153,7 @@ impl Extension for GuardRun {
                     .refund(&self.app.cache, &owner, charge.requested - actual)
                     .await;
             }
-            if let Ok(value) = Value::from_json(cost_json(charge.requested, actual, status)) {
-                response.extensions.insert("cost".into(), value);
-            }
+            charge.report(&mut response, actual, status);
         }
         response
     }
@@ -159,14 +173,8 @@ impl Extension for GuardRun {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if let Some(c) = recorded {
-                    let actual = if c.taken {
-                        actual_cost(&response.data).min(c.requested)
-                    } else {
-                        0
-                    };
-                    if let Ok(value) = Value::from_json(cost_json(c.requested, actual, c.status)) {
-                        response.extensions.insert("cost".into(), value);
-                    }
+                    let actual = c.actual(&response.data);
+                    c.report(&mut response, actual, c.status);
                 }
                 response
             })
@@ -183,8 +191,12 @@ impl Extension for GuardRun {
         // Before the recursive parser sees the text.
         limits::scan_document(query, &self.limits).map_err(|e| error(&e))?;
         limits::check_variables(variables, &self.limits).map_err(|e| error(&e))?;
-        let document = next.run(ctx, query, variables).await?;
-        // Before validation expands fragments.
+        // Parsed and measured here, *instead of* by the next step: async-graphql's own recursive
+        // checks after parsing follow every fragment spread without memo, so a small document of
+        // doubly spread fragments would pin a worker before validation could refuse it.
+        let _ = (ctx, next);
+        let document = async_graphql::parser::parse_query(query)
+            .map_err(|e| ServerError::new(e.to_string(), None))?;
         limits::analyze(&document, &self.limits).map_err(|e| error(&e))?;
         Ok(document)
     }

@@ -29,6 +29,9 @@ use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, AppSchema};
 use crate::http::client::{ClientAddr, TrustedProxies};
 
+/// Time a JSON request body may take to arrive.
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Media type of GraphQL-over-HTTP responses.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -235,9 +238,14 @@ pub async fn graphql_post(
         .is_some_and(|ct| ct.starts_with("multipart/form-data"));
     let config = &state.app.config;
     let request = if is_json {
-        let bytes = match axum::body::to_bytes(body, config.limits.max_body_bytes).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
+        let read = tokio::time::timeout(
+            BODY_DEADLINE,
+            axum::body::to_bytes(body, config.limits.max_body_bytes),
+        )
+        .await;
+        let bytes = match read {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
                 return limit_error(
                     flavor,
                     &LimitError {
@@ -247,6 +255,16 @@ pub async fn graphql_post(
                             config.limits.max_body_bytes
                         ),
                     },
+                );
+            }
+            Err(_) => {
+                return request_error(
+                    flavor,
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_DEADLINE.as_secs()
+                    ),
                 );
             }
         };
@@ -275,6 +293,27 @@ pub async fn graphql_post(
                 flavor,
                 StatusCode::BAD_REQUEST,
                 "multipart requests must carry a non-empty `Apollo-Require-Preflight` header (CSRF protection)",
+            );
+        }
+        // Every upload is a staff mutation: strangers do not get to stream files at all.
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let viewer = state
+            .app
+            .staff_sessions
+            .from_header(&state.app.jwt, &state.app.db, authorization)
+            .await;
+        if !matches!(viewer, crate::auth::Viewer::Admin { .. }) {
+            let body = error_body(
+                "uploads are for signed-in staff: send Authorization: Bearer <token>",
+                "UNAUTHENTICATED",
+            );
+            return json_response(
+                flavor,
+                StatusCode::UNAUTHORIZED,
+                serde_json::to_vec(&body).unwrap_or_default(),
+                CachePolicy::NoStore,
             );
         }
         match multipart::receive(content_type, body, config).await {
@@ -682,6 +721,20 @@ fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (Sta
             body["extensions"] = extensions;
         }
         return (status, serde_json::to_vec(&body).unwrap_or_default());
+    }
+    // Every error of ours has a code; one without comes from async-graphql coercing an argument
+    // (an `Int` out of range, a wrong input type): the client's input.
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "BAD_USER_INPUT");
+        }
     }
     (
         StatusCode::OK,

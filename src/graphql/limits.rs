@@ -12,6 +12,21 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, ServerError, Value};
 
+/// Whether any literal among an argument list holds U+0000 (variables stand in as null). A macro:
+/// the parser's non-constant value type is not exported by name.
+macro_rules! arguments_have_nul {
+    ($arguments:expr) => {
+        $arguments.iter().any(|(_, value)| {
+            let literal = value
+                .node
+                .clone()
+                .into_const_with(|_| Ok::<_, ()>(Value::Null))
+                .unwrap_or(Value::Null);
+            value_has_nul(&literal)
+        })
+    };
+}
+
 /// The limits in force; every field is a documented setting (README, "Limits and abuse").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -274,6 +289,20 @@ pub fn analyze(doc: &ExecutableDocument, limits: &Limits) -> Result<DocumentStat
     }
     let mut aliases = 0usize;
     let mut literal_nul = false;
+    let ops: Vec<_> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![op],
+        DocumentOperations::Multiple(map) => map.values().collect(),
+    };
+    for op in ops {
+        for var in &op.node.variable_definitions {
+            if let Some(default) = &var.node.default_value {
+                literal_nul |= value_has_nul(&default.node);
+            }
+        }
+        for d in &op.node.directives {
+            literal_nul |= arguments_have_nul!(d.node.arguments);
+        }
+    }
     for set in operations
         .iter()
         .copied()
@@ -292,6 +321,16 @@ pub fn analyze(doc: &ExecutableDocument, limits: &Limits) -> Result<DocumentStat
         ));
     }
     let sizes = fragment_sizes(doc, limits)?;
+    for set in &operations {
+        let mut spreads = Vec::new();
+        direct_spreads(set, &mut spreads);
+        if let Some(unknown) = spreads.iter().find(|s| !doc.fragments.contains_key(**s)) {
+            return Err(LimitError {
+                code: "GRAPHQL_VALIDATION_FAILED",
+                message: format!("unknown fragment `{unknown}`"),
+            });
+        }
+    }
     let mut stats = DocumentStats {
         operations: operations.len(),
         aliases,
@@ -327,14 +366,9 @@ fn scan_set(set: &Positioned<SelectionSet>, aliases: &mut usize, nul: &mut bool)
                 if field.node.alias.is_some() {
                     *aliases += 1;
                 }
-                for (_, value) in &field.node.arguments {
-                    // Variables stand in as null: only literals are looked at here.
-                    let literal = value
-                        .node
-                        .clone()
-                        .into_const_with(|_| Ok::<_, ()>(Value::Null))
-                        .unwrap_or(Value::Null);
-                    *nul |= value_has_nul(&literal);
+                *nul |= arguments_have_nul!(field.node.arguments);
+                for d in &field.node.directives {
+                    *nul |= arguments_have_nul!(d.node.arguments);
                 }
                 scan_set(&field.node.selection_set, aliases, nul);
             }
@@ -372,9 +406,10 @@ fn fragment_sizes<'a>(
         let mut stack: Vec<(&Name, bool)> = vec![(start, false)];
         while let Some((name, expanded)) = stack.pop() {
             let Some(fragment) = doc.fragments.get(name) else {
-                // Unknown fragments are reported by validation; they add nothing here.
-                sizes.insert(name, Size::default());
-                continue;
+                return Err(LimitError {
+                    code: "GRAPHQL_VALIDATION_FAILED",
+                    message: format!("unknown fragment `{name}`"),
+                });
             };
             if expanded {
                 on_path.remove(name);
@@ -439,11 +474,25 @@ fn measure(set: &Positioned<SelectionSet>, sizes: &HashMap<&Name, Size>) -> Size
                     top: 1,
                 }
             }
-            Selection::InlineFragment(f) => measure(&f.node.selection_set, sizes),
-            Selection::FragmentSpread(s) => sizes
-                .get(&s.node.fragment_name.node)
-                .copied()
-                .unwrap_or_default(),
+            // A spread or inline fragment costs at least itself, so chains of fragments that
+            // select nothing still add up.
+            Selection::InlineFragment(f) => {
+                let inner = measure(&f.node.selection_set, sizes);
+                Size {
+                    total: inner.total.saturating_add(1),
+                    top: inner.top,
+                }
+            }
+            Selection::FragmentSpread(s) => {
+                let inner = sizes
+                    .get(&s.node.fragment_name.node)
+                    .copied()
+                    .unwrap_or_default();
+                Size {
+                    total: inner.total.saturating_add(1),
+                    top: inner.top,
+                }
+            }
         };
         size.total = size.total.saturating_add(inner.total);
         size.top = size.top.saturating_add(inner.top);
@@ -513,8 +562,41 @@ mod tests {
         let stats = analyze(&doc, &limits()).unwrap();
         assert_eq!(
             (stats.aliases, stats.root_fields, stats.selections),
-            (2, 2, 9)
+            (2, 2, 10)
         );
+    }
+
+    #[test]
+    fn chains_of_empty_spreads_and_unknown_fragments_are_refused() {
+        // Each fragment spreads the next twice: 2^60 walks for a recursive checker.
+        let mut text = String::from("query { ...F0 }\n");
+        for i in 0..60 {
+            text.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+                n = i + 1
+            ));
+        }
+        text.push_str("fragment F60 on Query { __typename }\n");
+        let doc = async_graphql::parser::parse_query(&text).unwrap();
+        assert_eq!(
+            analyze(&doc, &limits()).unwrap_err().code,
+            "QUERY_TOO_COMPLEX"
+        );
+        let doc = async_graphql::parser::parse_query(
+            "query { ...A } fragment A on Query { ...B ...B } fragment B on Query { ...Nope }",
+        )
+        .unwrap();
+        assert!(
+            analyze(&doc, &limits())
+                .unwrap_err()
+                .message
+                .contains("unknown fragment")
+        );
+        let doc = async_graphql::parser::parse_query(
+            "query($h: String = \"a\\u0000\") { a @include(if: true) { b } }",
+        )
+        .unwrap();
+        assert_eq!(analyze(&doc, &limits()).unwrap_err().code, "BAD_USER_INPUT");
     }
 
     #[test]

@@ -96,7 +96,10 @@ impl NodeQuery {
     }
 
     /// Refetches up to 100 objects by global ID, in the order given (null where missing).
-    #[graphql(cache_control(max_age = 60))]
+    #[graphql(
+        cache_control(max_age = 60),
+        complexity = "ids.len().max(1).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_PAGE_SIZE {
             return Err(

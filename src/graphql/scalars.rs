@@ -15,7 +15,8 @@ impl ScalarType for MinorUnits {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
             Value::Number(n) => match n.as_i64() {
-                Some(v) if v.abs() <= MAX_SAFE => Ok(Self(v)),
+                // `unsigned_abs`: `i64::MIN.abs()` overflows (a panic in debug, a wrap in release).
+                Some(v) if v.unsigned_abs() <= MAX_SAFE.unsigned_abs() => Ok(Self(v)),
                 _ => Err(InputValueError::custom(
                     "MinorUnits must be an integer within ±2^53",
                 )),
@@ -26,5 +27,20 @@ impl ScalarType for MinorUnits {
 
     fn to_value(&self) -> Value {
         Value::Number(self.0.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minor_units_refuse_out_of_range_values_without_overflowing() {
+        let parse = |n: i64| MinorUnits::parse(Value::Number(n.into()));
+        assert!(parse(i64::MIN).is_err());
+        assert!(parse(i64::MAX).is_err());
+        assert!(parse(-MAX_SAFE - 1).is_err());
+        assert_eq!(parse(-MAX_SAFE).ok(), Some(MinorUnits(-MAX_SAFE)));
+        assert_eq!(parse(1999).ok(), Some(MinorUnits(1999)));
     }
 }

@@ -171,6 +171,8 @@ async fn serve(
         tokio::pin!(expiry);
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
+        let mut recheck = tokio::time::interval(crate::auth::sessions::RECHECK_EVERY);
+        recheck.tick().await;
         loop {
             tokio::select! {
                 message = rx.recv() => match message {
@@ -183,6 +185,13 @@ async fn serve(
                     }
                     None => break,
                 },
+                _ = recheck.tick() => {
+                    if !matches!(app.staff_sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
+                        let frame = CloseFrame { code: 4401, reason: "token revoked".into() };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        break;
+                    }
+                }
                 event = account_changes.recv() => {
                     let changed = match event {
                         Ok(event) => matches!(*event, DomainEvent::StaffChanged { id } if id == admin_id),

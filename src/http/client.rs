@@ -19,9 +19,18 @@ pub fn resolve(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpN
     let Some(peer) = peer else {
         return "unknown".into();
     };
+    let shown = |ip: IpAddr| match ip {
+        // One IPv6 subscriber holds a whole /64: count it as one client.
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let bits = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(bits))
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4).to_string(),
+        v4 => v4.to_string(),
+    };
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(peer) {
-        return peer.to_string();
+        return shown(peer);
     }
     let mut client = peer;
     if let Some(hops) = forwarded_for {
@@ -38,7 +47,7 @@ pub fn resolve(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpN
             }
         }
     }
-    client.to_string()
+    shown(client)
 }
 
 /// Settings the extractor needs, from the router state.
@@ -55,11 +64,20 @@ impl<S: TrustedProxies + Send + Sync> FromRequestParts<S> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let forwarded = parts
+        // Every header line, in order: a proxy may append its own line rather than extend the
+        // client's, and the right-most hops are the ones proxies wrote.
+        let forwarded: Vec<&str> = parts
             .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        Ok(Self(resolve(peer, forwarded, state.trusted_proxies())))
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let joined = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        Ok(Self(resolve(
+            peer,
+            joined.as_deref(),
+            state.trusted_proxies(),
+        )))
     }
 }
 
@@ -87,5 +105,14 @@ mod tests {
         assert_eq!(resolve(ip("10.0.0.2"), None, &trusted), "10.0.0.2");
         assert_eq!(resolve(ip("10.0.0.2"), Some("junk"), &trusted), "10.0.0.2");
         assert_eq!(resolve(None, Some("1.2.3.4"), &trusted), "unknown");
+        assert_eq!(
+            resolve(ip("2001:db8:1:2:aaaa::1"), None, &trusted),
+            resolve(ip("2001:db8:1:2:bbbb::9"), None, &trusted),
+            "one /64, one client"
+        );
+        assert_eq!(
+            resolve(ip("::ffff:203.0.113.9"), None, &trusted),
+            "203.0.113.9"
+        );
     }
 }

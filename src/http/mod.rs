@@ -69,6 +69,8 @@ pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
                 axum::http::header::AUTHORIZATION,
                 HeaderName::from_static("apollo-require-preflight"),
                 HeaderName::from_static("x-apollo-operation-name"),
+                HeaderName::from_static("apollographql-client-name"),
+                HeaderName::from_static("apollographql-client-version"),
             ])
             .max_age(Duration::from_secs(600)),
     )

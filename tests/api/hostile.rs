@@ -35,6 +35,24 @@ async fn post_from(
     app.send(request).await
 }
 
+/// An `adminLogin` from the socket address `peer`.
+async fn login_from(
+    app: &TestApp,
+    peer: &str,
+    headers: &[(&str, &str)],
+    email: &str,
+    password: impl Into<String>,
+) -> TestResponse {
+    let variables = json!({ "e": email, "p": password.into() });
+    post_from(
+        app,
+        peer,
+        headers,
+        json!({ "query": LOGIN, "variables": variables }),
+    )
+    .await
+}
+
 fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
@@ -261,14 +279,9 @@ async fn one_sign_in_per_request_and_guesses_are_counted_before_verifying() {
     let guesses = (0..40).map(|i| {
         let app = &app;
         async move {
-            post_from(
-                app,
-                "198.51.100.2",
-                &[],
-                json!({ "query": LOGIN, "variables": { "e": email, "p": format!("wrong-{i}") } }),
-            )
-            .await
-            .json()
+            login_from(app, "198.51.100.2", &[], email, format!("wrong-{i}"))
+                .await
+                .json()
         }
     });
     let results = futures_util::future::join_all(guesses).await;
@@ -285,25 +298,21 @@ async fn one_sign_in_per_request_and_guesses_are_counted_before_verifying() {
     // A rotating X-Forwarded-For from an untrusted peer does not open new buckets…
     for i in 0..3 {
         let forged = format!("203.0.113.{i}");
-        let body = post_from(
+        let body = login_from(
             &app,
             "198.51.100.2",
             &[("x-forwarded-for", &forged)],
-            json!({ "query": LOGIN, "variables": { "e": email, "p": "wrong" } }),
+            email,
+            "wrong",
         )
         .await
         .json();
         assert_eq!(code(&body), "TOO_MANY_REQUESTS");
     }
     // …and the right password from a client that has not failed still works.
-    let body = post_from(
-        &app,
-        "198.51.100.3",
-        &[],
-        json!({ "query": LOGIN, "variables": { "e": email, "p": "correct-horse-battery" } }),
-    )
-    .await
-    .json();
+    let body = login_from(&app, "198.51.100.3", &[], email, "correct-horse-battery")
+        .await
+        .json();
     assert!(body["data"]["adminLogin"]["token"].is_string(), "{body}");
 }
 
@@ -323,24 +332,14 @@ async fn an_account_under_attack_stays_open_to_clients_that_have_not_failed() {
         .await;
     }
     // A client that failed once is now locked out of this account…
-    let body = post_from(
-        &app,
-        "198.51.100.10",
-        &[],
-        json!({ "query": LOGIN, "variables": { "e": email, "p": "correct-horse-battery" } }),
-    )
-    .await
-    .json();
+    let body = login_from(&app, "198.51.100.10", &[], email, "correct-horse-battery")
+        .await
+        .json();
     assert_eq!(code(&body), "TOO_MANY_REQUESTS");
     // …the real staff member, who has not failed, is not.
-    let body = post_from(
-        &app,
-        "192.0.2.50",
-        &[],
-        json!({ "query": LOGIN, "variables": { "e": email, "p": "correct-horse-battery" } }),
-    )
-    .await
-    .json();
+    let body = login_from(&app, "192.0.2.50", &[], email, "correct-horse-battery")
+        .await
+        .json();
     assert!(body["data"]["adminLogin"]["token"].is_string(), "{body}");
 }
 
@@ -357,36 +356,39 @@ async fn a_trusted_proxy_names_the_client() {
     staff_token(&app, Role::Owner).await;
     let email = "owner@techpotli.test";
     for _ in 0..5 {
-        post_from(
+        login_from(
             &app,
             "10.0.0.7",
             &[("x-forwarded-for", "198.51.100.77")],
-            json!({ "query": LOGIN, "variables": { "e": email, "p": "wrong" } }),
+            email,
+            "wrong",
         )
         .await;
     }
-    let body = post_from(
+    let body = login_from(
         &app,
         "10.0.0.7",
         &[("x-forwarded-for", "198.51.100.77")],
-        json!({ "query": LOGIN, "variables": { "e": email, "p": "wrong" } }),
+        email,
+        "wrong",
     )
     .await
     .json();
     assert_eq!(code(&body), "TOO_MANY_REQUESTS");
     // Another client behind the same proxy has its own count.
-    let body = post_from(
+    let body = login_from(
         &app,
         "10.0.0.7",
         &[("x-forwarded-for", "198.51.100.78")],
-        json!({ "query": LOGIN, "variables": { "e": email, "p": "correct-horse-battery" } }),
+        email,
+        "correct-horse-battery",
     )
     .await
     .json();
     assert!(body["data"]["adminLogin"]["token"].is_string(), "{body}");
 }
 
-fn multipart_with_parts(parts: usize) -> Request<Body> {
+fn multipart_with_parts(token: &str, parts: usize) -> Request<Body> {
     let boundary = "b";
     let mut body = String::new();
     body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\":\"{{ __typename }}\"}}\r\n"));
@@ -403,6 +405,7 @@ fn multipart_with_parts(parts: usize) -> Request<Body> {
             format!("multipart/form-data; boundary={boundary}"),
         )
         .header("apollo-require-preflight", "true")
+        .header("authorization", format!("Bearer {token}"))
         .body(Body::from(body))
         .unwrap()
 }
@@ -410,8 +413,15 @@ fn multipart_with_parts(parts: usize) -> Request<Body> {
 #[tokio::test(flavor = "multi_thread")]
 async fn multipart_part_counts_are_bounded_and_cross_site_forms_refused() {
     let app = TestApp::new().await;
+    let token = staff_token(&app, Role::Content).await;
+    // Strangers may not stream uploads at all.
+    let mut anonymous = multipart_with_parts(&token, 1);
+    anonymous.headers_mut().remove("authorization");
+    let response = app.send(anonymous).await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&response.json()), "UNAUTHENTICATED");
     let before = open_fds();
-    let response = app.send(multipart_with_parts(25_000)).await;
+    let response = app.send(multipart_with_parts(&token, 25_000)).await;
     let body = response.json();
     assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
     assert!(
@@ -428,11 +438,11 @@ async fn multipart_part_counts_are_bounded_and_cross_site_forms_refused() {
     );
     // A handful of parts is fine.
     assert_eq!(
-        app.send(multipart_with_parts(2)).await.json()["data"]["__typename"],
+        app.send(multipart_with_parts(&token, 2)).await.json()["data"]["__typename"],
         "QueryRoot"
     );
     // Without the preflight header (what a cross-site form sends): refused.
-    let mut form = multipart_with_parts(1);
+    let mut form = multipart_with_parts(&token, 1);
     form.headers_mut().remove("apollo-require-preflight");
     let response = app.send(form).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
@@ -456,9 +466,12 @@ async fn a_stalled_upload_is_cut_off_at_its_deadline() {
         &[("UPLOAD_DEADLINE_SECS", "1")],
     );
     let addr = app.serve().await;
+    let token = staff_token(&app, Role::Content).await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nApollo-Require-Preflight: true\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nApollo-Require-Preflight: true\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     let part = "--b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n";
     stream
@@ -528,9 +541,15 @@ async fn tokens_die_with_the_account_over_http_and_websocket() {
         code(&app.post_as(Some(&content), me, json!({})).await),
         "UNAUTHENTICATED"
     );
-    let body = post_from(&app, "192.0.2.9", &[], json!({ "query": LOGIN, "variables": { "e": "content@techpotli.test", "p": "a-brand-new-password" } }))
-        .await
-        .json();
+    let body = login_from(
+        &app,
+        "192.0.2.9",
+        &[],
+        "content@techpotli.test",
+        "a-brand-new-password",
+    )
+    .await
+    .json();
     assert!(body["data"]["adminLogin"]["token"].is_string(), "{body}");
     // Only owners manage staff.
     let body = app
@@ -1007,4 +1026,82 @@ async fn the_storefront_pages_cost_well_under_one_second_of_refill() {
             "{name} costs {requested} of {restore_rate}/s"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extreme_money_amounts_are_bad_user_input_not_a_dropped_connection() {
+    let app = TestApp::new().await;
+    let body = app
+        .post(
+            "{ products(filter: { price: { min: -9223372036854775808 } }) { totalCount } }",
+            json!({}),
+        )
+        .await
+        .json();
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    // An argument async-graphql itself cannot coerce still carries a code.
+    let body = app
+        .post(
+            "query($n: Int) { products(first: $n) { totalCount } }",
+            json!({ "n": 3_000_000_000u64 }),
+        )
+        .await
+        .json();
+    assert_ne!(
+        code(&body),
+        "<none>",
+        "coercion errors carry a code: {body}"
+    );
+    assert_alive(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doubly_spread_fragment_chains_do_not_pin_a_worker() {
+    let app = TestApp::new().await;
+    let mut doc = String::from("query { ...F0 }\n");
+    for i in 0..60 {
+        doc.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+            n = i + 1
+        ));
+    }
+    doc.push_str("fragment F60 on Query { ...Nope }\n");
+    let body = app.post(&doc, json!({})).await.json();
+    assert!(
+        ["QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED"].contains(&code(&body)),
+        "{body}"
+    );
+    let body = app.get_query(&doc).await;
+    assert!(body["errors"].is_array());
+    assert_alive(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_expensive_query_is_not_refunded() {
+    let db = TestDatabase::seeded().await;
+    let url = db.url.clone();
+    let app = TestApp::with_database_url(
+        db,
+        &url,
+        CacheMode::Disabled,
+        &[
+            ("THROTTLE_PUBLIC_MAXIMUM", "5000"),
+            ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
+        ],
+    );
+    // A bad cursor deep inside nulls the whole answer out.
+    let query = "{ products(first: 100) { edges { node { title categories { products(first: -1) { totalCount } } } } } }";
+    let body = app.post_raw(json!({ "query": query })).await;
+    assert!(body["errors"].is_array(), "{body}");
+    let cost = &body["extensions"]["cost"];
+    let requested = cost["requestedQueryCost"].as_u64().unwrap();
+    assert!(requested > 500, "{cost}");
+    assert_eq!(
+        cost["throttleStatus"]["currentlyAvailable"]
+            .as_u64()
+            .unwrap()
+            + requested,
+        5000,
+        "the points stay taken: {cost}"
+    );
 }
