@@ -67,6 +67,15 @@ pub fn cost_json(requested: u64, actual: u64, status: ThrottleStatus) -> serde_j
     })
 }
 
+/// `extensions.cost` as JSON text, written directly (the hot path of cached answers).
+pub fn cost_bytes(requested: u64, actual: u64, status: ThrottleStatus) -> Vec<u8> {
+    format!(
+        r#"{{"requestedQueryCost":{requested},"actualQueryCost":{actual},"throttleStatus":{{"maximumAvailable":{},"currentlyAvailable":{},"restoreRate":{}}}}}"#,
+        status.maximum_available, status.currently_available, status.restore_rate
+    )
+    .into_bytes()
+}
+
 /// Whose bucket a request draws from.
 pub fn bucket_owner(context: Option<&RequestContext>) -> BucketOwner {
     match context {
@@ -276,6 +285,17 @@ mod tests {
             "clamped to the page limit"
         );
         assert_eq!(connection_cost(Some(-5), None, 1), 3);
+    }
+
+    #[test]
+    fn cost_text_and_json_agree() {
+        let status = ThrottleStatus {
+            maximum_available: 10,
+            currently_available: 7,
+            restore_rate: 2,
+        };
+        let text: serde_json::Value = serde_json::from_slice(&cost_bytes(5, 3, status)).unwrap();
+        assert_eq!(text, cost_json(5, 3, status));
     }
 
     #[test]

@@ -441,8 +441,9 @@ struct Outcome {
     policy: CachePolicy,
     /// Set for public responses.
     etag: Option<String>,
-    /// `extensions.cost` to add when serving (responses kept in the shared cache carry none).
-    cost: Option<serde_json::Value>,
+    /// `extensions.cost` (JSON text) to add when serving (responses kept in the shared cache
+    /// carry none).
+    cost: Option<Vec<u8>>,
 }
 
 impl Outcome {
@@ -496,6 +497,7 @@ async fn run(
             .extensions
             .remove("cost")
             .and_then(|v| v.into_json().ok())
+            .and_then(|v| serde_json::to_vec(&v).ok())
     } else {
         None
     };
@@ -542,7 +544,7 @@ async fn cached_execute(
         // Served without work: it costs nothing, and says what it would have cost.
         let requested = u64::from(hit.cost);
         let mut outcome = Outcome::from_cached(hit);
-        outcome.cost = Some(cost::cost_json(
+        outcome.cost = Some(cost::cost_bytes(
             requested,
             0,
             state.app.throttle.peek(&owner),
@@ -552,7 +554,7 @@ async fn cached_execute(
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
     let (work_state, work_key) = (state.clone(), full_key.clone());
     // The request whose execution runs is charged for it; requests that share its result are not.
-    let leader_cost: Arc<std::sync::Mutex<Option<serde_json::Value>>> = Arc::default();
+    let leader_cost: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Arc::default();
     let leader = leader_cost.clone();
     let work = async move {
         let context = RequestContext {
@@ -566,7 +568,8 @@ async fn cached_execute(
         };
         let requested = outcome
             .cost
-            .as_ref()
+            .as_deref()
+            .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
             .and_then(|c| c["requestedQueryCost"].as_u64())
             .unwrap_or(0);
         *leader
@@ -613,7 +616,7 @@ async fn cached_execute(
             let requested = u64::from(response.cost);
             let mut outcome = Outcome::from_cached(response);
             outcome.cost = own_cost.or_else(|| {
-                Some(cost::cost_json(
+                Some(cost::cost_bytes(
                     requested,
                     0,
                     state.app.throttle.peek(&owner),
@@ -663,19 +666,15 @@ fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Resp
 }
 
 /// Adds `"extensions": {"cost": …}` to a JSON object body that has no `extensions` of its own.
-fn with_cost(mut body: Vec<u8>, cost: &serde_json::Value) -> Vec<u8> {
+fn with_cost(mut body: Vec<u8>, cost: &[u8]) -> Vec<u8> {
     let Some(end) = body.iter().rposition(|b| *b == b'}') else {
         return body;
     };
-    let Ok(cost) = serde_json::to_vec(cost) else {
-        return body;
-    };
-    let mut tail = Vec::with_capacity(cost.len() + 32);
-    tail.extend_from_slice(b",\"extensions\":{\"cost\":");
-    tail.extend_from_slice(&cost);
-    tail.extend_from_slice(b"}}");
     body.truncate(end);
-    body.extend_from_slice(&tail);
+    body.reserve(cost.len() + 24);
+    body.extend_from_slice(b",\"extensions\":{\"cost\":");
+    body.extend_from_slice(cost);
+    body.extend_from_slice(b"}}");
     body
 }
 

@@ -87,7 +87,13 @@ impl CachedResponse {
             max_age,
             cost,
             etag,
-            body: bytes.get(11 + len..)?.to_vec(),
+            // Room for the per-client `extensions.cost` added when served: no second copy.
+            body: {
+                let body = bytes.get(11 + len..)?;
+                let mut out = Vec::with_capacity(body.len() + 256);
+                out.extend_from_slice(body);
+                out
+            },
         })
     }
 }
