@@ -9,6 +9,9 @@
 //!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
 //!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (local files),
 //!   [`error`], [`config`].
+//! - The public door: [`graphql::limits`] (bounds checked before parsing and expansion),
+//!   [`graphql::cost`] (query cost and the request guard), [`throttle`] (leaky buckets of cost
+//!   points), [`http::client`] (client addresses), [`auth::sessions`] (tokens die with accounts).
 //! - [`seed`]: the deterministic demo catalog; [`cli`]: the command line.
 
 pub mod app;
