@@ -227,6 +227,11 @@ pub fn login_account_failures(email: &str) -> String {
     format!("throttle:login:account:{}", hash_of(&email))
 }
 
+/// New persisted-query documents registered by one client.
+pub fn apq_registrations(client: &str) -> String {
+    format!("throttle:apq:{}", hash_of(&client))
+}
+
 /// The leaky bucket of query-cost points of one client (`client:<address>`) or staff member
 /// (`staff:<id>`).
 pub fn cost_bucket(owner: &str) -> String {

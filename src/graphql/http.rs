@@ -29,6 +29,11 @@ use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, AppSchema};
 use crate::http::client::{ClientAddr, TrustedProxies};
 
+/// New persisted documents one client may register per [`APQ_WINDOW`].
+const APQ_REGISTRATIONS_PER_WINDOW: u64 = 200;
+/// Window of the registration count.
+const APQ_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Time a JSON request body may take to arrive.
 const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -387,9 +392,17 @@ async fn execute(
         Ok(document) => document,
         Err(e) => return limit_error(flavor, &e),
     };
-    // Only a document that parses and keeps within the limits is ever stored.
+    // Only a document that parses and keeps within the limits is ever stored, and a client may
+    // register only so many new ones per hour (each is kept 30 days); past that the request
+    // still runs, its document is just not kept.
     if register && document.is_some() {
-        state.apq.put(&app.cache, &request.query).await;
+        let registered = app
+            .cache
+            .increment(&keys::apq_registrations(&client), APQ_WINDOW)
+            .await;
+        if registered <= APQ_REGISTRATIONS_PER_WINDOW {
+            state.apq.put(&app.cache, &request.query).await;
+        }
     }
     let ty = document
         .as_deref()

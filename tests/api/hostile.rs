@@ -1105,3 +1105,33 @@ async fn a_failed_expensive_query_is_not_refunded() {
         "the points stay taken: {cost}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_cannot_flood_the_persisted_query_store() {
+    let app = TestApp::new().await;
+    for i in 0..205 {
+        let doc = format!("{{ a{i}: __typename }}");
+        let hash = techpotli::graphql::apq::sha256_hex(&doc);
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+        let body = post_from(
+            &app,
+            "198.51.100.99",
+            &[],
+            json!({ "query": doc, "extensions": ext }),
+        )
+        .await
+        .json();
+        assert_eq!(
+            body["data"][format!("a{i}")],
+            "QueryRoot",
+            "the request still runs"
+        );
+    }
+    let stored = app
+        .redis_keys()
+        .await
+        .iter()
+        .filter(|k| k.contains("apq:") && !k.contains("throttle"))
+        .count();
+    assert_eq!(stored, 200);
+}
