@@ -701,6 +701,22 @@ fn is_request_error(response: &GqlResponse) -> bool {
             .all(|e: &ServerError| e.path.is_empty())
 }
 
+/// Gives `code` to every error that has none.
+fn label_uncoded(errors: &mut [ServerError], code: &str) {
+    for error in errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+        }
+    }
+}
+
 fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (StatusCode, Vec<u8>) {
     if is_request_error(&response) {
         // Request errors come from async-graphql itself; label them as Apollo clients expect.
@@ -709,18 +725,7 @@ fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (Sta
         } else {
             "GRAPHQL_PARSE_FAILED"
         };
-        for error in &mut response.errors {
-            let has_code = error
-                .extensions
-                .as_ref()
-                .is_some_and(|e| e.get("code").is_some());
-            if !has_code {
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", code);
-            }
-        }
+        label_uncoded(&mut response.errors, code);
         let status = match flavor {
             Flavor::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             Flavor::Json => StatusCode::OK,
@@ -736,18 +741,7 @@ fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (Sta
     }
     // Every error of ours has a code; one without comes from async-graphql coercing an argument
     // (an `Int` out of range, a wrong input type): the client's input.
-    for error in &mut response.errors {
-        let has_code = error
-            .extensions
-            .as_ref()
-            .is_some_and(|e| e.get("code").is_some());
-        if !has_code {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
-        }
-    }
+    label_uncoded(&mut response.errors, "BAD_USER_INPUT");
     (
         StatusCode::OK,
         serde_json::to_vec(&response).unwrap_or_default(),
