@@ -1,7 +1,8 @@
 //! Techpotli commerce GraphQL server.
 //!
 //! Architecture map:
-//! - [`app`]: shared state (`App`) and `build_router`, used by `serve` and the tests.
+//! - [`state`]: the shared services (`App`, `AppState`); [`app`]: `build_router`, on top of
+//!   everything (nothing in `src/` imports it).
 //! - Domains, each with `model.rs` (rows + SQL), `loaders.rs`, `graphql.rs`:
 //!   [`catalog`] (regions, collections, categories, products, variants, prices) and
 //!   [`banners`] (home-page hero banners).
@@ -28,5 +29,6 @@ pub mod graphql;
 pub mod http;
 pub mod orders;
 pub mod seed;
+pub mod state;
 pub mod storage;
 pub mod throttle;

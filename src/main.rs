@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use techpotli::cli::{AdminAction, Cli, Command};
 use techpotli::config::Config;
-use techpotli::{app, auth, db, graphql, http, seed};
+use techpotli::{app, auth, db, graphql, http, seed, state};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let app = app::App::build(config)?;
+            let app = state::App::build(config)?;
             let admin = auth::service::create_admin(&app, &email, password, &role).await?;
             println!("staff account {} ({}) ready", admin.email, admin.role);
             Ok(())
@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&manifest)
                 .with_context(|| format!("reading {}", manifest.display()))?;
             let manifest = graphql::apq::Manifest::parse(&text)?;
-            let app = app::App::build(config)?;
+            let app = state::App::build(config)?;
             let store = graphql::apq::PersistedQueries::default();
             for op in &manifest.operations {
                 let hash = store.put(&app.cache, &op.body).await;
@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::from_env()?;
             db::run_migrations(&config.database.url).await?;
             let started = std::time::Instant::now();
-            let app = app::App::build(config)?;
+            let app = state::App::build(config)?;
             let mut conn = app.db.get().await.context("connecting to the database")?;
             let outcome = seed::seed(&mut conn, seed::SeedOptions { products, reset }).await?;
             match outcome {
@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
                 tracing::error!(error = %format!("{error:#}"), "migrations failed at start-up");
             }
             let addr = config.bind_addr;
-            let app = app::App::build(config)?;
+            let app = state::App::build(config)?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;

@@ -3,8 +3,8 @@
 use super::model::{AdminUser, NewAdminUser, StaffChanges};
 use super::password;
 use super::viewer::Role;
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Creates a staff account (or resets password and role of an existing email).
 pub async fn create_admin(

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 
 use super::model::{HeroBanner, HeroBannerChanges, NewHeroBanner};
-use crate::app::AppState;
 use crate::cache::{Family, keys};
 use crate::error::{AppError, AppResult};
 use crate::events::{BannerAction, DomainEvent};
+use crate::state::AppState;
 
 /// Active banners whose window contains `now`, by sort order. The cache holds every *active*
 /// banner (windows included), so a window opening or closing shows without waiting for a TTL.

@@ -3,10 +3,10 @@
 
 use super::listing::{ListedProduct, ProductQuery};
 use super::model::{Category, Collection, Product, Region};
-use crate::app::AppState;
 use crate::cache::keys;
 use crate::db::pagination::PageRequest;
 use crate::error::AppResult;
+use crate::state::AppState;
 
 /// One page of the store's product listing (`limit + 1` rows: the extra tells whether more exist).
 pub async fn list_products(

@@ -3,10 +3,10 @@
 
 use async_graphql::Context;
 
-use crate::app::AppState;
 pub use crate::auth::Viewer;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Request-scoped data every resolver may read.
 #[derive(Debug, Clone, Default)]

@@ -21,8 +21,8 @@ use futures_util::stream::BoxStream;
 
 use super::context::RequestContext;
 use super::limits::{self, Limits};
-use crate::app::AppState;
 use crate::auth::Viewer;
+use crate::state::AppState;
 use crate::throttle::{BucketOwner, ThrottleStatus};
 
 /// Page size assumed for a connection asked for without `first` or `last`.

@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::cache::keys;
 use crate::config::IpNet;
 use crate::error::AppResult;
@@ -28,6 +27,7 @@ use crate::graphql::multipart;
 use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, AppSchema};
 use crate::http::client::{ClientAddr, TrustedProxies};
+use crate::state::AppState;
 
 /// New persisted documents one client may register per [`APQ_WINDOW`].
 const APQ_REGISTRATIONS_PER_WINDOW: u64 = 200;

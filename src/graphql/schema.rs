@@ -9,7 +9,6 @@ use async_graphql::{
     MergedObject, MergedSubscription, Request, Response, Schema, ServerError, ServerResult,
 };
 
-use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::banners::graphql::{
     BannersAdminQuery, BannersMutation, BannersQuery, BannersSubscription,
@@ -22,6 +21,7 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::cost::RequestGuard;
 use crate::graphql::node::NodeQuery;
 use crate::orders::graphql::OrdersSubscription;
+use crate::state::AppState;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]

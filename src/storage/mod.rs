@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::config::S3Config;
 use crate::error::{AppError, AppResult};
 
@@ -209,8 +208,11 @@ pub fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
 }
 
 /// `GET /files/{*path}` from the local file store.
-pub async fn serve_file(State(app): State<AppState>, UrlPath(path): UrlPath<String>) -> Response {
-    let Some(file) = resolve(&app.config.files_dir, &path) else {
+pub async fn serve_file(
+    State(root): State<std::sync::Arc<Path>>,
+    UrlPath(path): UrlPath<String>,
+) -> Response {
+    let Some(file) = resolve(&root, &path) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     // The same blocking read tokio::fs would do, without another tokio feature.

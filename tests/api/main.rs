@@ -12,6 +12,7 @@ mod errors;
 mod hostile;
 mod http;
 mod http_cache;
+mod modules;
 mod pagination;
 mod schema;
 mod subscriptions;

@@ -9,8 +9,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use techpotli::app::{App, AppState, build_router};
+use techpotli::app::build_router;
 use techpotli::config::Config;
+use techpotli::state::{App, AppState};
 use tower::ServiceExt;
 
 pub use db::TestDatabase;

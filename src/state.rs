@@ -1,0 +1,120 @@
+//! The application state: the services every request shares (pool, cache, event bus, files,
+//! keys, throttle, configuration), cheaply cloneable as [`AppState`]. It imports only shared
+//! machinery; the router (`app`) and the GraphQL wiring sit on top of it and nothing here imports
+//! them, so `src/` has no import cycle (checked by `tests/module_cycles.py`).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::sessions::StaffSessions;
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::db::{self, DbPool, PoolOptions, StatementCounter};
+use crate::events::EventBus;
+use crate::storage::FileStore;
+use crate::throttle::Throttle;
+
+/// Services shared by every request.
+pub struct App {
+    /// Configuration read at start-up.
+    pub config: Arc<Config>,
+    /// PostgreSQL pool.
+    pub db: DbPool,
+    /// SQL statements sent through `db` since start-up.
+    pub statements: StatementCounter,
+    /// Cache-first reads (Redis or in-process).
+    pub cache: Cache,
+    /// Signs and verifies access tokens.
+    pub jwt: JwtKeys,
+    /// Where uploads go.
+    pub files: FileStore,
+    /// Domain events for admin subscribers (Redis pub/sub across instances, or in-process).
+    pub events: EventBus,
+    /// Leaky buckets of query-cost points.
+    pub throttle: Throttle,
+    /// Bounds the password hashes computed at once (argon2 takes 19 MiB and a core each).
+    pub password_slots: Arc<tokio::sync::Semaphore>,
+    /// Whether staff tokens are still good (account active, token version current).
+    pub staff_sessions: StaffSessions,
+}
+
+/// `Arc<App>`: what handlers and resolvers hold.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the services from configuration. Connections are made lazily, so this succeeds
+    /// while the database or Redis is down (`/readyz` tells); it fails only on invalid settings.
+    pub fn build(config: Config) -> anyhow::Result<AppState> {
+        let statements = StatementCounter::default();
+        let options = PoolOptions {
+            max_size: config.database.pool_size,
+            connection_timeout: config.database.acquire_timeout,
+        };
+        let db = db::connect(&config.database.url, &options, statements.clone());
+        let c = &config.cache;
+        let cache = Cache::new(
+            config.redis_url.as_deref(),
+            &c.prefix,
+            c.timeout,
+            c.memory_bytes,
+            c.enabled,
+        )?;
+        if config.jwt_secret_is_generated() {
+            tracing::warn!(
+                "JWT_SECRET not set: signing with a random secret (tokens end with the process)"
+            );
+        }
+        let jwt = JwtKeys::new(config.jwt_secret.as_bytes(), config.jwt_lifetime);
+        let files = FileStore::from_config(
+            config.s3.as_ref(),
+            &config.files_dir,
+            &config.files_public_url,
+        );
+        let events = match &config.redis_url {
+            Some(url) => EventBus::redis(url, &config.cache.prefix)?,
+            None => EventBus::in_process(),
+        };
+        let throttle = Throttle::new(config.throttle);
+        let staff_sessions = StaffSessions::default();
+        // Another instance changed a staff account: forget it here too (open sockets re-check
+        // on the same event).
+        let mut changes = events.subscribe();
+        let sessions = staff_sessions.clone();
+        tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(event) => {
+                        if let crate::events::DomainEvent::StaffChanged { id } = *event {
+                            sessions.forget(id);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let password_slots = Arc::new(tokio::sync::Semaphore::new(config.password_concurrency));
+        Ok(AppState(Arc::new(App {
+            throttle,
+            password_slots,
+            staff_sessions,
+            config: Arc::new(config),
+            db,
+            statements,
+            cache,
+            jwt,
+            files,
+            events,
+        })))
+    }
+}
