@@ -6,11 +6,17 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use diesel_async::AsyncPgConnection;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::StaffSessions;
-use crate::cache::Cache;
+use crate::cache::{Cache, ResourceKey};
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
+use crate::error::AppResult;
 use crate::events::EventBus;
 use crate::storage::FileStore;
 use crate::throttle::Throttle;
@@ -52,6 +58,22 @@ impl Deref for AppState {
 }
 
 impl App {
+    /// The cache-first read every domain uses: the value stored under `key`, or on a miss `load`
+    /// run on a pooled connection (and stored). `load` returns a boxed future because it
+    /// borrows the connection: `|conn| Box::pin(async move { Ok(Row::find(conn, id).await?) })`.
+    pub async fn cached<T, F>(&self, key: &ResourceKey, load: F) -> AppResult<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<T>>
+            + Send
+            + 'static,
+    {
+        let db = self.db.clone();
+        self.cache
+            .get_or_load(key, async move { load(&mut *db.get().await?).await })
+            .await
+    }
+
     /// Builds the services from configuration. Connections are made lazily, so this succeeds
     /// while the database or Redis is down (`/readyz` tells); it fails only on invalid settings.
     pub fn build(config: Config) -> anyhow::Result<AppState> {

@@ -13,6 +13,7 @@ use crate::cache::keys;
 use crate::error::AppError;
 use crate::graphql::context::{app, db, request_context};
 use crate::graphql::ids::to_global;
+use crate::graphql::response_cache::{Reads, RootReads};
 
 /// Sign-in attempts allowed per email and client within [`THROTTLE_WINDOW`]; a success resets it.
 pub const MAX_ATTEMPTS_PER_PAIR: u64 = 5;
@@ -58,6 +59,9 @@ pub struct UpdateStaffMemberInput {
     /// New password (at least 12 characters).
     pub password: Option<String>,
 }
+
+/// What the root fields below read, for the response cache (see `Reads`).
+pub const READS: RootReads = &[("adminMe", Reads::Private)];
 
 /// Staff queries.
 #[derive(Default)]

@@ -22,11 +22,9 @@ pub async fn live_banners_until(
     app: &AppState,
     now: DateTime<Utc>,
 ) -> AppResult<(Vec<HeroBanner>, Option<DateTime<Utc>>)> {
-    let db = app.db.clone();
     let active: Vec<HeroBanner> = app
-        .cache
-        .get_or_load(&keys::hero_banners_active(), async move {
-            Ok(HeroBanner::active(&mut *db.get().await?).await?)
+        .cached(&keys::hero_banners_active(), |conn| {
+            Box::pin(async move { Ok(HeroBanner::active(conn).await?) })
         })
         .await?;
     let next_change = active
@@ -85,14 +83,17 @@ pub fn validate(banner: &NewHeroBanner) -> AppResult<()> {
 pub async fn create(app: &AppState, new: NewHeroBanner) -> AppResult<HeroBanner> {
     validate(&new)?;
     let banner = HeroBanner::insert(&mut *app.db.get().await?, &new).await?;
+    banners_written(app, vec![banner.id], BannerAction::Created).await;
+    Ok(banner)
+}
+
+/// After a committed banner write: the banners family goes stale (the store's list and every
+/// response that read it), then staff subscribers hear of it.
+async fn banners_written(app: &AppState, ids: Vec<i64>, action: BannerAction) {
     app.cache.invalidate(&[Family::Banners]).await;
     app.events
-        .publish(DomainEvent::Banner {
-            ids: vec![banner.id],
-            action: BannerAction::Created,
-        })
+        .publish(DomainEvent::Banner { ids, action })
         .await;
-    Ok(banner)
 }
 
 /// Updates a banner; the merged result must still be valid.
@@ -109,13 +110,7 @@ pub async fn update(app: &AppState, id: i64, changes: HeroBannerChanges) -> AppR
                 .ok_or_else(|| not_found(id))
         })
         .await?;
-    app.cache.invalidate(&[Family::Banners]).await;
-    app.events
-        .publish(DomainEvent::Banner {
-            ids: vec![id],
-            action: BannerAction::Updated,
-        })
-        .await;
+    banners_written(app, vec![id], BannerAction::Updated).await;
     Ok(banner)
 }
 
@@ -138,13 +133,7 @@ pub async fn delete(app: &AppState, id: i64) -> AppResult<()> {
     if !HeroBanner::delete(&mut *app.db.get().await?, id).await? {
         return Err(not_found(id));
     }
-    app.cache.invalidate(&[Family::Banners]).await;
-    app.events
-        .publish(DomainEvent::Banner {
-            ids: vec![id],
-            action: BannerAction::Deleted,
-        })
-        .await;
+    banners_written(app, vec![id], BannerAction::Deleted).await;
     Ok(())
 }
 
@@ -192,13 +181,11 @@ pub async fn update_many(app: &AppState, changes: Vec<BatchChange>) -> AppResult
             Ok(out)
         })
         .await?;
-    app.cache.invalidate(&[Family::Banners]).await;
-    let ids = banners.iter().map(|b| b.id).collect();
-    app.events
-        .publish(DomainEvent::Banner {
-            ids,
-            action: BannerAction::Reordered,
-        })
-        .await;
+    banners_written(
+        app,
+        banners.iter().map(|b| b.id).collect(),
+        BannerAction::Reordered,
+    )
+    .await;
     Ok(banners)
 }

@@ -6,14 +6,24 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
-use super::listing::{ListedProduct, Partition, ProductQuery};
-use super::model::{
-    Category, Collection, OptionValue, Price, Product, ProductImage, ProductOption, Region, Variant,
-};
+use async_graphql::Context;
+
+use super::categories::model::Category;
+use super::collections::model::Collection;
+use super::products::listing::{ListedProduct, Partition, ProductQuery};
+use super::products::model::{OptionValue, Product, ProductImage, ProductOption};
+use super::regions::model::Region;
+use super::variants::model::{Price, Variant};
 use crate::db::DbPool;
 use crate::db::pagination::PageRequest;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::graphql::batch::{BatchLoader, Dispatcher};
+use crate::graphql::context::request_data;
+
+/// The request's catalog loaders (attached per request by the schema).
+pub fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a CatalogLoaders> {
+    request_data::<CatalogLoaders>(ctx)
+}
 
 /// Loader error: async-graphql needs `Clone`.
 pub type LoadError = Arc<AppError>;

@@ -536,8 +536,12 @@ async fn cached_execute(
 ) -> Outcome {
     let cache = &state.app.cache;
     let owner = crate::throttle::BucketOwner::Client(client.clone());
-    let (families, entities) =
-        response_cache::dependencies(doc, request.operation_name.as_deref(), &request.variables);
+    let (families, entities) = response_cache::dependencies(
+        doc,
+        request.operation_name.as_deref(),
+        &request.variables,
+        &crate::graphql::schema::root_reads,
+    );
     let hash = response_cache::request_hash(&request, flavor.content_type());
     let key = keys::response(&hash, families, entities);
     // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical

@@ -8,12 +8,15 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 
 use crate::banners::graphql::HeroBanner;
 use crate::banners::service as banner_service;
-use crate::catalog::graphql::{Category, Collection, Product, ProductVariant, Region};
+use crate::cache::Family;
+use crate::catalog::graph::{Category, Collection, Product, ProductVariant};
 use crate::catalog::loaders::CatalogLoaders;
+use crate::catalog::regions::graphql::Region;
 use crate::db::pagination::MAX_PAGE_SIZE;
 use crate::error::{AppError, LoadResultExt};
 use crate::graphql::context::{app, request_data};
 use crate::graphql::ids::from_global;
+use crate::graphql::response_cache::{Reads, RootReads};
 
 /// An object with a globally unique, opaque ID that `node(id)` can refetch.
 #[derive(Interface)]
@@ -82,6 +85,12 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         }
     })
 }
+
+/// What the root fields below read, for the response cache (see `Reads`).
+pub const READS: RootReads = &[
+    ("node", Reads::Families(&Family::ALL)),
+    ("nodes", Reads::Families(&Family::ALL)),
+];
 
 /// `node` and `nodes` roots.
 #[derive(Default)]

@@ -2,13 +2,31 @@
 //! credentials, whose every field is public by its cache hints, is stored as response bytes
 //! (key: hash of document, operation name, variables and media type) and served without running
 //! resolvers. Entries fold in the versions of the families the operation's root fields read, so
-//! the same invalidation that refreshes resource keys refreshes whole responses.
+//! the same invalidation that refreshes resource keys refreshes whole responses. Which families
+//! a root field reads is declared by its domain next to the field ([`Reads`], a `READS` list per
+//! query object) and gathered by the schema assembly; a test fails on an undeclared root field.
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Positioned, Request};
 use sha2::{Digest, Sha256};
 
 use crate::cache::{Family, keys};
+
+/// What a root query field's answer depends on, declared by the domain next to the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// These families: a write to any of them makes the answer stale.
+    Families(&'static [Family]),
+    /// One product by `id` or `handle`, shown with collections, categories and regions: the
+    /// answer depends on that product's entity keys only, unless the selection reaches other
+    /// products (a nested listing, `node`), when it depends on the whole catalog.
+    OneProduct,
+    /// Per viewer (staff fields): never stored in the response cache.
+    Private,
+}
+
+/// A query object's declarations: `(root field name, what it reads)`.
+pub type RootReads = &'static [(&'static str, Reads)];
 
 /// How a response may be cached by browsers and CDNs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +139,7 @@ pub fn dependencies(
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &async_graphql::Variables,
+    reads: &dyn Fn(&str) -> Option<Reads>,
 ) -> (Vec<Family>, Vec<String>) {
     let Some(op) = find_operation(doc, operation_name) else {
         return (Family::ALL.to_vec(), Vec::new());
@@ -134,7 +153,14 @@ pub fn dependencies(
     }
     for field in fields {
         let name = field.node.name.node.as_str();
-        if name == "product" && !reaches_other_products(doc, &field.node.selection_set, 0) {
+        let declared = match name {
+            "__typename" | "__schema" | "__type" => Reads::Families(&[]),
+            // Undeclared (a field the schema does not have fails validation anyway): assume all.
+            _ => reads(name).unwrap_or(Reads::Families(&Family::ALL)),
+        };
+        if declared == Reads::OneProduct
+            && !reaches_other_products(doc, &field.node.selection_set, 0)
+        {
             let arg = |key: &str| -> Option<String> {
                 let (_, value) = field
                     .node
@@ -159,8 +185,12 @@ pub fn dependencies(
                 continue;
             }
         }
-        // Any other root field: its families as usual (products included when it reads them).
-        narrowed.extend(field_families(name));
+        // Any other root field: its declared families (products included when it reads them).
+        match declared {
+            Reads::Families(families) => narrowed.extend_from_slice(families),
+            Reads::OneProduct => narrowed.extend(Family::CATALOG),
+            Reads::Private => {}
+        }
     }
     narrowed.sort();
     narrowed.dedup();
@@ -233,18 +263,6 @@ fn reaches_other_products(
     })
 }
 
-fn field_families(name: &str) -> Vec<Family> {
-    match name {
-        "heroBanners" => vec![Family::Banners],
-        "regions" | "region" => vec![Family::Regions],
-        "__typename" | "__schema" | "__type" => vec![],
-        "products" | "product" | "collections" | "collection" | "categories" | "category" => {
-            Family::CATALOG.to_vec()
-        }
-        _ => Family::ALL.to_vec(),
-    }
-}
-
 /// A weak ETag over the body's data: the served bytes also carry a per-client
 /// `extensions.cost`, so two answers are equivalent, not byte-identical.
 pub fn etag(body: &[u8]) -> String {
@@ -265,9 +283,20 @@ pub fn matches_etag(if_none_match: &str, etag: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The store's declarations as the schema gathers them.
+    fn reads(name: &str) -> Option<Reads> {
+        match name {
+            "heroBanners" => Some(Reads::Families(&[Family::Banners])),
+            "regions" => Some(Reads::Families(&[Family::Regions])),
+            "products" => Some(Reads::Families(&Family::CATALOG)),
+            "product" => Some(Reads::OneProduct),
+            _ => None,
+        }
+    }
+
     fn families(q: &str) -> Vec<Family> {
         let doc = async_graphql::parser::parse_query(q).unwrap();
-        dependencies(&doc, None, &async_graphql::Variables::default()).0
+        dependencies(&doc, None, &async_graphql::Variables::default(), &reads).0
     }
 
     #[test]
@@ -298,7 +327,7 @@ mod tests {
         let vars = async_graphql::Variables::from_json(serde_json::json!({ "h": "lamp" }));
         let deps = |q: &str| {
             let doc = async_graphql::parser::parse_query(q).unwrap();
-            dependencies(&doc, None, &vars)
+            dependencies(&doc, None, &vars, &reads)
         };
         let (families, entities) =
             deps("query($h: String) { product(handle: $h) { title variants { sku } } }");

@@ -10,16 +10,15 @@ use async_graphql::{
 };
 
 use crate::auth::graphql::{AuthMutation, AuthQuery};
-use crate::banners::graphql::{
-    BannersAdminQuery, BannersMutation, BannersQuery, BannersSubscription,
-};
-use crate::catalog::admin::{CatalogAdminQuery, CatalogMutation, CatalogSubscription};
-use crate::catalog::graphql::CatalogQuery;
+use crate::banners::admin::{BannersAdminQuery, BannersMutation, BannersSubscription};
+use crate::banners::graphql::BannersQuery;
 use crate::catalog::loaders::CatalogLoaders;
+use crate::catalog::{CatalogAdminQuery, CatalogMutation, CatalogQuery, CatalogSubscription};
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
 use crate::graphql::cost::RequestGuard;
 use crate::graphql::node::NodeQuery;
+use crate::graphql::response_cache::{Reads, RootReads};
 use crate::orders::graphql::OrdersSubscription;
 use crate::state::AppState;
 
@@ -33,6 +32,27 @@ pub struct QueryRoot(
     BannersAdminQuery,
     CatalogAdminQuery,
 );
+
+/// What every root query field reads, as each domain declares it beside its fields (`READS`).
+const ROOT_READS: &[&[RootReads]] = &[
+    crate::catalog::READS,
+    &[
+        crate::banners::graphql::READS,
+        crate::banners::admin::READS,
+        crate::auth::graphql::READS,
+        crate::graphql::node::READS,
+    ],
+];
+
+/// The declared dependencies of root query field `name` (for the response cache).
+pub fn root_reads(name: &str) -> Option<Reads> {
+    ROOT_READS
+        .iter()
+        .flat_map(|domain| domain.iter())
+        .flat_map(|reads| reads.iter())
+        .find(|(field, _)| *field == name)
+        .map(|(_, reads)| *reads)
+}
 
 /// Every mutation root field (all staff-only but `adminLogin`).
 #[derive(MergedObject, Default)]
@@ -127,4 +147,54 @@ impl Extension for LoadersRun {
 /// Executes one request with its context.
 pub async fn execute(schema: &AppSchema, request: Request, context: RequestContext) -> Response {
     schema.execute(request.data(context)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+    use super::*;
+
+    /// Every root query field declares what it reads, once; no declaration names a missing field.
+    #[test]
+    fn every_root_query_field_declares_what_it_reads() {
+        let doc = async_graphql::parser::parse_schema(sdl()).expect("the SDL parses");
+        let fields: Vec<String> = doc
+            .definitions
+            .iter()
+            .find_map(|d| match d {
+                TypeSystemDefinition::Type(t) if t.node.name.node.as_str() == "QueryRoot" => {
+                    match &t.node.kind {
+                        TypeKind::Object(o) => Some(
+                            o.fields
+                                .iter()
+                                .map(|f| f.node.name.node.to_string())
+                                .collect(),
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .expect("QueryRoot is in the SDL");
+        let declared: Vec<&str> = ROOT_READS
+            .iter()
+            .flat_map(|domain| domain.iter())
+            .flat_map(|reads| reads.iter())
+            .map(|(field, _)| *field)
+            .collect();
+        for field in &fields {
+            let n = declared.iter().filter(|d| **d == field.as_str()).count();
+            assert_eq!(
+                n, 1,
+                "root field `{field}` must declare its `Reads` exactly once"
+            );
+        }
+        for name in &declared {
+            assert!(
+                fields.iter().any(|f| f == name),
+                "`{name}` is declared but the schema has no such root field"
+            );
+        }
+    }
 }

@@ -1,22 +1,22 @@
-//! The staff side of the catalog: `CatalogAdminQuery` (drafts and deleted products included,
-//! staff filters) and `CatalogMutation` (products, variants, prices, images, collections,
-//! categories, regions). Every field requires the catalog permission; the services invalidate.
-
-use std::sync::Arc;
+//! The staff side of products: `AdminProduct`, the staff listing with its filters, product and
+//! image mutations, and the live `productUpdated` subscription (catalog permission throughout).
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, Utc};
 
-use super::graphql::{Category, Collection, ProductImage, ProductVariant, Region};
-use super::model::{self, NewProduct, NewVariant, ProductChanges, VariantChanges};
-use super::service::{self, CategoryChanges};
+use super::model::{self, NewProduct, ProductChanges};
+use super::service;
 use crate::auth::{Permission, RequirePermission};
+use crate::catalog::graph::ProductImage;
+use crate::catalog::graph::ProductVariant;
+use crate::catalog::loaders::loaders;
+use crate::catalog::rules::ids_of;
 use crate::db::pagination::{PageRequest, decode_cursor, encode_cursor};
-use crate::error::{AppError, AppResult, LoadResultExt};
-use crate::graphql::context::{app, db, request_data};
+use crate::error::{AppError, LoadResultExt};
+use crate::graphql::context::{app, db};
 use crate::graphql::ids::{expect_global, expect_globals, to_global};
-use crate::graphql::scalars::MinorUnits;
+use crate::graphql::response_cache::{Reads, RootReads};
 
 /// Publication state.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -91,7 +91,7 @@ impl AdminProduct {
     }
     /// Live variants with prices.
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<ProductVariant>> {
-        let loaders = request_data::<super::loaders::CatalogLoaders>(ctx)?;
+        let loaders = loaders(ctx)?;
         let rows = loaders.variants.load_one(self.0.id).await.gql()?;
         Ok(rows
             .unwrap_or_default()
@@ -121,12 +121,18 @@ struct AdminProductCursor {
     i: i64,
 }
 
-/// Staff catalog queries.
+/// What the root fields below read, for the response cache (see `Reads`).
+pub const READS: RootReads = &[
+    ("adminProducts", Reads::Private),
+    ("adminProduct", Reads::Private),
+];
+
+/// Staff product queries.
 #[derive(Default)]
-pub struct CatalogAdminQuery;
+pub struct ProductsAdminQuery;
 
 #[Object]
-impl CatalogAdminQuery {
+impl ProductsAdminQuery {
     /// Every product, newest change first, with staff filters.
     #[graphql(
         guard = "RequirePermission(Permission::Catalog)",
@@ -234,83 +240,12 @@ pub struct UpdateProductInput {
     pub category_ids: Option<Vec<ID>>,
 }
 
-/// A price in one currency.
-#[derive(InputObject)]
-pub struct PriceInput {
-    /// ISO 4217 code.
-    pub currency_code: String,
-    /// Amount in minor units (not negative).
-    pub amount: MinorUnits,
-}
-
-/// A new variant.
-#[derive(InputObject)]
-pub struct CreateVariantInput {
-    /// Title.
-    pub title: String,
-    /// SKU, unique.
-    pub sku: Option<String>,
-    /// Units in stock.
-    #[graphql(default)]
-    pub inventory_quantity: i32,
-    /// Track stock (default true).
-    #[graphql(default = true)]
-    pub manage_inventory: bool,
-    /// Sell when out of stock.
-    #[graphql(default)]
-    pub allow_backorder: bool,
-    /// Display order.
-    #[graphql(default)]
-    pub rank: i32,
-    /// Prices, one per currency.
-    #[graphql(default)]
-    pub prices: Vec<PriceInput>,
-}
-
-/// Changes to a variant.
-#[derive(InputObject)]
-pub struct UpdateVariantInput {
-    /// Title.
-    pub title: Option<String>,
-    /// SKU (`null` clears it).
-    pub sku: MaybeUndefined<String>,
-    /// Units in stock.
-    pub inventory_quantity: Option<i32>,
-    /// Track stock.
-    pub manage_inventory: Option<bool>,
-    /// Sell when out of stock.
-    pub allow_backorder: Option<bool>,
-    /// Display order.
-    pub rank: Option<i32>,
-    /// Replaces every price.
-    pub prices: Option<Vec<PriceInput>>,
-}
-
-fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
-fn prices(input: Vec<PriceInput>) -> Vec<(String, i64)> {
-    input
-        .into_iter()
-        .map(|p| (p.currency_code, p.amount.0))
-        .collect()
-}
-
-fn ids_of(ids: Option<Vec<ID>>, kind: &str) -> AppResult<Option<Vec<i64>>> {
-    ids.map(|ids| expect_globals(&ids, kind)).transpose()
-}
-
-/// Staff catalog mutations.
+/// Staff product mutations.
 #[derive(Default)]
-pub struct CatalogMutation;
+pub struct ProductsMutation;
 
 #[Object]
-impl CatalogMutation {
+impl ProductsMutation {
     /// Creates a product (a draft unless `status` says otherwise).
     #[graphql(guard = "RequirePermission(Permission::Catalog)")]
     async fn create_product(
@@ -344,18 +279,18 @@ impl CatalogMutation {
         id: ID,
         input: UpdateProductInput,
     ) -> Result<AdminProduct> {
-        let collection = match input.collection_id {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(id) => Some(Some(expect_global(&id, "Collection")?)),
-        };
+        let collection = input
+            .collection_id
+            .map_value(|id| expect_global(&id, "Collection"))
+            .transpose()?
+            .into();
         let changes = ProductChanges {
             handle: input.handle,
             title: input.title,
-            subtitle: maybe(input.subtitle),
+            subtitle: input.subtitle.into(),
             description: input.description,
             status: input.status.map(|s| s.as_str().to_owned()),
-            thumbnail: maybe(input.thumbnail),
+            thumbnail: input.thumbnail.into(),
             collection_id: collection,
             deleted_at: None,
         };
@@ -409,87 +344,14 @@ impl CatalogMutation {
                 .await?,
         ))
     }
+}
 
-    /// Adds a variant with its prices.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn create_product_variant(
-        &self,
-        ctx: &Context<'_>,
-        product_id: ID,
-        input: CreateVariantInput,
-    ) -> Result<ProductVariant> {
-        let new = NewVariant {
-            product_id: expect_global(&product_id, "Product")?,
-            title: input.title,
-            sku: input.sku,
-            inventory_quantity: input.inventory_quantity,
-            manage_inventory: input.manage_inventory,
-            allow_backorder: input.allow_backorder,
-            rank: input.rank,
-        };
-        Ok(ProductVariant::new(
-            service::create_variant(app(ctx)?, new, prices(input.prices)).await?,
-        ))
-    }
+/// Staff product image mutations.
+#[derive(Default)]
+pub struct ProductImagesMutation;
 
-    /// Updates a variant (and replaces its prices when given).
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn update_product_variant(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: UpdateVariantInput,
-    ) -> Result<ProductVariant> {
-        let changes = VariantChanges {
-            title: input.title,
-            sku: maybe(input.sku),
-            inventory_quantity: input.inventory_quantity,
-            manage_inventory: input.manage_inventory,
-            allow_backorder: input.allow_backorder,
-            rank: input.rank,
-            deleted_at: None,
-        };
-        let id = expect_global(&id, "ProductVariant")?;
-        Ok(ProductVariant::new(
-            service::update_variant(app(ctx)?, id, changes, input.prices.map(prices)).await?,
-        ))
-    }
-
-    /// Sets a variant's stock.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn set_variant_inventory(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        quantity: i32,
-    ) -> Result<ProductVariant> {
-        let changes = VariantChanges {
-            inventory_quantity: Some(quantity),
-            ..Default::default()
-        };
-        let id = expect_global(&id, "ProductVariant")?;
-        Ok(ProductVariant::new(
-            service::update_variant(app(ctx)?, id, changes, None).await?,
-        ))
-    }
-
-    /// Soft-deletes a variant.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn delete_product_variant(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let changes = VariantChanges {
-            deleted_at: Some(Some(Utc::now())),
-            ..Default::default()
-        };
-        service::update_variant(
-            app(ctx)?,
-            expect_global(&id, "ProductVariant")?,
-            changes,
-            None,
-        )
-        .await?;
-        Ok(id)
-    }
-
+#[Object]
+impl ProductImagesMutation {
     /// Uploads an image (JPEG, PNG, WebP, AVIF) and appends it to the product.
     #[graphql(guard = "RequirePermission(Permission::Catalog)")]
     async fn add_product_image(
@@ -523,185 +385,6 @@ impl CatalogMutation {
             .await?;
         Ok(true)
     }
-
-    /// Creates a collection.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn create_collection(
-        &self,
-        ctx: &Context<'_>,
-        handle: String,
-        title: String,
-        description: Option<String>,
-    ) -> Result<Collection> {
-        let c = service::create_collection(
-            app(ctx)?,
-            &handle,
-            &title,
-            description.as_deref().unwrap_or(""),
-        )
-        .await?;
-        Ok(Collection(Arc::new(c)))
-    }
-
-    /// Updates a collection.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn update_collection(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        handle: Option<String>,
-        title: Option<String>,
-        description: Option<String>,
-    ) -> Result<Collection> {
-        let id = expect_global(&id, "Collection")?;
-        let c = service::update_collection(
-            app(ctx)?,
-            id,
-            handle.as_deref(),
-            title.as_deref(),
-            description.as_deref(),
-        )
-        .await?;
-        Ok(Collection(Arc::new(c)))
-    }
-
-    /// Deletes a collection (its products stay, without a collection).
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn delete_collection(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        service::delete_collection(app(ctx)?, expect_global(&id, "Collection")?).await?;
-        Ok(id)
-    }
-
-    /// Creates a category (top level without `parentId`).
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn create_category(
-        &self,
-        ctx: &Context<'_>,
-        handle: String,
-        name: String,
-        parent_id: Option<ID>,
-        #[graphql(default)] rank: i32,
-        #[graphql(default = true)] is_active: bool,
-    ) -> Result<Category> {
-        let parent = parent_id
-            .map(|id| expect_global(&id, "Category"))
-            .transpose()?;
-        Ok(Category(Arc::new(
-            service::create_category(app(ctx)?, &handle, &name, parent, rank, is_active).await?,
-        )))
-    }
-
-    /// Updates a category: rename, reorder (`rank`), (de)activate, or move (`parentId`, `null`
-    /// for the top level); a move under itself or a descendant is refused.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn update_category(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        handle: Option<String>,
-        name: Option<String>,
-        description: Option<String>,
-        parent_id: MaybeUndefined<ID>,
-        rank: Option<i32>,
-        is_active: Option<bool>,
-    ) -> Result<AdminCategory> {
-        let parent_id = match parent_id {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(p) => Some(Some(expect_global(&p, "Category")?)),
-        };
-        let changes = CategoryChanges {
-            handle,
-            name,
-            description,
-            parent_id,
-            rank,
-            is_active,
-        };
-        Ok(AdminCategory(
-            service::update_category(app(ctx)?, expect_global(&id, "Category")?, changes).await?,
-        ))
-    }
-
-    /// Deletes a category without children.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn delete_category(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        service::delete_category(app(ctx)?, expect_global(&id, "Category")?).await?;
-        Ok(id)
-    }
-
-    /// Creates a region.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn create_region(
-        &self,
-        ctx: &Context<'_>,
-        name: String,
-        currency_code: String,
-        countries: Vec<String>,
-        #[graphql(default)] tax_rate_bps: i32,
-    ) -> Result<Region> {
-        Ok(Region(Arc::new(
-            service::create_region(app(ctx)?, &name, &currency_code, countries, tax_rate_bps)
-                .await?,
-        )))
-    }
-
-    /// Updates a region.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn update_region(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        name: Option<String>,
-        currency_code: Option<String>,
-        countries: Option<Vec<String>>,
-        tax_rate_bps: Option<i32>,
-    ) -> Result<Region> {
-        let id = expect_global(&id, "Region")?;
-        Ok(Region(Arc::new(
-            service::update_region(app(ctx)?, id, name, currency_code, countries, tax_rate_bps)
-                .await?,
-        )))
-    }
-
-    /// Deletes a region.
-    #[graphql(guard = "RequirePermission(Permission::Catalog)")]
-    async fn delete_region(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        service::delete_region(app(ctx)?, expect_global(&id, "Region")?).await?;
-        Ok(id)
-    }
-}
-
-/// A category as staff see it (inactive ones included).
-pub struct AdminCategory(pub model::Category);
-
-#[Object(cache_control(private))]
-impl AdminCategory {
-    /// Global ID.
-    async fn id(&self) -> ID {
-        to_global("Category", self.0.id)
-    }
-    /// Handle.
-    async fn handle(&self) -> &str {
-        &self.0.handle
-    }
-    /// Name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Parent.
-    async fn parent_id(&self) -> Option<ID> {
-        self.0.parent_id.map(|id| to_global("Category", id))
-    }
-    /// Position among siblings.
-    async fn rank(&self) -> i32 {
-        self.0.rank
-    }
-    /// Whether the store shows it.
-    async fn is_active(&self) -> bool {
-        self.0.is_active
-    }
 }
 
 /// A product change, as admin subscribers receive it.
@@ -715,10 +398,10 @@ pub struct ProductUpdatedEvent {
 
 /// Live product changes for staff (catalog permission).
 #[derive(Default)]
-pub struct CatalogSubscription;
+pub struct ProductsSubscription;
 
 #[async_graphql::Subscription]
-impl CatalogSubscription {
+impl ProductsSubscription {
     /// Every product change (fields, variants, prices, images, status) on any instance.
     #[graphql(guard = "RequirePermission(Permission::Catalog)")]
     async fn product_updated(

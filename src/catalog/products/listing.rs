@@ -9,7 +9,8 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use super::model::Product;
+use super::model::{Product, STORE_VISIBLE_SQL};
+use crate::catalog::categories::model::subtree_sql;
 use crate::db::pagination::{Direction, PageRequest, decode_cursor, encode_cursor};
 use crate::error::{AppError, AppResult};
 
@@ -313,21 +314,17 @@ impl ProductQuery {
 
     fn push_filters(&self, sql: &mut SqlBuilder) {
         let f = &self.filter;
-        sql.push("p.status = 'published' AND p.deleted_at IS NULL");
+        sql.push(STORE_VISIBLE_SQL);
         if let Some(ids) = &f.collection_ids {
             sql.push(" AND p.collection_id = ANY(");
             sql.bind_i64s(ids.clone());
             sql.push(")");
         }
         if let Some(ids) = &f.category_ids {
-            sql.push(
-                " AND EXISTS (SELECT 1 FROM product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN \
-                 (WITH RECURSIVE tree AS (SELECT id FROM categories WHERE id = ANY(",
-            );
-            sql.bind_i64s(ids.clone());
-            sql.push(
-                ") AND is_active UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id \
-                 WHERE c.is_active) SELECT id FROM tree))",
+            let roots = sql.bind_i64s_placeholder(ids.clone());
+            push_in_categories(
+                sql,
+                &format!("SELECT id FROM categories WHERE id = ANY({roots}) AND is_active"),
             );
         }
         if let Some(text) = &f.search {
@@ -365,14 +362,19 @@ impl ProductQuery {
 }
 
 fn push_partition_filter(sql: &mut SqlBuilder, kind: Partition) {
-    sql.push(match kind {
-        Partition::Collection => " AND p.collection_id = part.pid",
-        Partition::Category => {
-            " AND EXISTS (SELECT 1 FROM product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN \
-             (WITH RECURSIVE tree AS (SELECT part.pid AS id UNION SELECT c.id FROM categories c JOIN tree t \
-             ON c.parent_id = t.id WHERE c.is_active) SELECT id FROM tree))"
-        }
-    });
+    match kind {
+        Partition::Collection => sql.push(" AND p.collection_id = part.pid"),
+        Partition::Category => push_in_categories(sql, "SELECT part.pid AS id"),
+    }
+}
+
+/// Products in the active subtrees under the categories `roots` selects.
+fn push_in_categories(sql: &mut SqlBuilder, roots: &str) {
+    sql.push(&format!(
+        " AND EXISTS (SELECT 1 FROM product_categories pc WHERE pc.product_id = p.id \
+         AND pc.category_id IN ({}))",
+        subtree_sql(roots, true)
+    ));
 }
 
 /// Raw SQL with numbered bind parameters (`$1`, `$2`, …) appended in step with their values.
@@ -417,6 +419,14 @@ impl SqlBuilder {
     fn bind_i64s(&mut self, v: Vec<i64>) {
         self.placeholder();
         self.take(|q| q.bind::<Array<BigInt>, _>(v));
+    }
+
+    /// Binds `v` and returns its placeholder for SQL pushed later (numbers are explicit, so a
+    /// placeholder may appear after binds made after it).
+    fn bind_i64s_placeholder(&mut self, v: Vec<i64>) -> String {
+        self.binds += 1;
+        self.take(|q| q.bind::<Array<BigInt>, _>(v));
+        format!("${}", self.binds)
     }
 
     fn bind_texts(&mut self, v: Vec<String>) {

@@ -1,0 +1,123 @@
+//! Collection rows and their SQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+
+use crate::db::schema::collections;
+
+/// A curated collection of products.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[diesel(table_name = collections, check_for_backend(diesel::pg::Pg))]
+pub struct Collection {
+    pub id: i64,
+    pub handle: String,
+    pub title: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Collection {
+    /// A keyset page of collections ordered by `(title, id)`; `after` is exclusive. Reads one row
+    /// more than `limit` so the caller can tell whether another page exists.
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        after: Option<(&str, i64)>,
+        limit: usize,
+    ) -> QueryResult<Vec<Collection>> {
+        let mut query = collections::table
+            .select(Collection::as_select())
+            .into_boxed();
+        if let Some((title, id)) = after {
+            query = query.filter(
+                collections::title
+                    .gt(title.to_owned())
+                    .or(collections::title
+                        .eq(title.to_owned())
+                        .and(collections::id.gt(id))),
+            );
+        }
+        query
+            .order((collections::title, collections::id))
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .load(conn)
+            .await
+    }
+
+    /// Collections by id, for loader batches.
+    pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Collection>> {
+        collections::table
+            .filter(collections::id.eq_any(ids))
+            .select(Collection::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Collections by handle, for loader batches.
+    pub async fn by_handles(
+        conn: &mut AsyncPgConnection,
+        handles: &[String],
+    ) -> QueryResult<Vec<Collection>> {
+        collections::table
+            .filter(collections::handle.eq_any(handles))
+            .select(Collection::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Inserts a collection.
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        handle: &str,
+        title: &str,
+        description: &str,
+    ) -> QueryResult<Collection> {
+        diesel::insert_into(collections::table)
+            .values((
+                collections::handle.eq(handle),
+                collections::title.eq(title),
+                collections::description.eq(description),
+            ))
+            .returning(Collection::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Updates a collection; `None` when it does not exist.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        handle: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+    ) -> QueryResult<Option<Collection>> {
+        let current = collections::table
+            .find(id)
+            .select(Collection::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(c) = current else { return Ok(None) };
+        diesel::update(collections::table.find(id))
+            .set((
+                collections::handle.eq(handle.unwrap_or(&c.handle)),
+                collections::title.eq(title.unwrap_or(&c.title)),
+                collections::description.eq(description.unwrap_or(&c.description)),
+                collections::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Collection::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// Deletes a collection (its products keep existing, without a collection).
+    pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+        Ok(diesel::delete(collections::table.find(id))
+            .execute(conn)
+            .await?
+            == 1)
+    }
+}

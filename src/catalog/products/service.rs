@@ -1,0 +1,215 @@
+//! Product use cases: cache-first store reads (listing, count, one product), and staff writes
+//! (validate, one transaction, invalidate exactly what went stale, publish the event).
+
+use diesel_async::AsyncConnection;
+
+use super::listing::{ListedProduct, ProductQuery};
+use super::model::{NewProduct, Product, ProductChanges, ProductImage};
+use crate::cache::{Family, keys};
+use crate::catalog::categories::model::Category;
+use crate::catalog::collections::model::Collection;
+use crate::catalog::rules::{UNIQUE_FIELDS, check_handle, check_text, not_found};
+use crate::db::conflict_on;
+use crate::db::pagination::PageRequest;
+use crate::error::{AppError, AppResult};
+use crate::events::{DomainEvent, ProductAction};
+use crate::state::AppState;
+
+/// One page of the store's product listing (`limit + 1` rows: the extra tells whether more exist).
+pub async fn list_products(
+    app: &AppState,
+    query: &ProductQuery,
+    page: &PageRequest,
+) -> AppResult<Vec<ListedProduct>> {
+    let (query, page) = (query.clone(), page.clone());
+    app.cached(&keys::products_page(&(&query, &page)), |conn| {
+        Box::pin(async move { query.load_page(conn, &page).await })
+    })
+    .await
+}
+
+/// The capped number of products a listing matches.
+pub async fn count_products(app: &AppState, query: &ProductQuery) -> AppResult<i64> {
+    let query = query.clone();
+    app.cached(
+        &keys::products_count(&(&query.filter, &query.currency)),
+        |conn| Box::pin(async move { query.count(conn).await }),
+    )
+    .await
+}
+
+/// A store-visible product by id.
+pub async fn product_by_id(app: &AppState, id: i64) -> AppResult<Option<Product>> {
+    app.cached(&keys::product_by_id(id), move |conn| {
+        Box::pin(async move { Ok(Product::visible_by_ids(conn, &[id]).await?.pop()) })
+    })
+    .await
+}
+
+/// A store-visible product by handle.
+pub async fn product_by_handle(app: &AppState, handle: &str) -> AppResult<Option<Product>> {
+    let h = handle.to_owned();
+    app.cached(&keys::product_by_handle(handle), |conn| {
+        Box::pin(async move { Ok(Product::visible_by_handles(conn, &[h]).await?.pop()) })
+    })
+    .await
+}
+
+/// After a committed write to a product or anything shown under it (variants, prices, images):
+/// every listing (the products family) and that product's own reads (its id and handles, old and
+/// new) go stale, other products' pages stay cached; then staff subscribers hear of it.
+pub async fn product_written(app: &AppState, id: i64, handles: &[&str], action: ProductAction) {
+    app.cache.invalidate(&[Family::Products]).await;
+    let mut entities = keys::product_entities(Some(id), None);
+    for handle in handles {
+        entities.extend(keys::product_entities(None, Some(handle)));
+    }
+    app.cache.invalidate_entities(&entities).await;
+    app.events
+        .publish(DomainEvent::Product { id, action })
+        .await;
+}
+
+fn check_status(status: &str) -> AppResult<()> {
+    if matches!(status, "draft" | "published") {
+        Ok(())
+    } else {
+        Err(AppError::bad_input("`status` must be DRAFT or PUBLISHED"))
+    }
+}
+
+async fn ensure_collection(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Option<i64>,
+) -> AppResult<()> {
+    if let Some(id) = id
+        && Collection::by_ids(conn, &[id]).await?.is_empty()
+    {
+        return Err(not_found("Collection", id));
+    }
+    Ok(())
+}
+
+async fn ensure_categories(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ids: &[i64],
+) -> AppResult<()> {
+    for id in ids {
+        if Category::find_any(conn, *id).await?.is_none() {
+            return Err(not_found("Category", *id));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a product (with its categories).
+pub async fn create_product(
+    app: &AppState,
+    new: NewProduct,
+    category_ids: Option<Vec<i64>>,
+) -> AppResult<Product> {
+    check_handle(&new.handle)?;
+    check_text("title", &new.title, 300)?;
+    check_status(&new.status)?;
+    let mut conn = app.db.get().await?;
+    let product = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            ensure_collection(conn, new.collection_id).await?;
+            let product = Product::insert(conn, &new)
+                .await
+                .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?;
+            if let Some(ids) = &category_ids {
+                ensure_categories(conn, ids).await?;
+                Product::set_categories(conn, product.id, ids).await?;
+            }
+            Ok(product)
+        })
+        .await?;
+    product_written(app, product.id, &[&product.handle], ProductAction::Created).await;
+    Ok(product)
+}
+
+/// Updates a product (and optionally replaces its categories).
+pub async fn update_product(
+    app: &AppState,
+    id: i64,
+    changes: ProductChanges,
+    category_ids: Option<Vec<i64>>,
+) -> AppResult<Product> {
+    if let Some(h) = &changes.handle {
+        check_handle(h)?;
+    }
+    if let Some(t) = &changes.title {
+        check_text("title", t, 300)?;
+    }
+    if let Some(s) = &changes.status {
+        check_status(s)?;
+    }
+    let mut conn = app.db.get().await?;
+    let (product, old_handle) = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let old = Product::find_any(conn, id)
+                .await?
+                .ok_or_else(|| not_found("Product", id))?;
+            if let Some(collection) = changes.collection_id {
+                ensure_collection(conn, collection).await?;
+            }
+            let product = Product::update(conn, id, &changes)
+                .await
+                .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?
+                .ok_or_else(|| not_found("Product", id))?;
+            if let Some(ids) = &category_ids {
+                ensure_categories(conn, ids).await?;
+                Product::set_categories(conn, id, ids).await?;
+            }
+            Ok((product, old.handle))
+        })
+        .await?;
+    let action = if product.deleted_at.is_some() {
+        ProductAction::Deleted
+    } else {
+        ProductAction::Updated
+    };
+    product_written(app, id, &[&product.handle, &old_handle], action).await;
+    Ok(product)
+}
+
+/// Appends an uploaded image to a product.
+pub async fn add_product_image(
+    app: &AppState,
+    product_id: i64,
+    url: &str,
+    alt: Option<&str>,
+) -> AppResult<ProductImage> {
+    let mut conn = app.db.get().await?;
+    let product = Product::find_any(&mut conn, product_id)
+        .await?
+        .ok_or_else(|| not_found("Product", product_id))?;
+    let image = ProductImage::append(&mut conn, product_id, url, alt).await?;
+    product_written(app, product_id, &[&product.handle], ProductAction::Updated).await;
+    Ok(image)
+}
+
+/// Reorders a product's images (the list must name each image once).
+pub async fn reorder_product_images(
+    app: &AppState,
+    product_id: i64,
+    ids: Vec<i64>,
+) -> AppResult<()> {
+    let mut conn = app.db.get().await?;
+    let product = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let product = Product::find_any(conn, product_id)
+                .await?
+                .ok_or_else(|| not_found("Product", product_id))?;
+            if !ProductImage::reorder(conn, product_id, &ids).await? {
+                return Err(AppError::bad_input(
+                    "`imageIds` must list every image of the product exactly once",
+                ));
+            }
+            Ok(product)
+        })
+        .await?;
+    product_written(app, product_id, &[&product.handle], ProductAction::Updated).await;
+    Ok(())
+}
