@@ -2,14 +2,14 @@
 //! timestamps, the staff listing, create/update/toggle/delete/batch-reorder mutations, image
 //! upload, and the live `bannerUpdated` subscription.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, Utc};
 
 use super::model;
 use super::service;
 use crate::auth::{Permission, RequirePermission};
-use crate::db::pagination::{PageRequest, decode_cursor, encode_cursor};
+use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::events::{BannerAction, DomainEvent};
 use crate::graphql::context::{app, db};
@@ -187,27 +187,19 @@ impl BannersAdminQuery {
         after: Option<String>,
     ) -> Result<Connection<String, AdminHeroBanner>> {
         let page = PageRequest::new(first, after, None, None)?;
-        let after = page
-            .after
-            .as_deref()
-            .map(decode_cursor::<BannerCursor>)
-            .transpose()?;
+        let after = page.after_key::<BannerCursor>()?;
         let rows =
             model::HeroBanner::page(&mut *db(ctx).await?, after.map(|c| (c.o, c.i)), page.limit)
                 .await
                 .map_err(AppError::from)?;
-        let (rows, has_previous, has_next) = page.finish(rows);
-        let mut connection = Connection::new(has_previous, has_next);
-        connection.edges.extend(rows.into_iter().map(|b| {
-            Edge::new(
-                encode_cursor(&BannerCursor {
-                    o: b.sort_order,
-                    i: b.id,
-                }),
-                AdminHeroBanner(b),
-            )
-        }));
-        Ok(connection)
+        Ok(page.connection(
+            rows,
+            |b| BannerCursor {
+                o: b.sort_order,
+                i: b.id,
+            },
+            AdminHeroBanner,
+        ))
     }
 }
 

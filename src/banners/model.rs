@@ -75,16 +75,6 @@ pub struct HeroBannerChanges {
 }
 
 impl HeroBanner {
-    /// One banner, any state.
-    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<HeroBanner>> {
-        hero_banners::table
-            .find(id)
-            .select(HeroBanner::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
     /// One banner locked for update (concurrent updates of one banner serialize on it).
     pub async fn find_for_update(
         conn: &mut AsyncPgConnection,

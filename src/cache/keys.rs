@@ -5,12 +5,12 @@
 //! | `hero_banners:active`               | active banners (window filtered on read)| 300 s  | banners                 |
 //! | `regions:list`                      | every region                            | 3600 s | regions                 |
 //! | `collections:list:{hash}`           | a page of collections                   | 300 s  | collections             |
-//! | `collection:handle:{handle}`        | one collection                          | 300 s  | collections             |
+//! | `collection:handle:{hash(handle)}`  | one collection                          | 300 s  | collections             |
 //! | `categories:top`                    | active top-level categories             | 300 s  | categories              |
-//! | `category:handle:{handle}`          | one category                            | 300 s  | categories              |
+//! | `category:handle:{hash(handle)}`    | one category                            | 300 s  | categories              |
 //! | `products:{hash}`                   | one listing page (filter+sort+cursor)   | 120 s  | products, categories    |
 //! | `products_count:{hash}`             | capped totalCount of a listing          | 120 s  | products, categories    |
-//! | `product:id:{id}` / `product:handle:{h}` | one store-visible product row      | 300 s  | that product (entity)   |
+//! | `product:id:{id}` / `product:handle:{hash(h)}` | one store-visible product row      | 300 s  | that product (entity)   |
 //! | `resp:{hash}`                       | a whole public GraphQL response         | its max-age | by root fields     |
 //! | `apq:{sha256}`                      | a persisted query document              | 30 d   | none                    |
 //! | `v:{family}`, `v:e:{entity}`        | family and entity version counters      | none   | —                       |

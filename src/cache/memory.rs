@@ -1,104 +1,57 @@
-//! In-process cache for a single instance without Redis: bounded by total bytes (oldest entries
-//! evicted first), each entry with its TTL.
+//! In-process cache for a single instance without Redis: values bounded by total bytes (oldest
+//! entries evicted first), each with its TTL, and the counters Redis would otherwise keep.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-struct Entry {
-    value: Arc<Vec<u8>>,
-    expires: Instant,
-}
+use super::bounded::BoundedMap;
 
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<String, Entry>,
-    /// Insertion order, for eviction; may hold keys already replaced or removed.
-    order: VecDeque<String>,
-    bytes: usize,
-    counters: HashMap<String, (u64, Option<Instant>)>,
+/// The in-process store: values in a [`BoundedMap`] (bounded by bytes, oldest evicted first,
+/// each with its TTL) and counters (family versions, throttle windows) beside them.
+pub struct MemoryStore {
+    values: BoundedMap<String, Arc<Vec<u8>>>,
+    counters: Mutex<HashMap<String, (u64, Option<Instant>)>>,
 }
 
 /// Counters kept at most (each a key and two words).
 const MAX_COUNTERS: usize = 100_000;
 
-/// The in-process store.
-pub struct MemoryStore {
-    inner: Mutex<Inner>,
-    max_bytes: usize,
-}
-
 impl MemoryStore {
     /// A store holding at most `max_bytes` of keys and values.
     pub fn new(max_bytes: usize) -> Self {
         Self {
-            inner: Mutex::new(Inner::default()),
-            max_bytes,
+            values: BoundedMap::new(usize::MAX, max_bytes),
+            counters: Mutex::new(HashMap::new()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, (u64, Option<Instant>)>> {
+        self.counters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A live value.
     pub fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
-        let mut inner = self.lock();
-        match inner.entries.get(key) {
-            Some(e) if e.expires > Instant::now() => Some(e.value.clone()),
-            Some(_) => {
-                if let Some(e) = inner.entries.remove(key) {
-                    inner.bytes -= key.len() + e.value.len();
-                }
-                None
-            }
-            None => None,
-        }
+        self.values.get(key)
     }
 
     /// Stores a value for `ttl`, evicting the oldest entries beyond the byte budget.
     pub fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
-        let size = key.len() + value.len();
-        if size > self.max_bytes {
-            return;
-        }
-        let mut inner = self.lock();
-        if let Some(old) = inner.entries.remove(key) {
-            inner.bytes -= key.len() + old.value.len();
-        }
-        inner.entries.insert(
+        let weight = key.len() + value.len();
+        self.values.insert(
             key.to_owned(),
-            Entry {
-                value: Arc::new(value),
-                expires: Instant::now() + ttl,
-            },
+            Arc::new(value),
+            weight,
+            Some(Instant::now() + ttl),
         );
-        inner.order.push_back(key.to_owned());
-        inner.bytes += size;
-        while inner.bytes > self.max_bytes {
-            let Some(oldest) = inner.order.pop_front() else {
-                break;
-            };
-            if let Some(e) = inner.entries.remove(&oldest) {
-                inner.bytes -= oldest.len() + e.value.len();
-            }
-        }
-        // Keep the order queue from growing without bound under repeated overwrites.
-        if inner.order.len() > 2 * inner.entries.len() + 1024 {
-            let Inner { entries, order, .. } = &mut *inner;
-            order.retain(|k| entries.contains_key(k));
-        }
     }
 
     /// Removes keys.
     pub fn del(&self, keys: &[String]) {
-        let mut inner = self.lock();
         for key in keys {
-            if let Some(e) = inner.entries.remove(key) {
-                inner.bytes -= key.len() + e.value.len();
-            }
+            self.values.remove(key.as_str());
         }
     }
 
@@ -107,7 +60,7 @@ impl MemoryStore {
         let inner = self.lock();
         let now = Instant::now();
         keys.iter()
-            .map(|k| match inner.counters.get(k) {
+            .map(|k| match inner.get(k) {
                 Some((n, expires)) if expires.is_none_or(|e| e > now) => *n,
                 _ => 0,
             })
@@ -116,7 +69,7 @@ impl MemoryStore {
 
     /// Removes a counter.
     pub fn reset_counter(&self, key: &str) {
-        self.lock().counters.remove(key);
+        self.lock().remove(key);
     }
 
     /// Increments a counter that never expires (family versions).
@@ -129,17 +82,16 @@ impl MemoryStore {
     pub fn incr_within(&self, key: &str, window: Option<Duration>) -> u64 {
         let mut inner = self.lock();
         let now = Instant::now();
-        if inner.counters.len() >= MAX_COUNTERS && !inner.counters.contains_key(key) {
+        if inner.len() >= MAX_COUNTERS && !inner.contains_key(key) {
             // Windowed counters (throttles) are what strangers can multiply: drop the expired
             // ones, then, if still full, every windowed one (a throttle forgets early rather than
             // the process growing without bound). Version counters have no window and stay.
-            inner.counters.retain(|_, (_, e)| e.is_none_or(|e| e > now));
-            if inner.counters.len() >= MAX_COUNTERS {
-                inner.counters.retain(|_, (_, e)| e.is_none());
+            inner.retain(|_, (_, e)| e.is_none_or(|e| e > now));
+            if inner.len() >= MAX_COUNTERS {
+                inner.retain(|_, (_, e)| e.is_none());
             }
         }
         let counter = inner
-            .counters
             .entry(key.to_owned())
             .or_insert((0, window.map(|w| now + w)));
         if counter.1.is_some_and(|e| e <= now) {

@@ -143,11 +143,6 @@ impl Cache {
         })
     }
 
-    /// The key prefix (per deployment; per test in tests).
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
     /// False when caching is switched off (`CACHE_ENABLED=false`).
     pub fn is_enabled(&self) -> bool {
         !matches!(self.store, Store::Disabled)

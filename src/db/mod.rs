@@ -67,7 +67,8 @@ impl Default for PoolOptions {
     }
 }
 
-/// Logs connection errors that bb8 would otherwise hide behind "timed out" (STACK.md G4).
+/// Logs connection errors that bb8 would otherwise hide behind "timed out" (its pool reports only
+/// that it waited, not why connecting failed).
 #[derive(Debug, Clone, Copy)]
 struct LogErrors;
 
@@ -107,8 +108,8 @@ pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> D
         .build_unchecked(manager)
 }
 
-/// Runs pending embedded migrations on a dedicated connection (STACK.md G2: the sync harness must
-/// run on a blocking thread).
+/// Runs pending embedded migrations on a dedicated connection (diesel's migration harness is
+/// synchronous, so it runs on a blocking thread).
 pub async fn run_migrations(url: &str) -> anyhow::Result<()> {
     use diesel::Connection;
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;

@@ -3,6 +3,8 @@
 //! Lists are keyset-paginated (never OFFSET): a cursor carries the sort key and id of an edge, and
 //! a domain turns it into `(key, id) > (…)` in SQL. Each domain defines its own cursor payload.
 
+use async_graphql::OutputType;
+use async_graphql::connection::{Connection, Edge};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -77,6 +79,32 @@ impl PageRequest {
             Direction::Forward => self.before.as_deref(),
             Direction::Backward => self.after.as_deref(),
         }
+    }
+
+    /// The payload of the `after` cursor (forward-only listings).
+    pub fn after_key<C: DeserializeOwned>(&self) -> AppResult<Option<C>> {
+        self.after.as_deref().map(decode_cursor::<C>).transpose()
+    }
+
+    /// A finished page (see [`Self::finish`]) as a Relay connection: each row becomes a node
+    /// whose cursor encodes `key(row)`.
+    pub fn connection<R, N, C>(
+        &self,
+        rows: Vec<R>,
+        key: impl Fn(&R) -> C,
+        node: impl Fn(R) -> N,
+    ) -> Connection<String, N>
+    where
+        N: OutputType,
+        C: Serialize,
+    {
+        let (rows, has_previous, has_next) = self.finish(rows);
+        let mut connection = Connection::new(has_previous, has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(encode_cursor(&key(&row)), node(row))),
+        );
+        connection
     }
 
     /// Trims the `limit + 1` rows a query fetched to the page, in sort order, and derives

@@ -12,6 +12,24 @@ pub fn to_global(type_name: &str, id: i64) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{type_name}:{id}")))
 }
 
+/// What a lookup root (`product`, `collection`, `category`) was asked for.
+pub enum Lookup {
+    /// The primary key behind the global `id`.
+    Id(i64),
+    /// The URL handle.
+    Handle(String),
+}
+
+/// The `id` / `handle` pair of a lookup root: exactly one must be given, and `id` must name a
+/// `type_name`.
+pub fn id_or_handle(id: Option<ID>, handle: Option<String>, type_name: &str) -> AppResult<Lookup> {
+    match (id, handle) {
+        (Some(id), None) => Ok(Lookup::Id(expect_global(&id, type_name)?)),
+        (None, Some(handle)) => Ok(Lookup::Handle(handle)),
+        _ => Err(AppError::bad_input("give exactly one of `id` or `handle`")),
+    }
+}
+
 /// Splits a global ID into its type name and primary key.
 pub fn from_global(id: &str) -> AppResult<(String, i64)> {
     let malformed = || AppError::bad_input(format!("malformed ID `{}`", truncate(id)));

@@ -111,7 +111,7 @@ impl FileStore {
                         "env",
                     ))
                     .force_path_style(c.force_path_style)
-                    // R2 and MinIO reject the newer default checksum headers (STACK.md G10).
+                    // R2 and MinIO reject the newer default checksum headers.
                     .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                     .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
                 if let Some(endpoint) = &c.endpoint {

@@ -1,11 +1,9 @@
 //! Store catalog behaviour: visibility, filters against independent SQL, relations, node lookup,
-//! banners, and the SQL statement count of deep queries.
-
-use std::collections::BTreeSet;
+//! and the SQL statement count of deep queries.
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::support::{CacheMode, TestApp, gid};
@@ -393,41 +391,6 @@ async fn node_refetches_every_type_by_global_id() {
             .unwrap()
             .starts_with("product-")
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn hero_banners_are_the_active_ones_in_their_window_in_order() {
-    let app = TestApp::new().await;
-    let mut conn = app.db.conn().await;
-    conn.batch_execute(
-        "INSERT INTO hero_banners (title, image_url, is_active, sort_order, starts_at, ends_at) VALUES
-           ('First', 'https://x/1.jpg', TRUE, 0, now() - interval '1 hour', now() + interval '1 hour'),
-           ('Expired', 'https://x/2.jpg', TRUE, 0, now() - interval '2 hours', now() - interval '1 hour'),
-           ('Inactive', 'https://x/3.jpg', FALSE, 0, NULL, NULL)",
-    )
-    .await
-    .unwrap();
-    let want: Vec<Handle> = diesel::sql_query(
-        "SELECT title AS handle FROM hero_banners WHERE is_active AND coalesce(starts_at <= now(), TRUE) \
-         AND coalesce(ends_at > now(), TRUE) ORDER BY sort_order, id",
-    )
-    .load(&mut conn)
-    .await
-    .unwrap();
-    let data = app.data("{ heroBanners { title } }", json!({})).await;
-    let got: Vec<&str> = data["heroBanners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        got,
-        want.iter().map(|h| h.handle.as_str()).collect::<Vec<_>>()
-    );
-    assert_eq!(got[0], "First");
-    let titles: BTreeSet<&str> = got.iter().copied().collect();
-    assert!(!titles.contains("Expired") && !titles.contains("Inactive"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

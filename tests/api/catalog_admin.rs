@@ -4,33 +4,15 @@
 use serde_json::{Value, json};
 use techpotli::auth::Role;
 
-use crate::support::{CacheMode, TestApp, gid};
-
-async fn token(app: &TestApp, role: Role) -> String {
-    crate::support::staff_token(app, role).await
-}
-
-async fn admin(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    app.post_as(Some(token), query, variables).await
-}
-
-async fn store(app: &TestApp, query: &str) -> Value {
-    app.get_query(query).await
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
+use crate::support::{CacheMode, TestApp, code, gid, staff_token};
 
 async fn writes_are_never_stale(mode: CacheMode) {
     let app = TestApp::with_cache(mode).await;
-    let t = token(&app, Role::Catalog).await;
+    let t = staff_token(&app, Role::Catalog).await;
     let product_q = r#"{ product(handle: "product-000010", regionId: "UmVnaW9uOjE") { title variants { id sku price { amount } } } }"#;
     let banners_q = "{ heroBanners { title } }";
-    let before = store(&app, product_q).await;
-    store(&app, banners_q).await;
+    let before = app.get_query(product_q).await;
+    app.get_query(banners_q).await;
     let banner_keys: Vec<String> = if mode == CacheMode::Redis {
         app.redis_keys()
             .await
@@ -42,10 +24,10 @@ async fn writes_are_never_stale(mode: CacheMode) {
     };
     let pid = gid("Product", 10);
 
-    let r = admin(&app, &t, "mutation($id: ID!) { updateProduct(id: $id, input: { title: \"Renamed lamp\" }) { title } }", json!({ "id": pid })).await;
+    let r = app.post_as(Some(&t), "mutation($id: ID!) { updateProduct(id: $id, input: { title: \"Renamed lamp\" }) { title } }", json!({ "id": pid })).await;
     assert_eq!(r["data"]["updateProduct"]["title"], "Renamed lamp", "{r}");
     assert_eq!(
-        store(&app, product_q).await["data"]["product"]["title"],
+        app.get_query(product_q).await["data"]["product"]["title"],
         "Renamed lamp",
         "{mode:?}"
     );
@@ -55,70 +37,69 @@ async fn writes_are_never_stale(mode: CacheMode) {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = admin(
-        &app,
-        &t,
+    let r = app.post_as(Some(&t),
         "mutation($id: ID!) { updateProductVariant(id: $id, input: { prices: [{ currencyCode: \"INR\", amount: 4242 }, { currencyCode: \"EUR\", amount: 99 }] }) { sku } }",
         json!({ "id": variant }),
     )
     .await;
     assert!(r.get("errors").is_none(), "{r}");
     assert_eq!(
-        store(&app, product_q).await["data"]["product"]["variants"][0]["price"]["amount"],
+        app.get_query(product_q).await["data"]["product"]["variants"][0]["price"]["amount"],
         4242
     );
 
     // Unpublish hides it; publish shows it; delete hides it.
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         "mutation($id: ID!) { unpublishProduct(id: $id) { status } }",
         json!({ "id": pid }),
     )
     .await;
-    assert_eq!(store(&app, product_q).await["data"]["product"], Value::Null);
-    admin(
-        &app,
-        &t,
+    assert_eq!(
+        app.get_query(product_q).await["data"]["product"],
+        Value::Null
+    );
+    app.post_as(
+        Some(&t),
         "mutation($id: ID!) { publishProduct(id: $id) { status } }",
         json!({ "id": pid }),
     )
     .await;
-    assert!(store(&app, product_q).await["data"]["product"].is_object());
+    assert!(app.get_query(product_q).await["data"]["product"].is_object());
     let listing =
         "{ products(first: 3, filter: { handles: [\"product-000010\"] }) { totalCount } }";
     assert_eq!(
-        store(&app, listing).await["data"]["products"]["totalCount"],
+        app.get_query(listing).await["data"]["products"]["totalCount"],
         1
     );
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         "mutation($id: ID!) { deleteProduct(id: $id) { deletedAt } }",
         json!({ "id": pid }),
     )
     .await;
-    assert_eq!(store(&app, product_q).await["data"]["product"], Value::Null);
     assert_eq!(
-        store(&app, listing).await["data"]["products"]["totalCount"],
+        app.get_query(product_q).await["data"]["product"],
+        Value::Null
+    );
+    assert_eq!(
+        app.get_query(listing).await["data"]["products"]["totalCount"],
         0
     );
-    let staff_view = admin(
-        &app,
-        &t,
-        "query($id: ID!) { adminProduct(id: $id) { deletedAt status } }",
-        json!({ "id": pid }),
-    )
-    .await;
+    let staff_view = app
+        .post_as(
+            Some(&t),
+            "query($id: ID!) { adminProduct(id: $id) { deletedAt status } }",
+            json!({ "id": pid }),
+        )
+        .await;
     assert!(
         staff_view["data"]["adminProduct"]["deletedAt"].is_string(),
         "staff still see deleted products"
     );
 
     // A new published product with a variant appears in the store listing at once.
-    let created = admin(
-        &app,
-        &t,
+    let created = app.post_as(Some(&t),
         r#"mutation { createProduct(input: { handle: "brand-new-lamp", title: "Brand New Lamp", status: PUBLISHED, collectionId: "Q29sbGVjdGlvbjox" }) { id } }"#,
         json!({}),
     )
@@ -127,49 +108,42 @@ async fn writes_are_never_stale(mode: CacheMode) {
         .as_str()
         .unwrap_or_else(|| panic!("{created}"))
         .to_owned();
-    admin(
-        &app,
-        &t,
+    app.post_as(Some(&t),
         "mutation($p: ID!) { createProductVariant(productId: $p, input: { title: \"One\", sku: \"NEW-1\", prices: [{ currencyCode: \"INR\", amount: 100 }] }) { id } }",
         json!({ "p": new_id }),
     )
     .await;
-    let fresh = store(&app, r#"{ product(handle: "brand-new-lamp", regionId: "UmVnaW9uOjE") { title variants { sku price { amount } } } }"#).await;
+    let fresh = app.get_query(r#"{ product(handle: "brand-new-lamp", regionId: "UmVnaW9uOjE") { title variants { sku price { amount } } } }"#).await;
     assert_eq!(
         fresh["data"]["product"]["variants"][0]["sku"], "NEW-1",
         "{fresh}"
     );
 
     // Collections, categories and regions.
-    admin(&app, &t, r#"mutation { updateCollection(id: "Q29sbGVjdGlvbjox", title: "Summer Specials") { title } }"#, json!({})).await;
+    app.post_as(Some(&t), r#"mutation { updateCollection(id: "Q29sbGVjdGlvbjox", title: "Summer Specials") { title } }"#, json!({})).await;
     assert_eq!(
-        store(
-            &app,
-            r#"{ collection(handle: "summer-essentials") { title } }"#
-        )
-        .await["data"]["collection"]["title"],
+        app.get_query(r#"{ collection(handle: "summer-essentials") { title } }"#)
+            .await["data"]["collection"]["title"],
         "Summer Specials"
     );
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         r#"mutation { updateCategory(id: "Q2F0ZWdvcnk6MQ", name: "Gadgets") { name } }"#,
         json!({}),
     )
     .await;
     assert_eq!(
-        store(&app, "{ categories { name } }").await["data"]["categories"][0]["name"],
+        app.get_query("{ categories { name } }").await["data"]["categories"][0]["name"],
         "Gadgets"
     );
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         r#"mutation { updateRegion(id: "UmVnaW9uOjE", name: "Bharat") { name } }"#,
         json!({}),
     )
     .await;
     assert!(
-        store(&app, "{ regions { name } }")
+        app.get_query("{ regions { name } }")
             .await
             .to_string()
             .contains("Bharat")
@@ -182,7 +156,7 @@ async fn writes_are_never_stale(mode: CacheMode) {
         }
     }
     let statements = app.statements();
-    store(&app, banners_q).await;
+    app.get_query(banners_q).await;
     assert_eq!(
         app.statements(),
         statements,
@@ -203,15 +177,15 @@ async fn catalog_writes_are_never_stale_in_process() {
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_input_errors_name_the_field() {
     let app = TestApp::new().await;
-    let t = token(&app, Role::Catalog).await;
+    let t = staff_token(&app, Role::Catalog).await;
     let create = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }";
-    let dup = admin(
-        &app,
-        &t,
-        create,
-        json!({ "i": { "handle": "product-000001", "title": "Dup" } }),
-    )
-    .await;
+    let dup = app
+        .post_as(
+            Some(&t),
+            create,
+            json!({ "i": { "handle": "product-000001", "title": "Dup" } }),
+        )
+        .await;
     assert_eq!(code(&dup), "CONFLICT");
     assert!(
         dup["errors"][0]["message"]
@@ -219,13 +193,13 @@ async fn catalog_input_errors_name_the_field() {
             .unwrap()
             .contains("handle")
     );
-    let empty = admin(
-        &app,
-        &t,
-        create,
-        json!({ "i": { "handle": "ok-handle", "title": "  " } }),
-    )
-    .await;
+    let empty = app
+        .post_as(
+            Some(&t),
+            create,
+            json!({ "i": { "handle": "ok-handle", "title": "  " } }),
+        )
+        .await;
     assert_eq!(code(&empty), "BAD_USER_INPUT");
     assert!(
         empty["errors"][0]["message"]
@@ -233,17 +207,15 @@ async fn catalog_input_errors_name_the_field() {
             .unwrap()
             .contains("title")
     );
-    let bad_handle = admin(
-        &app,
-        &t,
-        create,
-        json!({ "i": { "handle": "Not A Handle", "title": "x" } }),
-    )
-    .await;
+    let bad_handle = app
+        .post_as(
+            Some(&t),
+            create,
+            json!({ "i": { "handle": "Not A Handle", "title": "x" } }),
+        )
+        .await;
     assert_eq!(code(&bad_handle), "BAD_USER_INPUT");
-    let ghost_collection = admin(
-        &app,
-        &t,
+    let ghost_collection = app.post_as(Some(&t),
         create,
         json!({ "i": { "handle": "x-1", "title": "x", "collectionId": gid("Collection", 9999) } }),
     )
@@ -251,13 +223,13 @@ async fn catalog_input_errors_name_the_field() {
     assert_eq!(code(&ghost_collection), "NOT_FOUND");
 
     let variant = "mutation($p: ID!, $i: CreateVariantInput!) { createProductVariant(productId: $p, input: $i) { id } }";
-    let dup_sku = admin(
-        &app,
-        &t,
-        variant,
-        json!({ "p": gid("Product", 2), "i": { "title": "x", "sku": "TP-000001-0" } }),
-    )
-    .await;
+    let dup_sku = app
+        .post_as(
+            Some(&t),
+            variant,
+            json!({ "p": gid("Product", 2), "i": { "title": "x", "sku": "TP-000001-0" } }),
+        )
+        .await;
     assert_eq!(code(&dup_sku), "CONFLICT");
     assert!(
         dup_sku["errors"][0]["message"]
@@ -265,7 +237,7 @@ async fn catalog_input_errors_name_the_field() {
             .unwrap()
             .contains("sku")
     );
-    let negative = admin(&app, &t, variant, json!({ "p": gid("Product", 2), "i": { "title": "x", "prices": [{ "currencyCode": "INR", "amount": -5 }] } })).await;
+    let negative = app.post_as(Some(&t), variant, json!({ "p": gid("Product", 2), "i": { "title": "x", "prices": [{ "currencyCode": "INR", "amount": -5 }] } })).await;
     assert_eq!(code(&negative), "BAD_USER_INPUT");
     assert!(
         negative["errors"][0]["message"]
@@ -273,97 +245,95 @@ async fn catalog_input_errors_name_the_field() {
             .unwrap()
             .contains("amount")
     );
-    let currency = admin(&app, &t, variant, json!({ "p": gid("Product", 2), "i": { "title": "x", "prices": [{ "currencyCode": "rupees", "amount": 5 }] } })).await;
+    let currency = app.post_as(Some(&t), variant, json!({ "p": gid("Product", 2), "i": { "title": "x", "prices": [{ "currencyCode": "rupees", "amount": 5 }] } })).await;
     assert!(
         currency["errors"][0]["message"]
             .as_str()
             .unwrap()
             .contains("currencyCode")
     );
-    let ghost = admin(
-        &app,
-        &t,
-        variant,
-        json!({ "p": gid("Product", 999_999), "i": { "title": "x" } }),
-    )
-    .await;
+    let ghost = app
+        .post_as(
+            Some(&t),
+            variant,
+            json!({ "p": gid("Product", 999_999), "i": { "title": "x" } }),
+        )
+        .await;
     assert_eq!(code(&ghost), "NOT_FOUND");
 
     // A category cannot move under its own descendant; a parent with children cannot go.
-    let cycle = admin(
-        &app,
-        &t,
+    let cycle = app.post_as(Some(&t),
         r#"mutation { updateCategory(id: "Q2F0ZWdvcnk6MQ", parentId: "Q2F0ZWdvcnk6Nw") { id } }"#,
         json!({}),
     )
     .await;
     assert_eq!(code(&cycle), "BAD_USER_INPUT", "{cycle}");
-    let self_parent = admin(
-        &app,
-        &t,
+    let self_parent = app.post_as(Some(&t),
         r#"mutation { updateCategory(id: "Q2F0ZWdvcnk6MQ", parentId: "Q2F0ZWdvcnk6MQ") { id } }"#,
         json!({}),
     )
     .await;
     assert_eq!(code(&self_parent), "BAD_USER_INPUT");
-    let with_children = admin(
-        &app,
-        &t,
-        r#"mutation { deleteCategory(id: "Q2F0ZWdvcnk6MQ") }"#,
-        json!({}),
-    )
-    .await;
+    let with_children = app
+        .post_as(
+            Some(&t),
+            r#"mutation { deleteCategory(id: "Q2F0ZWdvcnk6MQ") }"#,
+            json!({}),
+        )
+        .await;
     assert_eq!(code(&with_children), "CONFLICT");
-    let moved = admin(&app, &t, r#"mutation { updateCategory(id: "Q2F0ZWdvcnk6Nw", parentId: null, rank: 9) { parentId rank } }"#, json!({})).await;
+    let moved = app.post_as(Some(&t), r#"mutation { updateCategory(id: "Q2F0ZWdvcnk6Nw", parentId: null, rank: 9) { parentId rank } }"#, json!({})).await;
     assert_eq!(
         moved["data"]["updateCategory"]["parentId"],
         Value::Null,
         "{moved}"
     );
-    let region = admin(&app, &t, r#"mutation { createRegion(name: "Japan", currencyCode: "jpy", countries: ["JP"]) { id } }"#, json!({})).await;
+    let region = app.post_as(Some(&t), r#"mutation { createRegion(name: "Japan", currencyCode: "jpy", countries: ["JP"]) { id } }"#, json!({})).await;
     assert_eq!(code(&region), "BAD_USER_INPUT");
 
     // Content editors cannot touch the catalog.
-    let editor = token(&app, Role::Content).await;
-    let refused = admin(
-        &app,
-        &editor,
-        create,
-        json!({ "i": { "handle": "y-1", "title": "y" } }),
-    )
-    .await;
+    let editor = staff_token(&app, Role::Content).await;
+    let refused = app
+        .post_as(
+            Some(&editor),
+            create,
+            json!({ "i": { "handle": "y-1", "title": "y" } }),
+        )
+        .await;
     assert_eq!(code(&refused), "FORBIDDEN");
 }
 
 async fn product_pages_are_invalidated_per_product(mode: CacheMode) {
     let app = TestApp::with_cache(mode).await;
-    let t = token(&app, Role::Catalog).await;
+    let t = staff_token(&app, Role::Catalog).await;
     let page = |handle: &str| {
         format!(
             r#"{{ product(handle: "{handle}", regionId: "UmVnaW9uOjE") {{ title variants {{ id price {{ amount }} }} images {{ url }} }} }}"#
         )
     };
     let (a, b) = (page("product-000020"), page("product-000021"));
-    store(&app, &a).await;
-    let b_before = store(&app, &b).await;
+    app.get_query(&a).await;
+    let b_before = app.get_query(&b).await;
 
     // A write to product 20 leaves product 21's cached page alone...
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         "mutation($id: ID!) { updateProduct(id: $id, input: { title: \"Twenty\" }) { id } }",
         json!({ "id": gid("Product", 20) }),
     )
     .await;
     let statements = app.statements();
-    assert_eq!(store(&app, &b).await, b_before);
+    assert_eq!(app.get_query(&b).await, b_before);
     assert_eq!(
         app.statements(),
         statements,
         "{mode:?}: another product's page was flushed"
     );
     // ...and product 20's own page is fresh at once.
-    assert_eq!(store(&app, &a).await["data"]["product"]["title"], "Twenty");
+    assert_eq!(
+        app.get_query(&a).await["data"]["product"]["title"],
+        "Twenty"
+    );
 
     // A price change under product 21 refreshes its page.
     let variant = b_before["data"]["product"]["variants"][0]["id"]
@@ -371,51 +341,47 @@ async fn product_pages_are_invalidated_per_product(mode: CacheMode) {
         .unwrap()
         .to_owned();
     let price = "mutation($id: ID!) { updateProductVariant(id: $id, input: { prices: [{ currencyCode: \"INR\", amount: 777 }] }) { id } }";
-    admin(&app, &t, price, json!({ "id": variant })).await;
+    app.post_as(Some(&t), price, json!({ "id": variant })).await;
     assert_eq!(
-        store(&app, &b).await["data"]["product"]["variants"][0]["price"]["amount"],
+        app.get_query(&b).await["data"]["product"]["variants"][0]["price"]["amount"],
         777,
         "{mode:?}"
     );
 
     // A handle change: the old handle is gone at once, the new one answers.
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         "mutation($id: ID!) { updateProduct(id: $id, input: { handle: \"twenty-one\" }) { id } }",
         json!({ "id": gid("Product", 21) }),
     )
     .await;
-    assert_eq!(store(&app, &b).await["data"]["product"], Value::Null);
+    assert_eq!(app.get_query(&b).await["data"]["product"], Value::Null);
     assert_eq!(
-        store(&app, &page("twenty-one")).await["data"]["product"]["variants"][0]["price"]["amount"],
+        app.get_query(&page("twenty-one")).await["data"]["product"]["variants"][0]["price"]["amount"],
         777
     );
 
     // Deleting a collection refreshes the pages of its products (their collection is gone).
     let with_collection = r#"{ product(handle: "product-000022") { collection { handle } } }"#;
-    let before = store(&app, with_collection).await;
+    let before = app.get_query(with_collection).await;
     let handle = before["data"]["product"]["collection"]["handle"]
         .as_str()
         .unwrap()
         .to_owned();
-    let id = store(
-        &app,
-        &format!(r#"{{ collection(handle: "{handle}") {{ id }} }}"#),
-    )
-    .await["data"]["collection"]["id"]
+    let id = app
+        .get_query(&format!(r#"{{ collection(handle: "{handle}") {{ id }} }}"#))
+        .await["data"]["collection"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    admin(
-        &app,
-        &t,
+    app.post_as(
+        Some(&t),
         "mutation($id: ID!) { deleteCollection(id: $id) }",
         json!({ "id": id }),
     )
     .await;
     assert_eq!(
-        store(&app, with_collection).await["data"]["product"]["collection"],
+        app.get_query(with_collection).await["data"]["product"]["collection"],
         Value::Null
     );
 }

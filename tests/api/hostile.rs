@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use techpotli::auth::Role;
 
 use crate::subscriptions::Client;
-use crate::support::{CacheMode, TestApp, TestDatabase, TestResponse, gid, staff_token};
+use crate::support::{CacheMode, TestApp, TestDatabase, TestResponse, code, gid, staff_token};
 
 const LOGIN: &str =
     "mutation($e: String!, $p: String!) { adminLogin(email: $e, password: $p) { token } }";
@@ -51,12 +51,6 @@ async fn login_from(
         json!({ "query": LOGIN, "variables": variables }),
     )
     .await
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
 }
 
 /// The server still answers an ordinary query.

@@ -225,7 +225,7 @@ async fn automatic_persisted_queries_over_get() {
         "PERSISTED_QUERY_NOT_SUPPORTED"
     );
 
-    // Another instance (empty in-process LRU) sharing Redis knows the document too.
+    // Another instance (empty in-process document map) sharing Redis knows the document too.
     let other = PersistedQueries::default();
     assert_eq!(
         other.get(&app.app.cache, &hash).await.as_deref(),

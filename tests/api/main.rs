@@ -4,7 +4,8 @@
 // fail loudly on an unexpected shape.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
-mod admin;
+mod auth;
+mod banners;
 mod cache;
 mod catalog;
 mod catalog_admin;

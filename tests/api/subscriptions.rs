@@ -300,17 +300,29 @@ async fn subscriptions_survive_a_redis_restart() {
     .await
     .unwrap();
     client.subscribe("b", BANNERS).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    mutate(
-        &a,
-        &token,
-        r#"mutation { setHeroBannerActive(id: "SGVyb0Jhbm5lcjox", active: false) { id } }"#,
-    )
-    .await;
-    assert_eq!(
-        client.event("b").await["data"]["bannerUpdated"]["action"],
-        "UPDATED"
-    );
+    // B's relay joins the Redis channel in the background: write until B hears of it (a loaded
+    // CI box may take longer than any fixed pause).
+    let mut heard = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        mutate(
+            &a,
+            &token,
+            r#"mutation { setHeroBannerActive(id: "SGVyb0Jhbm5lcjox", active: false) { id } }"#,
+        )
+        .await;
+        if let Ok(message) = client.next(Duration::from_millis(500)).await
+            && message["type"] == "next"
+        {
+            assert_eq!(
+                message["payload"]["data"]["bannerUpdated"]["action"],
+                "UPDATED"
+            );
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "instance B never heard of a write made on A");
 
     own.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -10,9 +10,9 @@ use super::service;
 use crate::cache::Family;
 use crate::catalog::graph::Category;
 use crate::catalog::loaders::loaders;
-use crate::error::{AppError, LoadResultExt};
+use crate::error::LoadResultExt;
 use crate::graphql::context::app;
-use crate::graphql::ids::expect_global;
+use crate::graphql::ids::{Lookup, id_or_handle};
 use crate::graphql::response_cache::{Reads, RootReads};
 
 /// What the root fields below read, for the response cache (see `Reads`).
@@ -42,15 +42,9 @@ impl CategoriesQuery {
         id: Option<ID>,
         handle: Option<String>,
     ) -> Result<Option<Category>> {
-        let l = loaders(ctx)?;
-        let row = match (id, handle) {
-            (Some(id), None) => l
-                .category
-                .load_one(expect_global(&id, "Category")?)
-                .await
-                .gql()?,
-            (None, Some(handle)) => service::category_by_handle(app(ctx)?, &handle).await?,
-            _ => return Err(AppError::bad_input("give exactly one of `id` or `handle`").into()),
+        let row = match id_or_handle(id, handle, "Category")? {
+            Lookup::Id(id) => loaders(ctx)?.category.load_one(id).await.gql()?,
+            Lookup::Handle(handle) => service::category_by_handle(app(ctx)?, &handle).await?,
         };
         Ok(row.map(|r| Category(Arc::new(r))))
     }

@@ -4,17 +4,17 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::service;
 use crate::cache::Family;
 use crate::catalog::graph::Collection;
 use crate::catalog::loaders::loaders;
-use crate::db::pagination::{PageRequest, decode_cursor, encode_cursor};
-use crate::error::{AppError, LoadResultExt};
+use crate::db::pagination::PageRequest;
+use crate::error::LoadResultExt;
 use crate::graphql::context::app;
-use crate::graphql::ids::expect_global;
+use crate::graphql::ids::{Lookup, id_or_handle};
 use crate::graphql::response_cache::{Reads, RootReads};
 
 /// Cursor of the collections listing.
@@ -51,23 +51,16 @@ impl CollectionsQuery {
         after: Option<String>,
     ) -> Result<CollectionConnection> {
         let page = PageRequest::new(first, after, None, None)?;
-        let after = page
-            .after
-            .as_deref()
-            .map(decode_cursor::<CollectionCursor>)
-            .transpose()?;
-        let after = after.map(|c| (c.t, c.i));
+        let after = page.after_key::<CollectionCursor>()?.map(|c| (c.t, c.i));
         let rows = service::collections_page(app(ctx)?, after, page.limit).await?;
-        let (rows, has_previous, has_next) = page.finish(rows);
-        let mut connection = Connection::new(has_previous, has_next);
-        connection.edges.extend(rows.into_iter().map(|c| {
-            let cursor = encode_cursor(&CollectionCursor {
+        Ok(page.connection(
+            rows,
+            |c| CollectionCursor {
                 t: c.title.clone(),
                 i: c.id,
-            });
-            Edge::new(cursor, Collection(Arc::new(c)))
-        }));
-        Ok(connection)
+            },
+            |c| Collection(Arc::new(c)),
+        ))
     }
 
     /// One collection by `id` or `handle` (exactly one); null when not found.
@@ -78,15 +71,9 @@ impl CollectionsQuery {
         id: Option<ID>,
         handle: Option<String>,
     ) -> Result<Option<Collection>> {
-        let l = loaders(ctx)?;
-        let row = match (id, handle) {
-            (Some(id), None) => l
-                .collection
-                .load_one(expect_global(&id, "Collection")?)
-                .await
-                .gql()?,
-            (None, Some(handle)) => service::collection_by_handle(app(ctx)?, &handle).await?,
-            _ => return Err(AppError::bad_input("give exactly one of `id` or `handle`").into()),
+        let row = match id_or_handle(id, handle, "Collection")? {
+            Lookup::Id(id) => loaders(ctx)?.collection.load_one(id).await.gql()?,
+            Lookup::Handle(handle) => service::collection_by_handle(app(ctx)?, &handle).await?,
         };
         Ok(row.map(|r| Collection(Arc::new(r))))
     }

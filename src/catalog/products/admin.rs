@@ -1,7 +1,7 @@
 //! The staff side of products: `AdminProduct`, the staff listing with its filters, product and
 //! image mutations, and the live `productUpdated` subscription (catalog permission throughout).
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, Utc};
 
@@ -12,7 +12,7 @@ use crate::catalog::graph::ProductImage;
 use crate::catalog::graph::ProductVariant;
 use crate::catalog::loaders::loaders;
 use crate::catalog::rules::ids_of;
-use crate::db::pagination::{PageRequest, decode_cursor, encode_cursor};
+use crate::db::pagination::PageRequest;
 use crate::error::{AppError, LoadResultExt};
 use crate::graphql::context::{app, db};
 use crate::graphql::ids::{expect_global, expect_globals, to_global};
@@ -147,12 +147,7 @@ impl ProductsAdminQuery {
         filter: Option<AdminProductFilter>,
     ) -> Result<Connection<String, AdminProduct>> {
         let page = PageRequest::new(first, after, None, None)?;
-        let after = page
-            .after
-            .as_deref()
-            .map(decode_cursor::<AdminProductCursor>)
-            .transpose()?;
-        let after = after.map(|c| {
+        let after = page.after_key::<AdminProductCursor>()?.map(|c| {
             (
                 DateTime::from_timestamp_micros(c.u).unwrap_or_default(),
                 c.i,
@@ -171,16 +166,14 @@ impl ProductsAdminQuery {
         )
         .await
         .map_err(AppError::from)?;
-        let (rows, has_previous, has_next) = page.finish(rows);
-        let mut connection = Connection::new(has_previous, has_next);
-        connection.edges.extend(rows.into_iter().map(|p| {
-            let cursor = encode_cursor(&AdminProductCursor {
+        Ok(page.connection(
+            rows,
+            |p| AdminProductCursor {
                 u: p.updated_at.timestamp_micros(),
                 i: p.id,
-            });
-            Edge::new(cursor, AdminProduct(p))
-        }));
-        Ok(connection)
+            },
+            AdminProduct,
+        ))
     }
 
     /// Any product by ID, drafts and deleted ones included.

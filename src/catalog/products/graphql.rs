@@ -9,9 +9,9 @@ use super::service;
 use crate::cache::Family;
 use crate::catalog::graph::{Product, ProductConnection, build_connection};
 use crate::catalog::regions::graphql::region_arg;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::graphql::context::app;
-use crate::graphql::ids::expect_global;
+use crate::graphql::ids::{Lookup, id_or_handle};
 use crate::graphql::response_cache::{Reads, RootReads};
 
 /// What the root fields below read, for the response cache (see `Reads`).
@@ -69,10 +69,9 @@ impl ProductsQuery {
     ) -> Result<Option<Product>> {
         let region = region_arg(ctx, region_id.as_ref()).await?;
         let app = app(ctx)?;
-        let row = match (id, handle) {
-            (Some(id), None) => service::product_by_id(app, expect_global(&id, "Product")?).await?,
-            (None, Some(handle)) => service::product_by_handle(app, &handle).await?,
-            _ => return Err(AppError::bad_input("give exactly one of `id` or `handle`").into()),
+        let row = match id_or_handle(id, handle, "Product")? {
+            Lookup::Id(id) => service::product_by_id(app, id).await?,
+            Lookup::Handle(handle) => service::product_by_handle(app, &handle).await?,
         };
         Ok(row.map(|r| Product::new(r, region)))
     }

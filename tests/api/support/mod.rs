@@ -2,6 +2,7 @@
 //! the real router driven in-process, and helpers to send GraphQL and read results.
 
 pub mod db;
+pub mod fixtures;
 pub mod proxy;
 
 use axum::Router;
@@ -336,6 +337,13 @@ pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .expect("Redis is running")
+}
+
+/// The `extensions.code` of a response's first error (`<none>` without one).
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
 }
 
 /// A staff account `<role>@techpotli.test` (password `correct-horse-battery`) in the app's
