@@ -3,13 +3,15 @@
 //! Architecture map:
 //! - [`state`]: the shared services (`App`, `AppState`); [`app`]: `build_router`, on top of
 //!   everything (nothing in `src/` imports it).
-//! - Domains, each with `model.rs` (rows + SQL), `loaders.rs`, `graphql.rs`:
-//!   [`catalog`] (regions, collections, categories, products, variants, prices) and
-//!   [`banners`] (home-page hero banners).
+//! - Domains, each with `model.rs` (rows + SQL), `graphql.rs` (store side), `admin.rs` (staff
+//!   side), `service.rs` (use cases) and `loaders.rs` where lists reach relations:
+//!   [`catalog`] (one folder per entity: regions, collections, categories, products, variants),
+//!   [`banners`] (home-page hero banners; the template for a new domain), [`auth`] (staff
+//!   accounts and tokens), [`orders`] (order events).
 //! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`cache`] (Redis or
 //!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
-//!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (local files),
-//!   [`error`], [`config`].
+//!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (S3/R2 or local
+//!   files), [`events`] (the event bus), [`error`], [`config`].
 //! - The public door: [`graphql::limits`] (bounds checked before parsing and expansion),
 //!   [`graphql::cost`] (query cost and the request guard), [`throttle`] (leaky buckets of cost
 //!   points), [`http::client`] (client addresses), [`auth::sessions`] (tokens die with accounts).
