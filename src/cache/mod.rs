@@ -243,14 +243,7 @@ impl Cache {
                         *batch
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-                        let read = r
-                            .run(async |c| {
-                                redis::cmd("MGET")
-                                    .arg(&keys)
-                                    .query_async::<Vec<Option<u64>>>(c)
-                                    .await
-                            })
-                            .await;
+                        let read = r.counters(&keys).await;
                         Arc::new(read.map_err(|e| e.to_string()).map(|v| (keys, v)))
                     }
                     .boxed()
@@ -337,14 +330,7 @@ impl Cache {
             Store::Disabled => None,
             Store::Memory(m) => Some(m.counters(&keys)),
             Store::Redis(r) => {
-                let read = r
-                    .run(async |c| {
-                        redis::cmd("MGET")
-                            .arg(&keys)
-                            .query_async::<Vec<Option<u64>>>(c)
-                            .await
-                    })
-                    .await;
+                let read = r.counters(&keys).await;
                 match read {
                     Ok(v) => self.complete_versions(r, &keys, v).await,
                     Err(e) => {

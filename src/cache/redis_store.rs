@@ -119,6 +119,17 @@ impl RedisStore {
         Err(CacheError::Pool("no healthy connection".into()))
     }
 
+    /// Reads counters (family and entity versions) in one `MGET`; absent ones are `None`.
+    pub async fn counters(&self, keys: &[String]) -> Result<Vec<Option<u64>>, CacheError> {
+        self.run(async |c| {
+            redis::cmd("MGET")
+                .arg(keys)
+                .query_async::<Vec<Option<u64>>>(c)
+                .await
+        })
+        .await
+    }
+
     /// Runs one command or pipeline with the timeout and breaker.
     pub async fn run<T, F>(&self, op: F) -> Result<T, CacheError>
     where
