@@ -50,8 +50,10 @@ pub fn build_router(app: AppState) -> Router {
             "/files/{*path}",
             get(storage::serve_file).with_state(Arc::<Path>::from(app.config.files_dir.as_path())),
         );
-    match cors {
+    let router = match cors {
         Some(layer) => router.layer(layer),
         None => router,
-    }
+    };
+    // Outermost: every response, refusals by inner layers included, carries its request id.
+    router.layer(axum::middleware::from_fn(http::request_id::assign))
 }

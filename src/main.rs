@@ -8,12 +8,26 @@ use techpotli::{app, auth, db, graphql, http, seed, state};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,techpotli=info".into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,techpotli=info".into());
+    // `LOG_FORMAT=json`: one JSON object per line with the request span's fields (id, method,
+    // path); `pretty` (the default): text, coloured only on a terminal.
+    match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+        Ok("pretty") | Err(_) => tracing_subscriber::fmt()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_env_filter(filter)
+            .init(),
+        Ok(other) => {
+            eprintln!("LOG_FORMAT must be `json` or `pretty`, not `{other}`");
+            std::process::exit(2);
+        }
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Schema => {

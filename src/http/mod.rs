@@ -2,6 +2,7 @@
 //! graceful shutdown.
 
 pub mod client;
+pub mod request_id;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

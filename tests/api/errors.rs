@@ -133,12 +133,15 @@ async fn database_outage_is_reported_without_leaks_and_heals_by_itself() {
     proxy.down();
     let body = app.post(query, json!({})).await;
     assert_eq!(body.status, StatusCode::OK);
+    let request_id = body.header("x-request-id").unwrap().to_owned();
     let body = body.json();
     let error = &body["errors"][0];
     assert_eq!(
         error["extensions"]["code"], "SERVICE_UNAVAILABLE",
         "{body:#}"
     );
+    // The client gets no details, but the id that finds them in the server log.
+    assert_eq!(error["extensions"]["requestId"], request_id.as_str());
     let text = body.to_string().to_lowercase();
     for leak in ["select", "postgres", "connection refused", "bb8", "diesel"] {
         assert!(!text.contains(leak), "response leaks `{leak}`: {text}");

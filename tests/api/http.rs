@@ -205,3 +205,53 @@ async fn local_files_are_served_and_paths_cannot_escape() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::new().await;
+    let get = |headers: &[(&'static str, &str)]| {
+        let mut builder = Request::get("/healthz");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::empty()).unwrap()
+    };
+    // Fresh ids are trace-shaped and differ per request.
+    let a = app.send(get(&[])).await;
+    let b = app.send(get(&[])).await;
+    let (a, b) = (
+        a.header("x-request-id").unwrap(),
+        b.header("x-request-id").unwrap(),
+    );
+    assert!(
+        a.len() == 32 && a.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{a}"
+    );
+    assert_ne!(a, b);
+    // A caller's sane id is kept; a hostile one is replaced; a traceparent's trace id is used.
+    let kept = app.send(get(&[("x-request-id", "checkout-42")])).await;
+    assert_eq!(kept.header("x-request-id"), Some("checkout-42"));
+    let replaced = app.send(get(&[("x-request-id", "<script>")])).await;
+    assert_ne!(replaced.header("x-request-id"), Some("<script>"));
+    let traced = app
+        .send(get(&[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )]))
+        .await;
+    assert_eq!(
+        traced.header("x-request-id"),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    // GraphQL answers and refusals by inner layers carry one too.
+    let refused = app
+        .send(
+            Request::post("/graphql")
+                .header("content-type", "application/json")
+                .body(Body::from("{not json"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.header("x-request-id").is_some());
+}

@@ -1,0 +1,147 @@
+//! Request ids. Every HTTP request gets one: the caller's `X-Request-Id` when it is sane, else
+//! the trace id of a W3C `traceparent`, else a fresh one. It is echoed in the `X-Request-Id`
+//! response header, names the request's log span (so every line logged while serving it carries
+//! it), and is written into `extensions.requestId` of server-side GraphQL errors (`INTERNAL`,
+//! `SERVICE_UNAVAILABLE`), so a support ticket leads to its log lines.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+/// The response (and accepted request) header.
+pub const HEADER: &str = "x-request-id";
+/// Longest caller-given id kept; a longer one is replaced.
+const MAX_LEN: usize = 128;
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The id of the request being served on this task, if any.
+pub fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Middleware: assigns the id, runs the request inside its span, logs one line when it ends and
+/// echoes the id.
+pub async fn assign(request: Request, next: Next) -> Response {
+    let id = from_headers(request.headers()).unwrap_or_else(generate);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let started = Instant::now();
+    let mut response = CURRENT
+        .scope(id.clone(), next.run(request).instrument(span.clone()))
+        .await;
+    tracing::info!(
+        parent: &span,
+        status = response.status().as_u16(),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "served"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}
+
+/// The caller's id: `X-Request-Id` (printable, at most 128 of `A-Za-z0-9-_.:`), else the trace id
+/// of a valid `traceparent`.
+fn from_headers(headers: &HeaderMap) -> Option<String> {
+    let given = headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_LEN
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    if let Some(id) = given {
+        return Some(id.to_owned());
+    }
+    // `version-traceid-parentid-flags`, trace id 32 lower-case hex digits, not all zero.
+    let traceparent = headers.get("traceparent")?.to_str().ok()?.trim();
+    let mut parts = traceparent.split('-');
+    let (version, trace) = (parts.next()?, parts.next()?);
+    let valid = version.len() == 2
+        && trace.len() == 32
+        && trace
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && trace.bytes().any(|b| b != b'0');
+    valid.then(|| trace.to_owned())
+}
+
+/// A fresh id shaped like a trace id: 16 hex digits per process (random at start-up) and 16 of a
+/// counter, so ids never repeat within a process and rarely across processes.
+fn generate() -> String {
+    static INSTANCE: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let instance = *INSTANCE.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        hasher.write_u32(std::process::id());
+        hasher.finish()
+    });
+    format!(
+        "{instance:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn callers_ids_are_kept_only_when_sane() {
+        assert_eq!(
+            from_headers(&headers(&[("x-request-id", "abc-123_x.y:z")])).as_deref(),
+            Some("abc-123_x.y:z")
+        );
+        assert_eq!(from_headers(&headers(&[("x-request-id", "a b")])), None);
+        assert_eq!(
+            from_headers(&headers(&[("x-request-id", &"a".repeat(129))])),
+            None
+        );
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            from_headers(&headers(&[("traceparent", tp)])).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        let zero = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
+        assert_eq!(from_headers(&headers(&[("traceparent", zero)])), None);
+    }
+
+    #[test]
+    fn generated_ids_are_trace_shaped_and_distinct() {
+        let (a, b) = (generate(), generate());
+        assert_ne!(a, b);
+        assert!(a.len() == 32 && a.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+}
