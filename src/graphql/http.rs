@@ -101,7 +101,14 @@ fn negotiate(headers: &HeaderMap) -> Flavor {
 }
 
 fn error_body(message: &str, code: &str) -> serde_json::Value {
-    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+    let mut body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    if matches!(code, "INTERNAL" | "SERVICE_UNAVAILABLE")
+        && let Some(id) = crate::http::request_id::current()
+    {
+        body["errors"][0]["extensions"]["requestId"] = id.into();
+    }
+    body
 }
 
 /// A request that could not be turned into a GraphQL request.
@@ -361,6 +368,9 @@ async fn execute(
     mut request: Request,
 ) -> Response {
     let app = &state.app;
+    if let Some(name) = request.operation_name.as_deref() {
+        tracing::Span::current().record("operation", name);
+    }
     if let Err(e) = limits::check_variables(&request.variables, &app.config.limits) {
         return limit_error(flavor, &e);
     }
@@ -558,6 +568,7 @@ async fn cached_execute(
             .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
+        tracing::Span::current().record("cache", "hit");
         // Served without work: it costs nothing, and says what it would have cost.
         let requested = u64::from(hit.cost);
         let mut outcome = Outcome::from_cached(hit);
@@ -569,6 +580,7 @@ async fn cached_execute(
         return outcome;
     }
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
+    tracing::Span::current().record("cache", "miss");
     let (work_state, work_key) = (state.clone(), full_key.clone());
     // The request whose execution runs is charged for it; requests that share its result are not.
     let leader_cost: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Arc::default();
@@ -721,6 +733,22 @@ fn label_uncoded(errors: &mut [ServerError], code: &str) {
     }
 }
 
+/// Records the response's error codes on the request's log span.
+fn log_codes(errors: &[ServerError]) {
+    let span = tracing::Span::current();
+    if errors.is_empty() || span.is_disabled() {
+        return;
+    }
+    let codes: Vec<&str> = errors
+        .iter()
+        .filter_map(|e| match e.extensions.as_ref()?.get("code")? {
+            async_graphql::Value::String(code) => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    span.record("errors", codes.join(",").as_str());
+}
+
 /// Puts the request id into server-side errors (`INTERNAL`, `SERVICE_UNAVAILABLE`): the client
 /// sees no details, but can quote the id that finds them in the log.
 fn tag_server_errors(errors: &mut [ServerError]) {
@@ -751,6 +779,7 @@ fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (Sta
             "GRAPHQL_PARSE_FAILED"
         };
         label_uncoded(&mut response.errors, code);
+        log_codes(&response.errors);
         let status = match flavor {
             Flavor::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             Flavor::Json => StatusCode::OK,
@@ -767,6 +796,7 @@ fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (Sta
     // Every error of ours has a code; one without comes from async-graphql coercing an argument
     // (an `Int` out of range, a wrong input type): the client's input.
     label_uncoded(&mut response.errors, "BAD_USER_INPUT");
+    log_codes(&response.errors);
     (
         StatusCode::OK,
         serde_json::to_vec(&response).unwrap_or_default(),

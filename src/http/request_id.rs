@@ -33,11 +33,16 @@ pub fn current() -> Option<String> {
 /// echoes the id.
 pub async fn assign(request: Request, next: Next) -> Response {
     let id = from_headers(request.headers()).unwrap_or_else(generate);
+    // `operation`, `cache` (hit / miss; absent when the response cache was not consulted) and
+    // `errors` (the codes) are filled in by the GraphQL handler.
     let span = tracing::info_span!(
         "request",
         id = %id,
         method = %request.method(),
-        path = %request.uri().path()
+        path = %request.uri().path(),
+        operation = tracing::field::Empty,
+        cache = tracing::field::Empty,
+        errors = tracing::field::Empty,
     );
     let started = Instant::now();
     let mut response = CURRENT
