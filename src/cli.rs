@@ -40,10 +40,29 @@ pub enum Command {
         action: AdminAction,
     },
     /// Register a storefront's persisted queries (an Apollo `persisted-query-manifest.json`) in
-    /// the shared store, e.g. before switching on PERSISTED_QUERIES_ONLY.
+    /// PostgreSQL, the durable allow-list (runs migrations first), e.g. before switching on
+    /// PERSISTED_QUERIES_ONLY. All or nothing; prints `hash name` per operation on success.
     RegisterQueries {
         /// Path of the manifest.
         manifest: std::path::PathBuf,
+    },
+    /// List or remove registered persisted queries.
+    PersistedQueries {
+        /// What to do.
+        #[command(subcommand)]
+        action: PersistedQueryAction,
+    },
+}
+
+/// Allow-list actions.
+#[derive(Debug, Subcommand)]
+pub enum PersistedQueryAction {
+    /// Print every registered operation: hash, registration time, name.
+    List,
+    /// Take one operation off the allow-list (instances stop running it within five minutes).
+    Remove {
+        /// Its SHA-256 (hex).
+        hash: String,
     },
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use techpotli::cli::{AdminAction, Cli, Command};
+use techpotli::cli::{AdminAction, Cli, Command, PersistedQueryAction};
 use techpotli::config::Config;
 use techpotli::{app, auth, db, graphql, http, seed, state};
 
@@ -10,17 +10,20 @@ use techpotli::{app, auth, db, graphql, http, seed, state};
 async fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,techpotli=info".into());
-    // `LOG_FORMAT=json`: one JSON object per line with the request span's fields (id, method,
-    // path); `pretty` (the default): text, coloured only on a terminal.
+    // Logs go to stderr, so a command's own output on stdout stays clean. `LOG_FORMAT=json`: one
+    // JSON object per line with the request span's fields; `pretty` (the default): text,
+    // coloured only on a terminal.
     match std::env::var("LOG_FORMAT").as_deref() {
         Ok("json") => tracing_subscriber::fmt()
             .json()
             .with_current_span(true)
             .with_span_list(false)
+            .with_writer(std::io::stderr)
             .with_env_filter(filter)
             .init(),
         Ok("pretty") | Err(_) => tracing_subscriber::fmt()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
             .with_env_filter(filter)
             .init(),
         Ok(other) => {
@@ -61,28 +64,56 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RegisterQueries { manifest } => {
             let config = Config::from_env()?;
-            anyhow::ensure!(
-                config.redis_url.is_some(),
-                "REDIS_URL is required: without Redis persisted queries live in each server's memory"
-            );
             let text = std::fs::read_to_string(&manifest)
                 .with_context(|| format!("reading {}", manifest.display()))?;
             let manifest = graphql::apq::Manifest::parse(&text)?;
+            db::run_migrations(&config.database.url).await?;
             let app = state::App::build(config)?;
-            let store = graphql::apq::PersistedQueries::default();
-            for op in &manifest.operations {
-                let hash = store.put(&app.cache, &op.body).await;
+            let mut conn = app.db.get().await.context("connecting to the database")?;
+            let hashes = graphql::apq::register_manifest(&app, &mut conn, &manifest)
+                .await
+                .context("registering the operations (nothing was registered)")?;
+            // Printed only once every operation is committed.
+            for (hash, op) in hashes.iter().zip(&manifest.operations) {
                 println!("{hash} {}", op.name.as_deref().unwrap_or(""));
             }
-            anyhow::ensure!(
-                app.cache
-                    .metrics
-                    .faults
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    == 0,
-                "Redis refused some writes; nothing is guaranteed registered"
-            );
+            if app
+                .cache
+                .metrics
+                .faults
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+            {
+                eprintln!(
+                    "warning: the cache refused some writes; the operations are registered and \
+                     will be cached on first use"
+                );
+            }
             Ok(())
+        }
+        Command::PersistedQueries { action } => {
+            let config = Config::from_env()?;
+            let app = state::App::build(config)?;
+            let mut conn = app.db.get().await.context("connecting to the database")?;
+            match action {
+                PersistedQueryAction::List => {
+                    for op in graphql::apq::list_registered(&mut conn).await? {
+                        println!(
+                            "{} {} {}",
+                            op.hash,
+                            op.registered_at.to_rfc3339(),
+                            op.name.as_deref().unwrap_or("")
+                        );
+                    }
+                    Ok(())
+                }
+                PersistedQueryAction::Remove { hash } => {
+                    let removed = graphql::apq::remove_registered(&app, &mut conn, &hash).await?;
+                    anyhow::ensure!(removed, "no registered operation has the hash {hash}");
+                    println!("removed {hash}");
+                    Ok(())
+                }
+            }
         }
         Command::Migrate => {
             let config = Config::from_env()?;

@@ -420,6 +420,26 @@ impl Cache {
         self.get_bytes(&self.full(name)).await.map(|b| b.to_vec())
     }
 
+    /// Deletes an unversioned entry (a persisted query taken off the allow-list).
+    pub async fn remove_plain(&self, name: &str) {
+        let key = self.full(name);
+        if let Some(l1) = &self.l1 {
+            l1.del(std::slice::from_ref(&key));
+        }
+        match &self.store {
+            Store::Redis(r) => {
+                let result = r
+                    .run(async |c| redis::cmd("DEL").arg(&key).query_async::<u64>(c).await)
+                    .await;
+                if let Err(e) = result {
+                    self.fault(&e);
+                }
+            }
+            Store::Memory(m) => m.del(&[key]),
+            Store::Disabled => {}
+        }
+    }
+
     /// Stores an unversioned entry (persisted queries).
     pub async fn set_plain(&self, name: &str, value: Vec<u8>, ttl: Duration) {
         self.set_bytes(&self.full(name), value, ttl).await;

@@ -192,3 +192,13 @@ diesel::table! {
         token_version -> Int8,
     }
 }
+
+diesel::table! {
+    /// The persisted-query allow-list (documents by SHA-256), registered from manifests.
+    registered_operations (hash) {
+        hash -> Text,
+        name -> Nullable<Text>,
+        document -> Text,
+        registered_at -> Timestamptz,
+    }
+}

@@ -2,9 +2,13 @@
 //! `extensions.persistedQuery = { version: 1, sha256Hash }` and no document; an unknown hash
 //! answers `PersistedQueryNotFound`, and the client retries with the document, which is stored
 //! once it has parsed within the limits (Redis, shared by every instance, 30 days; a bounded
-//! in-process map in front). The hash is the SHA-256 of the document exactly as received. In
-//! allow-list mode (`PERSISTED_QUERIES_ONLY`) only documents registered beforehand
-//! (`techpotli register-queries`) run.
+//! in-process map in front). The hash is the SHA-256 of the document exactly as received.
+//!
+//! Registered operations (`techpotli register-queries`, from a storefront's manifest) are kept
+//! in PostgreSQL (`registered_operations`): Redis and the in-process map only cache them, so the
+//! allow-list survives a flushed or unreachable Redis, restarts and new instances. In allow-list
+//! mode (`PERSISTED_QUERIES_ONLY`) only they run, and anything else — text or a hash alone — is
+//! refused with `PERSISTED_QUERY_NOT_ALLOWED`.
 
 use std::sync::Arc;
 
@@ -12,13 +16,22 @@ use async_graphql::Request;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
 use crate::cache::bounded::BoundedMap;
 use crate::cache::{Cache, keys};
+use crate::db::schema::registered_operations;
+use crate::state::App;
 
 /// Documents remembered in-process (oldest dropped first).
 const LOCAL_DOCUMENTS: usize = 2048;
 /// Bytes of documents remembered in-process.
 const LOCAL_BYTES: usize = 8 * 1024 * 1024;
+/// How long an instance keeps a document in memory: an operation removed from the allow-list
+/// stops running everywhere within this time.
+const LOCAL_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Why a persisted-query request cannot run; each maps to one `extensions.code`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,16 +96,36 @@ impl Default for PersistedQueries {
 impl PersistedQueries {
     fn remember(&self, hash: &str, document: Arc<str>) {
         let weight = hash.len() + document.len();
-        self.local.insert(hash.to_owned(), document, weight, None);
+        let expires = std::time::Instant::now() + LOCAL_TTL;
+        self.local
+            .insert(hash.to_owned(), document, weight, Some(expires));
     }
 
-    /// Looks a document up: in-process first, then Redis.
-    pub async fn get(&self, cache: &Cache, hash: &str) -> Option<Arc<str>> {
+    /// Looks a document up: in-process first, then Redis, then the registered operations in
+    /// PostgreSQL (put back in Redis when found there).
+    pub async fn get(&self, app: &App, hash: &str) -> Option<Arc<str>> {
         if let Some(doc) = self.local.get(hash) {
             return Some(doc);
         }
-        let bytes = cache.get_plain(&keys::persisted_query(hash)).await?;
-        let doc: Arc<str> = String::from_utf8(bytes).ok()?.into();
+        let cached = app
+            .cache
+            .get_plain(&keys::persisted_query(hash))
+            .await
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let doc: Arc<str> = match cached {
+            Some(doc) => doc.into(),
+            None => {
+                let doc = registered(app, hash).await?;
+                app.cache
+                    .set_plain(
+                        &keys::persisted_query(hash),
+                        doc.as_bytes().to_vec(),
+                        keys::PERSISTED_QUERY_TTL,
+                    )
+                    .await;
+                doc.into()
+            }
+        };
         // Never trust storage blindly: the document must still hash to its key.
         if sha256_hex(&doc) != hash {
             return None;
@@ -120,7 +153,7 @@ impl PersistedQueries {
     /// has parsed within the limits; nothing is stored before.
     pub async fn resolve(
         &self,
-        cache: &Cache,
+        app: &App,
         request: &mut Request,
         only_registered: bool,
     ) -> Result<bool, ApqError> {
@@ -141,7 +174,14 @@ impl PersistedQueries {
         };
         match (ext, request.query.is_empty()) {
             (Some(hash), true) => {
-                let doc = self.get(cache, &hash).await.ok_or(ApqError::NotFound)?;
+                // In allow-list mode an unknown hash is refused like unknown text: resending the
+                // document would not help.
+                let unknown = if only_registered {
+                    ApqError::NotAllowed
+                } else {
+                    ApqError::NotFound
+                };
+                let doc = self.get(app, &hash).await.ok_or(unknown)?;
                 request.query = doc.to_string();
                 Ok(false)
             }
@@ -149,7 +189,7 @@ impl PersistedQueries {
                 if sha256_hex(&request.query) != hash {
                     return Err(ApqError::HashMismatch);
                 }
-                if self.get(cache, &hash).await.is_some() {
+                if self.get(app, &hash).await.is_some() {
                     return Ok(false);
                 }
                 if only_registered {
@@ -159,7 +199,7 @@ impl PersistedQueries {
             }
             (None, _) if only_registered => {
                 let hash = sha256_hex(&request.query);
-                self.get(cache, &hash)
+                self.get(app, &hash)
                     .await
                     .map(|_| false)
                     .ok_or(ApqError::NotAllowed)
@@ -167,6 +207,96 @@ impl PersistedQueries {
             (None, _) => Ok(false),
         }
     }
+}
+
+/// A registered operation, as `techpotli persisted-queries list` shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = registered_operations, check_for_backend(diesel::pg::Pg))]
+pub struct RegisteredOperation {
+    /// SHA-256 of the document (lower-case hex).
+    pub hash: String,
+    /// The operation name from the manifest.
+    pub name: Option<String>,
+    /// The document.
+    pub document: String,
+    /// When it was (last) registered.
+    pub registered_at: DateTime<Utc>,
+}
+
+/// A registered document by hash, `None` when unknown or when PostgreSQL cannot be asked.
+async fn registered(app: &App, hash: &str) -> Option<String> {
+    if hash.len() != 64 {
+        return None;
+    }
+    let mut conn = app.db.get().await.ok()?;
+    registered_operations::table
+        .find(hash)
+        .select(registered_operations::document)
+        .first::<String>(&mut *conn)
+        .await
+        .optional()
+        .ok()?
+}
+
+/// Registers every operation of a manifest in one transaction (re-registering one is harmless),
+/// then puts them in the cache. Nothing is registered unless all are.
+pub async fn register_manifest(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    manifest: &Manifest,
+) -> QueryResult<Vec<String>> {
+    conn.transaction(async |conn| {
+        for op in &manifest.operations {
+            diesel::insert_into(registered_operations::table)
+                .values((
+                    registered_operations::hash.eq(op.id.to_ascii_lowercase()),
+                    registered_operations::name.eq(&op.name),
+                    registered_operations::document.eq(&op.body),
+                ))
+                .on_conflict(registered_operations::hash)
+                .do_update()
+                .set((
+                    registered_operations::name.eq(&op.name),
+                    registered_operations::registered_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })
+    .await?;
+    let store = PersistedQueries::default();
+    let mut hashes = Vec::new();
+    for op in &manifest.operations {
+        hashes.push(store.put(&app.cache, &op.body).await);
+    }
+    Ok(hashes)
+}
+
+/// Every registered operation, by name then hash.
+pub async fn list_registered(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<Vec<RegisteredOperation>> {
+    registered_operations::table
+        .select(RegisteredOperation::as_select())
+        .order((registered_operations::name, registered_operations::hash))
+        .load(conn)
+        .await
+}
+
+/// Removes an operation from the allow-list (and from the shared cache); false when unknown.
+/// Instances that hold it in memory stop running it within five minutes.
+pub async fn remove_registered(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    hash: &str,
+) -> QueryResult<bool> {
+    let hash = hash.to_ascii_lowercase();
+    let removed = diesel::delete(registered_operations::table.find(&hash))
+        .execute(conn)
+        .await?;
+    app.cache.remove_plain(&keys::persisted_query(&hash)).await;
+    Ok(removed == 1)
 }
 
 /// An Apollo persisted-query manifest (`persisted-query-manifest.json`), as generated by

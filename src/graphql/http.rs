@@ -376,7 +376,7 @@ async fn execute(
     }
     let register = match state
         .apq
-        .resolve(&app.cache, &mut request, app.config.persisted_queries_only)
+        .resolve(app, &mut request, app.config.persisted_queries_only)
         .await
     {
         Ok(register) => register,

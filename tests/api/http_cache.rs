@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use techpotli::cache::Family;
-use techpotli::graphql::apq::{PersistedQueries, sha256_hex};
+use techpotli::graphql::apq::{Manifest, PersistedQueries, register_manifest, sha256_hex};
 
 use crate::support::{CacheMode, TestApp, TestDatabase, TestResponse};
 
@@ -227,10 +227,7 @@ async fn automatic_persisted_queries_over_get() {
 
     // Another instance (empty in-process document map) sharing Redis knows the document too.
     let other = PersistedQueries::default();
-    assert_eq!(
-        other.get(&app.app.cache, &hash).await.as_deref(),
-        Some(document)
-    );
+    assert_eq!(other.get(&app.app, &hash).await.as_deref(), Some(document));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -245,9 +242,18 @@ async fn allow_list_mode_runs_only_registered_documents() {
     );
     let registered = "query Home { heroBanners { title } }";
     // Registered ahead of time (what `techpotli register-queries manifest.json` does).
-    PersistedQueries::default()
-        .put(&app.app.cache, registered)
-        .await;
+    let manifest = Manifest::parse(
+        &json!({
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [{ "id": sha256_hex(registered), "name": "Home", "type": "query", "body": registered }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    register_manifest(&app.app, &mut app.db.conn().await, &manifest)
+        .await
+        .unwrap();
 
     let by_hash = get_persisted(&app, &sha256_hex(registered), None)
         .await
@@ -270,11 +276,47 @@ async fn allow_list_mode_runs_only_registered_documents() {
         with_hash["errors"][0]["extensions"]["code"],
         "PERSISTED_QUERY_NOT_ALLOWED"
     );
-    let unknown = get_persisted(&app, &sha256_hex(rogue), None).await.json();
+    // A hash alone is refused like text: resending the document would not help.
+    let unknown = get_persisted(&app, &sha256_hex(rogue), None).await;
+    assert_eq!(unknown.status, plain_status(&app, rogue).await);
     assert_eq!(
-        unknown["errors"][0]["extensions"]["code"],
-        "PERSISTED_QUERY_NOT_FOUND"
+        unknown.json()["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_ALLOWED"
     );
+
+    // The allow-list is durable: with Redis flushed, a new instance still serves it from
+    // PostgreSQL; so does one whose Redis is unreachable.
+    let mut redis = crate::support::redis_conn().await;
+    let keys = app.redis_keys().await;
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+    for extra in [&[][..], &[("REDIS_URL", "redis://127.0.0.1:1")][..]] {
+        let (state, _) = app.sibling(extra).await;
+        let ext =
+            json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(registered) } });
+        let request = Request::get(format!("/graphql?extensions={}", enc(&ext.to_string())))
+            .body(Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(techpotli::app::build_router(state), request)
+            .await
+            .unwrap();
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["data"]["heroBanners"].is_array(), "{extra:?}: {body}");
+    }
+}
+
+/// The status of a refused plain-text query.
+async fn plain_status(app: &TestApp, query: &str) -> StatusCode {
+    get(app, query, &[]).await.status
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -316,6 +358,65 @@ async fn register_queries_command_stores_a_manifest_for_every_instance() {
     assert!(
         !refused.status.success(),
         "a manifest whose ids are not the documents' hashes is refused"
+    );
+    assert!(refused.stdout.is_empty(), "no success lines on failure");
+
+    // Durable without Redis: registered into PostgreSQL alone, listed, removed.
+    let body2 = "query Regions { regions { name } }";
+    let manifest2 = json!({
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [{ "id": sha256_hex(body2), "name": "Regions", "type": "query", "body": body2 }]
+    });
+    std::fs::write(&path, manifest2.to_string()).unwrap();
+    let cli = |args: &[&str], database_url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_techpotli"))
+            .args(args)
+            .env_remove("REDIS_URL")
+            .env("DATABASE_URL", database_url)
+            .output()
+            .unwrap()
+    };
+    let path_arg = path.to_str().unwrap();
+    let registered = cli(&["register-queries", path_arg], &app.db.url);
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&registered.stdout).trim(),
+        format!("{} Regions", sha256_hex(body2))
+    );
+    let listed = String::from_utf8_lossy(&cli(&["persisted-queries", "list"], &app.db.url).stdout)
+        .into_owned();
+    assert!(
+        listed.contains(&sha256_hex(body)) && listed.contains(&sha256_hex(body2)),
+        "{listed}"
+    );
+    let removed = cli(
+        &["persisted-queries", "remove", &sha256_hex(body2)],
+        &app.db.url,
+    );
+    assert!(removed.status.success());
+    let again = cli(
+        &["persisted-queries", "remove", &sha256_hex(body2)],
+        &app.db.url,
+    );
+    assert!(!again.status.success(), "removing an unknown hash fails");
+    let listed = String::from_utf8_lossy(&cli(&["persisted-queries", "list"], &app.db.url).stdout)
+        .into_owned();
+    assert!(!listed.contains(&sha256_hex(body2)), "{listed}");
+    // A database that cannot be reached: a failure, and not one success line.
+    let down = cli(
+        &["register-queries", path_arg],
+        "postgres://postgres@127.0.0.1:1/nowhere",
+    );
+    assert!(!down.status.success());
+    assert!(
+        down.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&down.stdout)
     );
     let _ = std::fs::remove_file(&path);
 }
