@@ -420,6 +420,16 @@ impl Cache {
         self.get_bytes(&self.full(name)).await.map(|b| b.to_vec())
     }
 
+    /// Deletes a key in Redis; a failure is only counted.
+    async fn redis_del(&self, r: &RedisStore, key: &str) {
+        let result = r
+            .run(async |c| redis::cmd("DEL").arg(key).query_async::<u64>(c).await)
+            .await;
+        if let Err(e) = result {
+            self.fault(&e);
+        }
+    }
+
     /// Deletes an unversioned entry (a persisted query taken off the allow-list).
     pub async fn remove_plain(&self, name: &str) {
         let key = self.full(name);
@@ -427,14 +437,7 @@ impl Cache {
             l1.del(std::slice::from_ref(&key));
         }
         match &self.store {
-            Store::Redis(r) => {
-                let result = r
-                    .run(async |c| redis::cmd("DEL").arg(&key).query_async::<u64>(c).await)
-                    .await;
-                if let Err(e) = result {
-                    self.fault(&e);
-                }
-            }
+            Store::Redis(r) => self.redis_del(r, &key).await,
             Store::Memory(m) => m.del(&[key]),
             Store::Disabled => {}
         }
@@ -546,12 +549,7 @@ impl Cache {
         let key = self.full(name);
         match &self.store {
             Store::Redis(r) => {
-                let result = r
-                    .run(async |c| redis::cmd("DEL").arg(&key).query_async::<u64>(c).await)
-                    .await;
-                if let Err(e) = result {
-                    self.fault(&e);
-                }
+                self.redis_del(r, &key).await;
                 self.local_counters.reset_counter(&key);
             }
             Store::Memory(m) => m.reset_counter(&key),

@@ -3,10 +3,9 @@
 
 use serde_json::json;
 use techpotli::auth::Role;
-use techpotli::auth::jwt::{Claims, ISSUER};
 
 use crate::banners::{CREATE, banner_count};
-use crate::support::{TestApp, code, staff_token};
+use crate::support::{TestApp, code, signed_token, staff_token};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_is_uniform_and_throttled() {
@@ -72,31 +71,8 @@ async fn admin_fields_refuse_missing_bad_expired_customer_and_wrong_role_tokens(
     let app = TestApp::new().await;
     let catalog = staff_token(&app, Role::Catalog).await;
     let content = staff_token(&app, Role::Content).await;
-    let now = chrono::Utc::now().timestamp();
-    let expired = app
-        .app
-        .jwt
-        .sign(&Claims {
-            sub: "admin:1".into(),
-            role: "owner".into(),
-            iat: now - 7200,
-            exp: now - 3600,
-            iss: ISSUER.into(),
-            ver: 0,
-        })
-        .unwrap();
-    let customer = app
-        .app
-        .jwt
-        .sign(&Claims {
-            sub: "customer:9".into(),
-            role: "customer".into(),
-            iat: now,
-            exp: now + 3600,
-            iss: ISSUER.into(),
-            ver: 0,
-        })
-        .unwrap();
+    let expired = signed_token(&app, "admin:1", "owner", -7200, -3600);
+    let customer = signed_token(&app, "customer:9", "customer", 0, 3600);
     let input = json!({ "input": { "title": "Sneaky", "imageUrl": "https://x/y.jpg" } });
     let before = banner_count(&app).await;
     for (token, want) in [

@@ -7,11 +7,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use techpotli::auth::Role;
-use techpotli::auth::jwt::{Claims, ISSUER};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{CacheMode, OwnRedis, TestApp, TestDatabase, staff_token};
+use crate::support::{CacheMode, OwnRedis, TestApp, TestDatabase, signed_token, staff_token};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -202,31 +201,8 @@ async fn events_on_one_instance_reach_subscribers_on_another() {
 async fn only_staff_may_connect() {
     let app = TestApp::new().await;
     let addr = app.serve().await;
-    let now = chrono::Utc::now().timestamp();
-    let customer = app
-        .app
-        .jwt
-        .sign(&Claims {
-            sub: "customer:5".into(),
-            role: "customer".into(),
-            iat: now,
-            exp: now + 600,
-            iss: ISSUER.into(),
-            ver: 0,
-        })
-        .unwrap();
-    let expired = app
-        .app
-        .jwt
-        .sign(&Claims {
-            sub: "admin:1".into(),
-            role: "owner".into(),
-            iat: now - 900,
-            exp: now - 600,
-            iss: ISSUER.into(),
-            ver: 0,
-        })
-        .unwrap();
+    let customer = signed_token(&app, "customer:5", "customer", 0, 600);
+    let expired = signed_token(&app, "admin:1", "owner", -900, -600);
     for (payload, code) in [
         (json!({}), 4401),
         (json!({ "Authorization": "Bearer not-a-token" }), 4401),

@@ -346,6 +346,23 @@ pub fn code(body: &Value) -> &str {
         .unwrap_or("<none>")
 }
 
+/// A token signed with the app's key for any subject and role, valid from `from` to `until`
+/// seconds relative to now (negative: in the past), e.g. an expired or a customer token.
+pub fn signed_token(app: &TestApp, sub: &str, role: &str, from: i64, until: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    app.app
+        .jwt
+        .sign(&techpotli::auth::jwt::Claims {
+            sub: sub.into(),
+            role: role.into(),
+            iat: now + from,
+            exp: now + until,
+            iss: techpotli::auth::jwt::ISSUER.into(),
+            ver: 0,
+        })
+        .expect("sign")
+}
+
 /// A staff account `<role>@techpotli.test` (password `correct-horse-battery`) in the app's
 /// database, and a token for it.
 pub async fn staff_token(app: &TestApp, role: techpotli::auth::Role) -> String {
