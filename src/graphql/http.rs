@@ -749,28 +749,10 @@ fn log_codes(errors: &[ServerError]) {
     span.record("errors", codes.join(",").as_str());
 }
 
-/// Puts the request id into server-side errors (`INTERNAL`, `SERVICE_UNAVAILABLE`): the client
-/// sees no details, but can quote the id that finds them in the log.
-fn tag_server_errors(errors: &mut [ServerError]) {
-    let Some(id) = crate::http::request_id::current() else {
-        return;
-    };
-    for error in errors {
-        let server_side = error.extensions.as_ref().is_some_and(|e| {
-            matches!(e.get("code"), Some(async_graphql::Value::String(code))
-                if code == "INTERNAL" || code == "SERVICE_UNAVAILABLE")
-        });
-        if server_side {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("requestId", id.clone());
-        }
-    }
-}
-
 fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (StatusCode, Vec<u8>) {
-    tag_server_errors(&mut response.errors);
+    if let Some(id) = crate::http::request_id::current() {
+        crate::http::request_id::tag_server_errors(&mut response.errors, &id);
+    }
     if is_request_error(&response) {
         // Request errors come from async-graphql itself; label them as Apollo clients expect.
         let code = if parsed {

@@ -14,11 +14,14 @@ use crate::banners::admin::{BannersAdminQuery, BannersMutation, BannersSubscript
 use crate::banners::graphql::BannersQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::catalog::{CatalogAdminQuery, CatalogMutation, CatalogQuery, CatalogSubscription};
+use tracing::Instrument;
+
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
 use crate::graphql::cost::RequestGuard;
 use crate::graphql::node::NodeQuery;
 use crate::graphql::response_cache::{Reads, RootReads};
+use crate::http::request_id;
 use crate::orders::graphql::OrdersSubscription;
 use crate::state::AppState;
 
@@ -88,6 +91,7 @@ pub fn build_schema(app: AppState) -> AppSchema {
     let mut builder = builder()
         .extension(RequestGuard { app: app.clone() })
         .extension(DomainLoaders)
+        .extension(OperationIds)
         .data(app.clone());
     if !app.config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
@@ -141,6 +145,50 @@ impl Extension for LoadersRun {
         next: NextExecute<'_>,
     ) -> Response {
         BatchScope::new(next.run(ctx, operation_name), self.dispatcher.clone()).await
+    }
+}
+
+/// Names every executed operation: over HTTP by its request's id; over the WebSocket, where
+/// operations have no request of their own, by a fresh id, with an `operation` log span and one
+/// `executed` line. Either way server-side errors carry the id in `extensions.requestId`.
+struct OperationIds;
+
+impl ExtensionFactory for OperationIds {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationIds)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationIds {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(id) = request_id::current() {
+            let mut response = next.run(ctx, operation_name).await;
+            request_id::tag_server_errors(&mut response.errors, &id);
+            return response;
+        }
+        let id = request_id::generate();
+        let span = tracing::info_span!(
+            "operation",
+            id = %id,
+            name = operation_name.unwrap_or(""),
+            transport = "ws"
+        );
+        let started = std::time::Instant::now();
+        let mut response = next.run(ctx, operation_name).instrument(span.clone()).await;
+        request_id::tag_server_errors(&mut response.errors, &id);
+        tracing::info!(
+            parent: &span,
+            errors = response.errors.len(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "executed"
+        );
+        response
     }
 }
 

@@ -89,9 +89,26 @@ fn from_headers(headers: &HeaderMap) -> Option<String> {
     valid.then(|| trace.to_owned())
 }
 
+/// Puts `id` into server-side errors (`INTERNAL`, `SERVICE_UNAVAILABLE`): the client sees no
+/// details, but can quote the id that finds them in the log.
+pub fn tag_server_errors(errors: &mut [async_graphql::ServerError], id: &str) {
+    for error in errors {
+        let server_side = error.extensions.as_ref().is_some_and(|e| {
+            matches!(e.get("code"), Some(async_graphql::Value::String(code))
+                if code == "INTERNAL" || code == "SERVICE_UNAVAILABLE")
+        });
+        if server_side {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("requestId", id);
+        }
+    }
+}
+
 /// A fresh id shaped like a trace id: 16 hex digits per process (random at start-up) and 16 of a
 /// counter, so ids never repeat within a process and rarely across processes.
-fn generate() -> String {
+pub fn generate() -> String {
     static INSTANCE: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let instance = *INSTANCE.get_or_init(|| {

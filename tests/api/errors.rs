@@ -6,7 +6,10 @@ use axum::http::{Request, StatusCode};
 use serde_json::json;
 
 use crate::support::proxy::FaultProxy;
-use crate::support::{CacheMode, TestApp, TestDatabase, gid};
+use techpotli::auth::Role;
+
+use crate::subscriptions::Client;
+use crate::support::{CacheMode, TestApp, TestDatabase, gid, staff_token};
 
 const LIST: &str = r#"query($first: Int, $last: Int, $after: String, $before: String, $region: ID, $sort: ProductSortInput, $filter: ProductFilterInput) {
   products(first: $first, last: $last, after: $after, before: $before, regionId: $region, sort: $sort, filter: $filter) { edges { cursor } } }"#;
@@ -129,6 +132,12 @@ async fn database_outage_is_reported_without_leaks_and_heals_by_itself() {
     );
     let query = "{ products(first: 2) { edges { node { handle variants { sku } } } } }";
     app.data(query, json!({})).await;
+    // A staff socket opened while the database is up, to run an operation during the outage.
+    let token = staff_token(&app, Role::Catalog).await;
+    let addr = app.serve().await;
+    let mut socket = Client::init(addr, json!({ "Authorization": format!("Bearer {token}") }))
+        .await
+        .unwrap();
 
     proxy.down();
     let body = app.post(query, json!({})).await;
@@ -142,6 +151,16 @@ async fn database_outage_is_reported_without_leaks_and_heals_by_itself() {
     );
     // The client gets no details, but the id that finds them in the server log.
     assert_eq!(error["extensions"]["requestId"], request_id.as_str());
+    // A WebSocket operation has no request of its own: it gets an id of its own.
+    socket.subscribe("q", query).await;
+    let message = socket
+        .next(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let ws_error = &message["payload"]["errors"][0]["extensions"];
+    assert_eq!(ws_error["code"], "SERVICE_UNAVAILABLE", "{message}");
+    let ws_id = ws_error["requestId"].as_str().unwrap();
+    assert!(ws_id.len() == 32 && ws_id != request_id, "{ws_id}");
     let text = body.to_string().to_lowercase();
     for leak in ["select", "postgres", "connection refused", "bb8", "diesel"] {
         assert!(!text.contains(leak), "response leaks `{leak}`: {text}");
