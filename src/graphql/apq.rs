@@ -101,9 +101,9 @@ impl PersistedQueries {
             .insert(hash.to_owned(), document, weight, Some(expires));
     }
 
-    /// Looks a document up: in-process first, then Redis, then the registered operations in
-    /// PostgreSQL (put back in Redis when found there).
-    pub async fn get(&self, app: &App, hash: &str) -> Option<Arc<str>> {
+    /// Looks a document up: in-process first, then Redis, then (when `ask_database`) the
+    /// registered operations in PostgreSQL (put back in Redis when found there).
+    pub async fn get(&self, app: &App, hash: &str, ask_database: bool) -> Option<Arc<str>> {
         if let Some(doc) = self.local.get(hash) {
             return Some(doc);
         }
@@ -114,6 +114,7 @@ impl PersistedQueries {
             .and_then(|bytes| String::from_utf8(bytes).ok());
         let doc: Arc<str> = match cached {
             Some(doc) => doc.into(),
+            None if !ask_database => return None,
             None => {
                 let doc = registered(app, hash).await?;
                 app.cache
@@ -151,11 +152,16 @@ impl PersistedQueries {
     /// Applies the protocol to a request: fills in the document for a known hash and enforces the
     /// allow-list. `Ok(true)` asks the caller to register the document ([`Self::put`]) once it
     /// has parsed within the limits; nothing is stored before.
+    ///
+    /// `ask_database` says whether a document missing from the caches may be looked for in
+    /// PostgreSQL (the caller withholds it from clients whose cost bucket is empty: every miss
+    /// is a database lookup).
     pub async fn resolve(
         &self,
         app: &App,
         request: &mut Request,
         only_registered: bool,
+        ask_database: bool,
     ) -> Result<bool, ApqError> {
         let ext = match request.extensions.get("persistedQuery") {
             None => None,
@@ -181,7 +187,7 @@ impl PersistedQueries {
                 } else {
                     ApqError::NotFound
                 };
-                let doc = self.get(app, &hash).await.ok_or(unknown)?;
+                let doc = self.get(app, &hash, ask_database).await.ok_or(unknown)?;
                 request.query = doc.to_string();
                 Ok(false)
             }
@@ -189,7 +195,7 @@ impl PersistedQueries {
                 if sha256_hex(&request.query) != hash {
                     return Err(ApqError::HashMismatch);
                 }
-                if self.get(app, &hash).await.is_some() {
+                if self.get(app, &hash, ask_database).await.is_some() {
                     return Ok(false);
                 }
                 if only_registered {
@@ -199,7 +205,7 @@ impl PersistedQueries {
             }
             (None, _) if only_registered => {
                 let hash = sha256_hex(&request.query);
-                self.get(app, &hash)
+                self.get(app, &hash, ask_database)
                     .await
                     .map(|_| false)
                     .ok_or(ApqError::NotAllowed)

@@ -1123,3 +1123,42 @@ async fn one_client_cannot_flood_the_persisted_query_store() {
         .count();
     assert_eq!(stored, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_persisted_query_hashes_cannot_drive_database_lookups() {
+    let db = TestDatabase::seeded().await;
+    let url = db.url.clone();
+    let app = TestApp::with_database_url(
+        db,
+        &url,
+        CacheMode::Redis,
+        &[
+            ("THROTTLE_PUBLIC_MAXIMUM", "200"),
+            ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
+        ],
+    );
+    let miss = |i: usize| {
+        let hash = techpotli::graphql::apq::sha256_hex(&format!("no such document {i}"));
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+        let query = serde_urlencoded::to_string([("extensions", ext)]).unwrap();
+        Request::get(format!("/graphql?{query}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let before = app.statements();
+    for i in 0..20 {
+        let body = app.send(miss(i)).await.json();
+        // The answer is the protocol's either way: the client resends the document.
+        assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    }
+    // Each miss costs 50 of the 200 points: four reach PostgreSQL, the other sixteen do not.
+    let lookups = app.statements() - before;
+    assert!(
+        lookups <= 4,
+        "{lookups} database lookups for 20 random hashes"
+    );
+    assert!(
+        lookups >= 1,
+        "misses within the bucket are looked up in PostgreSQL"
+    );
+}

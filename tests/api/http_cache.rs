@@ -227,7 +227,10 @@ async fn automatic_persisted_queries_over_get() {
 
     // Another instance (empty in-process document map) sharing Redis knows the document too.
     let other = PersistedQueries::default();
-    assert_eq!(other.get(&app.app, &hash).await.as_deref(), Some(document));
+    assert_eq!(
+        other.get(&app.app, &hash, true).await.as_deref(),
+        Some(document)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
