@@ -13,6 +13,7 @@
 //! | `product:id:{id}` / `product:handle:{hash(h)}` | one store-visible product row      | 300 s  | that product (entity)   |
 //! | `resp:{hash}`                       | a whole public GraphQL response         | its max-age | by root fields     |
 //! | `apq:{sha256}`                      | a persisted query document              | 30 d   | none                    |
+//! | `apq:registered:{sha256}`           | an allow-listed operation (from PG)     | 1 h    | none (deleted on removal) |
 //! | `v:{family}`, `v:e:{entity}`        | family and entity version counters      | none   | —                       |
 //!
 //! The versions of a key's families are appended to it (`…@3.7`), so bumping a version makes every
@@ -245,3 +246,12 @@ pub const PERSISTED_QUERY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub fn persisted_query(sha256: &str) -> String {
     format!("apq:{sha256}")
 }
+
+/// A registered (allow-listed) operation by its SHA-256: a cache of `registered_operations`,
+/// written only from PostgreSQL, never by clients.
+pub fn registered_operation(sha256: &str) -> String {
+    format!("apq:registered:{sha256}")
+}
+
+/// How long Redis caches a registered operation (removal deletes it at once).
+pub const REGISTERED_OPERATION_TTL: Duration = Duration::from_secs(3600);

@@ -44,6 +44,10 @@ pub enum ApqError {
     Unsupported(String),
     /// Allow-list mode: the document was not registered beforehand.
     NotAllowed,
+    /// The allow-list cannot be read (PostgreSQL unreachable); retrying later may succeed.
+    Unavailable,
+    /// The client's cost bucket cannot pay for looking the document up; retry later.
+    Throttled,
 }
 
 impl ApqError {
@@ -54,6 +58,10 @@ impl ApqError {
             Self::HashMismatch => "provided sha256Hash does not match the query document".into(),
             Self::Unsupported(why) => format!("unsupported persisted query: {why}"),
             Self::NotAllowed => "only registered persisted queries may run on this server".into(),
+            Self::Unavailable => "the persisted-query allow-list cannot be read; retry later".into(),
+            Self::Throttled => {
+                "throttled: looking this persisted query up costs more points than are available; retry later".into()
+            }
         }
     }
 
@@ -64,6 +72,8 @@ impl ApqError {
             Self::HashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
             Self::Unsupported(_) => "PERSISTED_QUERY_NOT_SUPPORTED",
             Self::NotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
+            Self::Unavailable => "SERVICE_UNAVAILABLE",
+            Self::Throttled => "THROTTLED",
         }
     }
 }
@@ -80,59 +90,93 @@ pub fn sha256_hex(document: &str) -> String {
     keys::hex(&Sha256::digest(document.as_bytes()))
 }
 
-/// The persisted-query store: Redis (through the cache) behind a bounded in-process map.
+/// The persisted-query store: what clients registered (Redis, behind a bounded in-process map)
+/// and, apart from it, the allow-list (PostgreSQL, cached in Redis and in-process).
 pub struct PersistedQueries {
     local: BoundedMap<String, Arc<str>>,
+    registered: BoundedMap<String, Arc<str>>,
 }
 
 impl Default for PersistedQueries {
     fn default() -> Self {
         Self {
             local: BoundedMap::new(LOCAL_DOCUMENTS, LOCAL_BYTES),
+            registered: BoundedMap::new(LOCAL_DOCUMENTS, LOCAL_BYTES),
         }
     }
 }
 
 impl PersistedQueries {
-    fn remember(&self, hash: &str, document: Arc<str>) {
+    fn remember(map: &BoundedMap<String, Arc<str>>, hash: &str, document: Arc<str>) {
         let weight = hash.len() + document.len();
         let expires = std::time::Instant::now() + LOCAL_TTL;
-        self.local
-            .insert(hash.to_owned(), document, weight, Some(expires));
+        map.insert(hash.to_owned(), document, weight, Some(expires));
     }
 
-    /// Looks a document up: in-process first, then Redis, then (when `ask_database`) the
-    /// registered operations in PostgreSQL (put back in Redis when found there).
-    pub async fn get(&self, app: &App, hash: &str, ask_database: bool) -> Option<Arc<str>> {
+    /// A document clients registered (automatic persisted queries) or the allow-list holds:
+    /// in-process, then Redis, then [`Self::get_registered`].
+    pub async fn get(
+        &self,
+        app: &App,
+        hash: &str,
+        ask_database: bool,
+    ) -> Result<Option<Arc<str>>, ApqError> {
         if let Some(doc) = self.local.get(hash) {
-            return Some(doc);
+            return Ok(Some(doc));
         }
         let cached = app
             .cache
             .get_plain(&keys::persisted_query(hash))
             .await
-            .and_then(|bytes| String::from_utf8(bytes).ok());
-        let doc: Arc<str> = match cached {
-            Some(doc) => doc.into(),
-            None if !ask_database => return None,
-            None => {
-                let doc = registered(app, hash).await?;
-                app.cache
-                    .set_plain(
-                        &keys::persisted_query(hash),
-                        doc.as_bytes().to_vec(),
-                        keys::PERSISTED_QUERY_TTL,
-                    )
-                    .await;
-                doc.into()
-            }
-        };
-        // Never trust storage blindly: the document must still hash to its key.
-        if sha256_hex(&doc) != hash {
-            return None;
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(Arc::<str>::from)
+            // Never trust storage blindly: the document must still hash to its key.
+            .filter(|doc| sha256_hex(doc) == hash);
+        if let Some(doc) = cached {
+            Self::remember(&self.local, hash, doc.clone());
+            return Ok(Some(doc));
         }
-        self.remember(hash, doc.clone());
-        Some(doc)
+        self.get_registered(app, hash, ask_database).await
+    }
+
+    /// An allow-listed document: in-process, then its Redis copy (written only from
+    /// PostgreSQL), then, when `ask_database`, `registered_operations` itself. What clients
+    /// register never counts here. `Err(Unavailable)` when PostgreSQL cannot be asked.
+    pub async fn get_registered(
+        &self,
+        app: &App,
+        hash: &str,
+        ask_database: bool,
+    ) -> Result<Option<Arc<str>>, ApqError> {
+        if let Some(doc) = self.registered.get(hash) {
+            return Ok(Some(doc));
+        }
+        let cached = app
+            .cache
+            .get_plain(&keys::registered_operation(hash))
+            .await
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(Arc::<str>::from)
+            .filter(|doc| sha256_hex(doc) == hash);
+        let doc = match cached {
+            Some(doc) => doc,
+            None if !ask_database => return Ok(None),
+            None => match registered(app, hash).await? {
+                Some(doc) if sha256_hex(&doc) == hash => {
+                    app.cache
+                        .set_plain(
+                            &keys::registered_operation(hash),
+                            doc.as_bytes().to_vec(),
+                            keys::REGISTERED_OPERATION_TTL,
+                        )
+                        .await;
+                    Arc::from(doc)
+                }
+                _ => return Ok(None),
+            },
+        };
+        Self::remember(&self.registered, hash, doc.clone());
+        Ok(Some(doc))
     }
 
     /// Registers a document under its SHA-256.
@@ -145,7 +189,7 @@ impl PersistedQueries {
                 keys::PERSISTED_QUERY_TTL,
             )
             .await;
-        self.remember(&hash, document.into());
+        Self::remember(&self.local, &hash, document.into());
         hash
     }
 
@@ -178,16 +222,24 @@ impl PersistedQueries {
                 Some(ext.sha256_hash.to_ascii_lowercase())
             }
         };
+        // In allow-list mode only the allow-list counts (never what clients registered), an
+        // unknown hash is refused like unknown text (resending the document would not help), and
+        // a client that cannot pay for the lookup is told to retry rather than refused.
+        let allowed = async |hash: &str| match self.get_registered(app, hash, ask_database).await? {
+            Some(doc) => Ok(doc),
+            None if ask_database => Err(ApqError::NotAllowed),
+            None => Err(ApqError::Throttled),
+        };
         match (ext, request.query.is_empty()) {
+            (Some(hash), true) if only_registered => {
+                request.query = allowed(&hash).await?.to_string();
+                Ok(false)
+            }
             (Some(hash), true) => {
-                // In allow-list mode an unknown hash is refused like unknown text: resending the
-                // document would not help.
-                let unknown = if only_registered {
-                    ApqError::NotAllowed
-                } else {
-                    ApqError::NotFound
-                };
-                let doc = self.get(app, &hash, ask_database).await.ok_or(unknown)?;
+                let doc = self
+                    .get(app, &hash, ask_database)
+                    .await?
+                    .ok_or(ApqError::NotFound)?;
                 request.query = doc.to_string();
                 Ok(false)
             }
@@ -195,20 +247,15 @@ impl PersistedQueries {
                 if sha256_hex(&request.query) != hash {
                     return Err(ApqError::HashMismatch);
                 }
-                if self.get(app, &hash, ask_database).await.is_some() {
-                    return Ok(false);
-                }
                 if only_registered {
-                    return Err(ApqError::NotAllowed);
+                    return allowed(&hash).await.map(|_| false);
                 }
-                Ok(true)
+                // The text is here already: only the caches decide whether to store it.
+                Ok(self.get(app, &hash, false).await?.is_none())
             }
             (None, _) if only_registered => {
                 let hash = sha256_hex(&request.query);
-                self.get(app, &hash, ask_database)
-                    .await
-                    .map(|_| false)
-                    .ok_or(ApqError::NotAllowed)
+                allowed(&hash).await.map(|_| false)
             }
             (None, _) => Ok(false),
         }
@@ -229,19 +276,24 @@ pub struct RegisteredOperation {
     pub registered_at: DateTime<Utc>,
 }
 
-/// A registered document by hash, `None` when unknown or when PostgreSQL cannot be asked.
-async fn registered(app: &App, hash: &str) -> Option<String> {
+/// A registered document by hash (`None` when unknown); `Unavailable` when PostgreSQL cannot be
+/// asked, so an outage is not mistaken for "not registered".
+async fn registered(app: &App, hash: &str) -> Result<Option<String>, ApqError> {
     if hash.len() != 64 {
-        return None;
+        return Ok(None);
     }
-    let mut conn = app.db.get().await.ok()?;
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "the persisted-query allow-list cannot be read");
+        ApqError::Unavailable
+    };
+    let mut conn = app.db.get().await.map_err(|e| unavailable(&e))?;
     registered_operations::table
         .find(hash)
         .select(registered_operations::document)
         .first::<String>(&mut *conn)
         .await
         .optional()
-        .ok()?
+        .map_err(|e| unavailable(&e))
 }
 
 /// Registers every operation of a manifest in one transaction (re-registering one is harmless),
@@ -251,6 +303,16 @@ pub async fn register_manifest(
     conn: &mut AsyncPgConnection,
     manifest: &Manifest,
 ) -> QueryResult<Vec<String>> {
+    // `Manifest::parse` checks every id; a manifest built another way is checked here too.
+    if let Some(op) = manifest
+        .operations
+        .iter()
+        .find(|op| sha256_hex(&op.body) != op.id.to_ascii_lowercase())
+    {
+        return Err(diesel::result::Error::QueryBuilderError(
+            format!("operation {} has an id that is not its SHA-256", op.id).into(),
+        ));
+    }
     conn.transaction(async |conn| {
         for op in &manifest.operations {
             diesel::insert_into(registered_operations::table)
@@ -271,10 +333,17 @@ pub async fn register_manifest(
         Ok::<_, diesel::result::Error>(())
     })
     .await?;
-    let store = PersistedQueries::default();
     let mut hashes = Vec::new();
     for op in &manifest.operations {
-        hashes.push(store.put(&app.cache, &op.body).await);
+        let hash = sha256_hex(&op.body);
+        app.cache
+            .set_plain(
+                &keys::registered_operation(&hash),
+                op.body.as_bytes().to_vec(),
+                keys::REGISTERED_OPERATION_TTL,
+            )
+            .await;
+        hashes.push(hash);
     }
     Ok(hashes)
 }
@@ -301,7 +370,9 @@ pub async fn remove_registered(
     let removed = diesel::delete(registered_operations::table.find(&hash))
         .execute(conn)
         .await?;
-    app.cache.remove_plain(&keys::persisted_query(&hash)).await;
+    app.cache
+        .remove_plain(&keys::registered_operation(&hash))
+        .await;
     Ok(removed == 1)
 }
 

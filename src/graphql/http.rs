@@ -407,6 +407,8 @@ async fn execute(
                 serde_json::to_vec(&error_body(&error.message(), error.code())).unwrap_or_default();
             let status = match (&error, flavor) {
                 (ApqError::NotFound, _) | (_, Flavor::Json) => StatusCode::OK,
+                (ApqError::Unavailable, _) => StatusCode::SERVICE_UNAVAILABLE,
+                (ApqError::Throttled, _) => StatusCode::TOO_MANY_REQUESTS,
                 (_, Flavor::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
             };
             return json_response(flavor, status, body, CachePolicy::NoStore);

@@ -72,7 +72,10 @@ pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
                 HeaderName::from_static("x-apollo-operation-name"),
                 HeaderName::from_static("apollographql-client-name"),
                 HeaderName::from_static("apollographql-client-version"),
+                HeaderName::from_static(request_id::HEADER),
+                HeaderName::from_static("traceparent"),
             ])
+            .expose_headers([HeaderName::from_static(request_id::HEADER)])
             .max_age(Duration::from_secs(600)),
     )
 }

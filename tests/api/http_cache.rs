@@ -228,7 +228,7 @@ async fn automatic_persisted_queries_over_get() {
     // Another instance (empty in-process document map) sharing Redis knows the document too.
     let other = PersistedQueries::default();
     assert_eq!(
-        other.get(&app.app, &hash, true).await.as_deref(),
+        other.get(&app.app, &hash, true).await.unwrap().as_deref(),
         Some(document)
     );
 }
@@ -278,6 +278,19 @@ async fn allow_list_mode_runs_only_registered_documents() {
     assert_eq!(
         with_hash["errors"][0]["extensions"]["code"],
         "PERSISTED_QUERY_NOT_ALLOWED"
+    );
+    // What clients register (automatic persisted queries, e.g. on an instance without the
+    // allow-list sharing this Redis) never joins the allow-list.
+    let smuggled = "{ collections(first: 100) { edges { node { title } } } }";
+    PersistedQueries::default()
+        .put(&app.app.cache, smuggled)
+        .await;
+    let smuggled_run = get_persisted(&app, &sha256_hex(smuggled), None)
+        .await
+        .json();
+    assert_eq!(
+        smuggled_run["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_ALLOWED",
+        "{smuggled_run}"
     );
     // A hash alone is refused like text: resending the document would not help.
     let unknown = get_persisted(&app, &sha256_hex(rogue), None).await;
