@@ -333,14 +333,7 @@ async fn an_account_under_attack_stays_open_to_clients_that_have_not_failed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trusted_proxy_names_the_client() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
-        CacheMode::Redis,
-        &[("TRUSTED_PROXIES", "10.0.0.0/8")],
-    );
+    let app = TestApp::with_settings(CacheMode::Redis, &[("TRUSTED_PROXIES", "10.0.0.0/8")]).await;
     staff_token(&app, Role::Owner).await;
     let email = "owner@techpotli.test";
     for _ in 0..5 {
@@ -445,14 +438,7 @@ async fn multipart_part_counts_are_bounded_and_cross_site_forms_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_upload_is_cut_off_at_its_deadline() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
-        CacheMode::Memory,
-        &[("UPLOAD_DEADLINE_SECS", "1")],
-    );
+    let app = TestApp::with_settings(CacheMode::Memory, &[("UPLOAD_DEADLINE_SECS", "1")]).await;
     let addr = app.serve().await;
     let token = staff_token(&app, Role::Content).await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -888,17 +874,14 @@ async fn reqwest_like(addr: SocketAddr, body: String) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn production_switches_hide_introspection_graphiql_and_metrics() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
+    let app = TestApp::with_settings(
         CacheMode::Memory,
         &[
             ("APP_ENV", "production"),
             ("METRICS_TOKEN", "metrics-secret"),
         ],
-    );
+    )
+    .await;
     let body = app
         .post("{ __schema { types { name } } }", json!({}))
         .await
@@ -943,14 +926,11 @@ async fn production_switches_hide_introspection_graphiql_and_metrics() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cors_allows_only_configured_origins() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
+    let app = TestApp::with_settings(
         CacheMode::Memory,
         &[("CORS_ALLOWED_ORIGINS", "https://shop.techpotli.example")],
-    );
+    )
+    .await;
     let ok = app
         .send(
             Request::get("/graphql?query=%7B__typename%7D")
@@ -1066,17 +1046,14 @@ async fn doubly_spread_fragment_chains_do_not_pin_a_worker() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_expensive_query_is_not_refunded() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
+    let app = TestApp::with_settings(
         CacheMode::Disabled,
         &[
             ("THROTTLE_PUBLIC_MAXIMUM", "5000"),
             ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
         ],
-    );
+    )
+    .await;
     // A bad cursor deep inside nulls the whole answer out.
     let query = "{ products(first: 100) { edges { node { title categories { products(first: -1) { totalCount } } } } } }";
     let body = app.post_raw(json!({ "query": query })).await;
@@ -1126,17 +1103,14 @@ async fn one_client_cannot_flood_the_persisted_query_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn random_persisted_query_hashes_cannot_drive_database_lookups() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
+    let app = TestApp::with_settings(
         CacheMode::Redis,
         &[
             ("THROTTLE_PUBLIC_MAXIMUM", "200"),
             ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
         ],
-    );
+    )
+    .await;
     let miss = |i: usize| {
         let hash = techpotli::graphql::apq::sha256_hex(&format!("no such document {i}"));
         let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use techpotli::cache::Family;
 use techpotli::graphql::apq::{Manifest, PersistedQueries, register_manifest, sha256_hex};
 
-use crate::support::{CacheMode, TestApp, TestDatabase, TestResponse};
+use crate::support::{CacheMode, TestApp, TestResponse};
 
 fn enc(s: &str) -> String {
     serde_urlencoded::to_string([("q", s)]).unwrap()[2..].to_owned()
@@ -235,14 +235,7 @@ async fn automatic_persisted_queries_over_get() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn allow_list_mode_runs_only_registered_documents() {
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
-        CacheMode::Redis,
-        &[("PERSISTED_QUERIES_ONLY", "true")],
-    );
+    let app = TestApp::with_settings(CacheMode::Redis, &[("PERSISTED_QUERIES_ONLY", "true")]).await;
     let registered = "query Home { heroBanners { title } }";
     // Registered ahead of time (what `techpotli register-queries manifest.json` does).
     let manifest = Manifest::parse(

@@ -10,7 +10,7 @@ use techpotli::auth::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{CacheMode, OwnRedis, TestApp, TestDatabase, signed_token, staff_token};
+use crate::support::{CacheMode, OwnRedis, TestApp, signed_token, staff_token};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -264,9 +264,7 @@ async fn the_in_process_bus_delivers_on_a_single_instance() {
 async fn subscriptions_survive_a_redis_restart() {
     let own = OwnRedis::start(47379 + (std::process::id() % 1000) as u16).await;
     let redis = own.url();
-    let db = TestDatabase::seeded().await;
-    let url = db.url.clone();
-    let a = TestApp::with_database_url(db, &url, CacheMode::Memory, &[("REDIS_URL", &redis)]);
+    let a = TestApp::with_settings(CacheMode::Memory, &[("REDIS_URL", &redis)]).await;
     let token = staff_token(&a, Role::Content).await;
     let (_b, b_addr) = a.sibling(&[]).await;
     let mut client = Client::init(

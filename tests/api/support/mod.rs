@@ -101,6 +101,13 @@ impl TestApp {
         Self::with_database_url(db, &url, mode, &[])
     }
 
+    /// A fresh seeded database, served with `settings` on top of the test defaults.
+    pub async fn with_settings(mode: CacheMode, settings: &[(&str, &str)]) -> Self {
+        let db = TestDatabase::seeded().await;
+        let url = db.url.clone();
+        Self::with_database_url(db, &url, mode, settings)
+    }
+
     /// An app whose pool talks to `url` (e.g. through a fault-injecting proxy) with extra env.
     pub fn with_database_url(
         db: TestDatabase,
