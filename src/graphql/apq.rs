@@ -219,7 +219,14 @@ impl PersistedQueries {
                 if ext.version != 1 {
                     return Err(ApqError::Unsupported(format!("version {}", ext.version)));
                 }
-                Some(ext.sha256_hash.to_ascii_lowercase())
+                // Checked before any lookup: the hash becomes cache keys and a database key.
+                let hash = ext.sha256_hash;
+                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(ApqError::Unsupported(
+                        "`sha256Hash` must be 64 hexadecimal digits".into(),
+                    ));
+                }
+                Some(hash.to_ascii_lowercase())
             }
         };
         // In allow-list mode only the allow-list counts (never what clients registered), an

@@ -1136,3 +1136,17 @@ async fn random_persisted_query_hashes_cannot_drive_database_lookups() {
         "misses within the bucket are looked up in PostgreSQL"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_persisted_query_hashes_are_refused_before_any_lookup() {
+    let app = TestApp::new().await;
+    let before = (app.statements(), app.redis_keys().await);
+    for hash in ["x".repeat(20_000), "zz".repeat(32), "ab".into()] {
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+        let body = app.post_raw(json!({ "extensions": ext })).await;
+        assert_eq!(code(&body), "PERSISTED_QUERY_NOT_SUPPORTED", "{body}");
+    }
+    // Nothing was looked up in PostgreSQL, and nothing was written to Redis.
+    assert_eq!((app.statements(), app.redis_keys().await), before);
+    assert_alive(&app).await;
+}
