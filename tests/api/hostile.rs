@@ -945,6 +945,29 @@ async fn cors_allows_only_configured_origins() {
         ok.header("access-control-allow-origin"),
         Some("https://shop.techpotli.example")
     );
+    // Browser scripts may read the request id, and send their own or a traceparent.
+    assert_eq!(
+        ok.header("access-control-expose-headers"),
+        Some("x-request-id")
+    );
+    let preflight = app
+        .send(
+            Request::options("/graphql")
+                .header("origin", "https://shop.techpotli.example")
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "x-request-id,traceparent")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        allowed.contains("x-request-id") && allowed.contains("traceparent"),
+        "{allowed}"
+    );
     let other = app
         .send(
             Request::get("/graphql?query=%7B__typename%7D")
