@@ -773,9 +773,6 @@ fn log_codes(errors: &[ServerError]) {
 }
 
 fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (StatusCode, Vec<u8>) {
-    if let Some(id) = crate::http::request_id::current() {
-        crate::http::request_id::tag_server_errors(&mut response.errors, &id);
-    }
     if is_request_error(&response) {
         // Request errors come from async-graphql itself; label them as Apollo clients expect.
         let code = if parsed {
