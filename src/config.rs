@@ -328,17 +328,9 @@ impl Config {
 const GENERATED_SECRET_PREFIX: &str = "generated-dev-secret:";
 
 fn random_secret() -> String {
-    use std::hash::{BuildHasher, Hasher};
     let mut out = String::from(GENERATED_SECRET_PREFIX);
-    for i in 0..4u64 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(i);
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        out.push_str(&format!("{:016x}", hasher.finish()));
+    for _ in 0..4 {
+        out.push_str(&format!("{:016x}", crate::random::u64()));
     }
     out
 }

@@ -11,7 +11,7 @@
 //! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`cache`] (Redis or
 //!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
 //!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (S3/R2 or local
-//!   files), [`events`] (the event bus), [`error`], [`config`].
+//!   files), [`events`] (the event bus), [`random`] (ids, jitter), [`error`], [`config`].
 //! - The public door: [`graphql::limits`] (bounds checked before parsing and expansion),
 //!   [`graphql::cost`] (query cost and the request guard), [`throttle`] (leaky buckets of cost
 //!   points), [`http::client`] (client addresses), [`auth::sessions`] (tokens die with accounts).
@@ -30,6 +30,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod orders;
+pub mod random;
 pub mod seed;
 pub mod state;
 pub mod storage;

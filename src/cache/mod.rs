@@ -668,15 +668,8 @@ impl Cache {
 }
 
 fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
     // Keep well below 2^32 so increments never overflow a client's integer parsing.
-    (hasher.finish() as u32) >> 1
+    (crate::random::u64() as u32) >> 1
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! it), and is written into `extensions.requestId` of server-side GraphQL errors (`INTERNAL`,
 //! `SERVICE_UNAVAILABLE`), so a support ticket leads to its log lines.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -111,17 +110,7 @@ pub fn tag_server_errors(errors: &mut [async_graphql::ServerError], id: &str) {
 pub fn generate() -> String {
     static INSTANCE: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let instance = *INSTANCE.get_or_init(|| {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        hasher.write_u32(std::process::id());
-        hasher.finish()
-    });
+    let instance = *INSTANCE.get_or_init(crate::random::u64);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     // Hex by hand: this runs on every request, and `format!` costs ten times as much.
     const HEX: &[u8; 16] = b"0123456789abcdef";
