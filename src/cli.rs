@@ -20,6 +20,16 @@ pub enum Command {
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
     },
+    /// Run job queue workers only (no HTTP), e.g. several side by side; stops on SIGTERM/Ctrl-C
+    /// after the jobs in hand finish.
+    Worker {
+        /// Jobs run at once (overrides JOBS_CONCURRENCY).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Run the jobs that are due, then exit (for cron-style use and scripts).
+        #[arg(long)]
+        until_idle: bool,
+    },
     /// Run pending database migrations.
     Migrate,
     /// Generate the deterministic demo catalog (runs migrations first).

@@ -77,6 +77,54 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Origins allowed by CORS; none by default.
     pub cors_origins: Vec<String>,
+    /// The job queue's workers.
+    pub jobs: JobsConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// Storefront accounts.
+    pub customers: CustomersConfig,
+}
+
+/// Job queue settings (`JOBS_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct JobsConfig {
+    /// Jobs one process runs at once (`JOBS_CONCURRENCY`, default 4; 0 in `serve` runs none).
+    pub concurrency: usize,
+    /// How long a claim holds before another worker may take the job (`JOBS_LEASE_SECS`, 60).
+    /// Running handlers renew it every third of that.
+    pub lease: Duration,
+    /// Attempts before a job is `dead` (`JOBS_MAX_ATTEMPTS`, 10).
+    pub max_attempts: i32,
+    /// First retry delay; doubled per attempt with ±50 % jitter, at most an hour
+    /// (`JOBS_RETRY_BASE_MS`, 2000).
+    pub retry_base: Duration,
+    /// How often an idle worker looks for due jobs (`JOBS_POLL_MS`, 1000); jobs enqueued by this
+    /// process wake it at once.
+    pub poll_interval: Duration,
+}
+
+/// Mail settings.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:587?tls=required`, `smtps://…:465`; without it mail is logged.
+    pub smtp_url: Option<String>,
+    /// The `From` header (`MAIL_FROM`).
+    pub from: String,
+    /// Links in mail point here (`STOREFRONT_URL`).
+    pub storefront_url: String,
+    /// The shop's name in mail (`SHOP_NAME`).
+    pub shop_name: String,
+}
+
+/// Customer account settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomersConfig {
+    /// Sign-in needs a verified email (`CUSTOMER_REQUIRE_VERIFIED_EMAIL`, default true).
+    pub require_verified_email: bool,
+    /// Lifetime of an email verification link (`CUSTOMER_VERIFY_TOKEN_HOURS`, 48).
+    pub verify_token_ttl: chrono::Duration,
+    /// Lifetime of a password reset link (`CUSTOMER_RESET_TOKEN_MINUTES`, 60).
+    pub reset_token_ttl: chrono::Duration,
 }
 
 /// An address range (`10.0.0.0/8`, `::1`, `192.0.2.7`).
@@ -290,6 +338,34 @@ impl Config {
             graphiql: parse_bool(get("GRAPHIQL"), env == AppEnv::Development)
                 .context("GRAPHIQL")?,
             metrics_token: get("METRICS_TOKEN"),
+            jobs: JobsConfig {
+                concurrency: num(&get, "JOBS_CONCURRENCY", 4)?,
+                lease: Duration::from_secs(num::<u64>(&get, "JOBS_LEASE_SECS", 60)?.max(1)),
+                max_attempts: num::<i32>(&get, "JOBS_MAX_ATTEMPTS", 10)?.max(1),
+                retry_base: Duration::from_millis(num::<u64>(&get, "JOBS_RETRY_BASE_MS", 2_000)?),
+                poll_interval: Duration::from_millis(
+                    num::<u64>(&get, "JOBS_POLL_MS", 1_000)?.max(10),
+                ),
+            },
+            mail: MailConfig {
+                smtp_url: get("SMTP_URL"),
+                from: get("MAIL_FROM").unwrap_or_else(|| "Techpotli <no-reply@localhost>".into()),
+                storefront_url: get("STOREFRONT_URL")
+                    .unwrap_or_else(|| "http://localhost:3000".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+                shop_name: get("SHOP_NAME").unwrap_or_else(|| "Techpotli".into()),
+            },
+            customers: CustomersConfig {
+                require_verified_email: parse_bool(get("CUSTOMER_REQUIRE_VERIFIED_EMAIL"), true)
+                    .context("CUSTOMER_REQUIRE_VERIFIED_EMAIL")?,
+                verify_token_ttl: chrono::Duration::hours(
+                    num::<i64>(&get, "CUSTOMER_VERIFY_TOKEN_HOURS", 48)?.max(1),
+                ),
+                reset_token_ttl: chrono::Duration::minutes(
+                    num::<i64>(&get, "CUSTOMER_RESET_TOKEN_MINUTES", 60)?.max(1),
+                ),
+            },
             cors_origins: get("CORS_ALLOWED_ORIGINS")
                 .unwrap_or_default()
                 .split(',')

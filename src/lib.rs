@@ -7,11 +7,13 @@
 //!   side), `service.rs` (use cases) and `loaders.rs` where lists reach relations:
 //!   [`catalog`] (one folder per entity: regions, collections, categories, products, variants),
 //!   [`banners`] (home-page hero banners; the template for a new domain), [`auth`] (staff
-//!   accounts and tokens), [`orders`] (order events).
+//!   accounts, tokens, throttled sign-in), [`customers`] (storefront accounts, addresses, email
+//!   verification and password reset), [`orders`] (order events).
 //! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`cache`] (Redis or
 //!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
 //!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (S3/R2 or local
-//!   files), [`events`] (the event bus), [`random`] (ids, jitter), [`error`], [`config`].
+//!   files), [`events`] (the event bus), [`jobs`] (the durable job queue and its workers),
+//!   [`mail`] (templates, SMTP or log), [`random`] (ids, jitter), [`error`], [`config`].
 //! - The public door: [`graphql::limits`] (bounds checked before parsing and expansion),
 //!   [`graphql::cost`] (query cost and the request guard), [`throttle`] (leaky buckets of cost
 //!   points), [`http::client`] (client addresses), [`auth::sessions`] (tokens die with accounts).
@@ -24,11 +26,14 @@ pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
+pub mod mail;
 pub mod orders;
 pub mod random;
 pub mod seed;

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use techpotli::cli::{AdminAction, Cli, Command, PersistedQueryAction};
 use techpotli::config::Config;
-use techpotli::{app, auth, db, graphql, http, seed, state};
+use techpotli::{app, auth, db, graphql, http, jobs, seed, state};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -115,6 +115,23 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Worker {
+            concurrency,
+            until_idle,
+        } => {
+            let config = Config::from_env()?;
+            db::run_migrations(&config.database.url).await?;
+            let concurrency = concurrency.unwrap_or(config.jobs.concurrency);
+            let app = state::App::build(config)?;
+            let worker = jobs::Worker::new(app, jobs::Handlers::standard(), concurrency);
+            if until_idle {
+                let ran = worker.run_until_idle().await;
+                tracing::info!(attempts = ran, "no job is due; exiting");
+            } else {
+                worker.run(http::shutdown_signal()).await;
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let config = Config::from_env()?;
             db::run_migrations(&config.database.url).await
@@ -153,7 +170,14 @@ async fn main() -> anyhow::Result<()> {
                 tracing::error!(error = %format!("{error:#}"), "migrations failed at start-up");
             }
             let addr = config.bind_addr;
+            let concurrency = config.jobs.concurrency;
             let app = state::App::build(config)?;
+            if concurrency > 0 {
+                let worker =
+                    jobs::Worker::new(app.clone(), jobs::Handlers::standard(), concurrency);
+                // Ends with the process; a job cut short runs again when its lease runs out.
+                tokio::spawn(worker.run(std::future::pending()));
+            }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;

@@ -12,12 +12,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::jwt::JwtKeys;
-use crate::auth::sessions::StaffSessions;
+use crate::auth::sessions::{Principal, Sessions};
 use crate::cache::{Cache, ResourceKey};
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::error::AppResult;
-use crate::events::EventBus;
+use crate::events::{DomainEvent, EventBus};
+use crate::jobs::metrics::JobMetrics;
+use crate::mail::Mailer;
 use crate::storage::FileStore;
 use crate::throttle::Throttle;
 
@@ -41,8 +43,14 @@ pub struct App {
     pub throttle: Throttle,
     /// Bounds the password hashes computed at once (argon2 takes 19 MiB and a core each).
     pub password_slots: Arc<tokio::sync::Semaphore>,
-    /// Whether staff tokens are still good (account active, token version current).
-    pub staff_sessions: StaffSessions,
+    /// Whether tokens are still good (account active, token version current).
+    pub sessions: Sessions,
+    /// Sends mail (from jobs only).
+    pub mailer: Mailer,
+    /// Woken after a commit that enqueued jobs, so this process's workers start at once.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// What this process's workers did.
+    pub job_metrics: JobMetrics,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -107,29 +115,35 @@ impl App {
             None => EventBus::in_process(),
         };
         let throttle = Throttle::new(config.throttle);
-        let staff_sessions = StaffSessions::default();
-        // Another instance changed a staff account: forget it here too (open sockets re-check
-        // on the same event).
+        let sessions = Sessions::default();
+        // Another instance changed an account: forget it here too (open sockets re-check on the
+        // same event).
         let mut changes = events.subscribe();
-        let sessions = staff_sessions.clone();
+        let forget = sessions.clone();
         tokio::spawn(async move {
             loop {
                 match changes.recv().await {
-                    Ok(event) => {
-                        if let crate::events::DomainEvent::StaffChanged { id } = *event {
-                            sessions.forget(id);
+                    Ok(event) => match *event {
+                        DomainEvent::StaffChanged { id } => forget.forget(Principal::Staff(id)),
+                        DomainEvent::CustomerChanged { id } => {
+                            forget.forget(Principal::Customer(id));
                         }
-                    }
+                        _ => {}
+                    },
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
         });
         let password_slots = Arc::new(tokio::sync::Semaphore::new(config.password_concurrency));
+        let mailer = Mailer::from_config(&config.mail)?;
         Ok(AppState(Arc::new(App {
             throttle,
             password_slots,
-            staff_sessions,
+            sessions,
+            mailer,
+            jobs_wake: Arc::default(),
+            job_metrics: JobMetrics::default(),
             config: Arc::new(config),
             db,
             statements,

@@ -5,25 +5,14 @@ use chrono::{DateTime, Utc};
 
 use super::guard::{RequireAdmin, RequirePermission};
 use super::model::AdminUser;
-use super::password;
 use super::service::{StaffUpdate, update_staff};
 use super::viewer::Permission;
 use super::viewer::{Role, Viewer};
-use crate::cache::keys;
+use super::{password, sign_in};
 use crate::error::AppError;
 use crate::graphql::context::{app, db, request_context};
 use crate::graphql::ids::to_global;
 use crate::graphql::response_cache::{Reads, RootReads};
-
-/// Sign-in attempts allowed per email and client within [`THROTTLE_WINDOW`]; a success resets it.
-pub const MAX_ATTEMPTS_PER_PAIR: u64 = 5;
-/// Sign-in attempts allowed per client (any email) within [`THROTTLE_WINDOW`].
-pub const MAX_ATTEMPTS_PER_CLIENT: u64 = 30;
-/// Failed sign-ins of one account (any client) after which only clients that have not failed
-/// on it may still try.
-pub const MAX_FAILURES_PER_ACCOUNT: u64 = 20;
-/// Window of the sign-in throttles.
-pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A staff member.
 #[derive(SimpleObject, Clone, Debug)]
@@ -102,34 +91,8 @@ impl AuthMutation {
         password: String,
     ) -> Result<AdminLoginPayload> {
         let app = app(ctx)?;
-        let request = request_context(ctx)?;
-        if request
-            .sign_ins
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            > 0
-        {
-            return Err(AppError::bad_input("one sign-in per request").into());
-        }
         let email = email.trim().to_lowercase();
-        let client = request.client.clone();
-        // Counted before verifying, atomically: concurrent guesses cannot slip past the limits.
-        let pair_key = keys::login_attempts(&email, &client);
-        let pair = app.cache.increment(&pair_key, THROTTLE_WINDOW).await;
-        let from_client = app
-            .cache
-            .increment(&keys::login_client_attempts(&client), THROTTLE_WINDOW)
-            .await;
-        let account_failures = app
-            .cache
-            .counter(&keys::login_account_failures(&email))
-            .await;
-        // An account under attack stays open to clients that have not failed on it.
-        let locked_out = account_failures >= MAX_FAILURES_PER_ACCOUNT && pair > 1;
-        if pair > MAX_ATTEMPTS_PER_PAIR || from_client > MAX_ATTEMPTS_PER_CLIENT || locked_out {
-            return Err(
-                AppError::RateLimited("too many failed sign-ins; try again later".into()).into(),
-            );
-        }
+        let attempt = sign_in::attempt(app, request_context(ctx)?, "login", &email).await?;
         let slot = password::slot(&app.password_slots).await?;
         let user = AdminUser::find_by_email(&mut *db(ctx).await?, &email)
             .await
@@ -142,13 +105,11 @@ impl AuthMutation {
         let user = match user {
             Some(u) if valid && u.is_active => u,
             _ => {
-                app.cache
-                    .increment(&keys::login_account_failures(&email), THROTTLE_WINDOW)
-                    .await;
+                attempt.failed(app).await;
                 return Err(AppError::Unauthenticated("invalid email or password".into()).into());
             }
         };
-        app.cache.forget(&pair_key).await;
+        attempt.succeeded(app).await;
         let role: Role = user
             .role
             .parse()

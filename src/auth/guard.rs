@@ -18,6 +18,24 @@ impl Guard for RequireAdmin {
     }
 }
 
+/// Requires a signed-in storefront customer: anonymous or invalid credentials are
+/// `UNAUTHENTICATED`, a staff token `FORBIDDEN`.
+pub struct RequireCustomer;
+
+impl Guard for RequireCustomer {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        Err(match viewer(ctx) {
+            Viewer::Customer { .. } => return Ok(()),
+            Viewer::Admin { .. } => AppError::Forbidden("customers only".into()),
+            Viewer::Invalid(reason) => AppError::Unauthenticated(reason.clone()),
+            Viewer::Anonymous => AppError::Unauthenticated(
+                "sign in as a customer: Authorization: Bearer <token>".into(),
+            ),
+        }
+        .into())
+    }
+}
+
 /// The request's viewer; anonymous when no context was attached.
 fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
     ctx.data_opt::<RequestContext>()

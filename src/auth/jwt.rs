@@ -1,4 +1,7 @@
-//! Admin access tokens: HS256 JWTs with `sub`, `role`, `iat`, `exp`, `iss`.
+//! Access tokens: HS256 JWTs with `sub`, `role`, `iat`, `exp`, `iss`, `ver` and `aud`. Staff
+//! tokens (`aud` = `admin`, or absent in tokens issued before customers existed) and customer
+//! tokens (`aud` = `storefront`, `role` = `customer`) can never stand in for each other: a token
+//! is a customer's only when its audience, role and subject all say so.
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -8,6 +11,10 @@ use super::viewer::{Role, Viewer};
 
 /// Issuer of every token.
 pub const ISSUER: &str = "techpotli";
+/// Audience of staff tokens.
+pub const ADMIN_AUDIENCE: &str = "admin";
+/// Audience of customer tokens.
+pub const STOREFRONT_AUDIENCE: &str = "storefront";
 
 /// Token claims.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -22,9 +29,12 @@ pub struct Claims {
     pub exp: i64,
     /// Always [`ISSUER`].
     pub iss: String,
-    /// The staff account's token version when issued (0 for customer tokens).
+    /// The account's token version when issued.
     #[serde(default)]
     pub ver: i64,
+    /// `admin` or `storefront`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 /// The token of an `Authorization` header value: `Ok(None)` without a header, `Err` (an invalid
@@ -73,6 +83,22 @@ impl JwtKeys {
             exp: now + self.lifetime.num_seconds(),
             iss: ISSUER.into(),
             ver: version,
+            aud: Some(ADMIN_AUDIENCE.into()),
+        };
+        Ok((self.sign(&claims)?, claims))
+    }
+
+    /// A token for a storefront customer.
+    pub fn issue_customer(&self, id: i64, version: i64) -> anyhow::Result<(String, Claims)> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: format!("customer:{id}"),
+            role: "customer".into(),
+            iat: now,
+            exp: now + self.lifetime.num_seconds(),
+            iss: ISSUER.into(),
+            ver: version,
+            aud: Some(STOREFRONT_AUDIENCE.into()),
         };
         Ok((self.sign(&claims)?, claims))
     }
@@ -91,6 +117,8 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
+        // The audience decides the kind of viewer (`viewer_of`), not whether a token is valid.
+        validation.validate_aud = false;
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
@@ -125,12 +153,17 @@ impl JwtKeys {
                 .strip_prefix(prefix)
                 .and_then(|s| s.parse::<i64>().ok())
         };
+        let audience = claims.aud.as_deref();
         match (claims.role.as_str(), id("admin:"), id("customer:")) {
-            ("customer", _, Some(id)) => Viewer::Customer { id },
-            (role, Some(id), _) => match role.parse::<Role>() {
-                Ok(role) => Viewer::Admin { id, role },
-                Err(_) => Viewer::Invalid("invalid token".into()),
-            },
+            ("customer", None, Some(id)) if audience == Some(STOREFRONT_AUDIENCE) => {
+                Viewer::Customer { id }
+            }
+            (role, Some(id), None) if audience.is_none_or(|a| a == ADMIN_AUDIENCE) => {
+                match role.parse::<Role>() {
+                    Ok(role) => Viewer::Admin { id, role },
+                    Err(_) => Viewer::Invalid("invalid token".into()),
+                }
+            }
             _ => Viewer::Invalid("invalid token".into()),
         }
     }
@@ -170,6 +203,7 @@ mod tests {
             exp: now - 3600,
             iss: ISSUER.into(),
             ver: 1,
+            aud: None,
         };
         assert_eq!(
             keys.viewer_from_token(&keys.sign(&expired).unwrap()),

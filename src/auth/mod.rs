@@ -8,7 +8,8 @@ pub mod model;
 pub mod password;
 pub mod service;
 pub mod sessions;
+pub mod sign_in;
 pub mod viewer;
 
-pub use guard::{RequireAdmin, RequirePermission};
+pub use guard::{RequireAdmin, RequireCustomer, RequirePermission};
 pub use viewer::{Permission, Role, Viewer};

@@ -75,7 +75,8 @@ pub async fn update_staff(app: &AppState, id: i64, update: StaffUpdate) -> AppRe
 
 /// Forgets the account here at once, then tells every instance (and open sockets).
 async fn announce_change(app: &AppState, id: i64) {
-    app.staff_sessions.forget(id);
+    app.sessions
+        .forget(crate::auth::sessions::Principal::Staff(id));
     app.events
         .publish(crate::events::DomainEvent::StaffChanged { id })
         .await;

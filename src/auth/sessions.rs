@@ -1,17 +1,21 @@
-//! Staff tokens die with the account: a token names its account's token version, and every
-//! request (HTTP, and each WebSocket connection) checks it against the account through a small,
-//! short-lived in-process cache. Deactivating an account, or changing its role or password, bumps
-//! the version; the instance that made the change forgets the account at once and the event bus
-//! tells every other instance (and open WebSockets) to do the same.
+//! Tokens die with the account: a token names its account's token version, and every request
+//! (HTTP, and each WebSocket connection) checks it against the account — a staff member's or a
+//! customer's — through a small, short-lived in-process cache. Deactivating an account, or
+//! changing its role or password, bumps the version; the instance that made the change forgets
+//! the account at once and the event bus tells every other instance (and open WebSockets) to do
+//! the same.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
 
 use super::jwt::{Claims, JwtKeys};
 use super::model::AdminUser;
 use super::viewer::{Role, Viewer};
 use crate::cache::bounded::BoundedMap;
 use crate::db::DbPool;
+use crate::db::schema::customers;
 
 /// How long an account's state is trusted without asking the database (the bound on staleness
 /// when the event that announces a change is lost).
@@ -27,15 +31,24 @@ struct Account {
     role: Option<Role>,
 }
 
-/// The cache of staff account states; cheaply cloneable.
+/// Whose account a token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Principal {
+    /// `admin_users.id`.
+    Staff(i64),
+    /// `customers.id`.
+    Customer(i64),
+}
+
+/// The cache of account states; cheaply cloneable.
 #[derive(Clone)]
-pub struct StaffSessions {
-    accounts: Arc<BoundedMap<i64, Option<Account>>>,
+pub struct Sessions {
+    accounts: Arc<BoundedMap<Principal, Option<Account>>>,
     /// Bumped by every `forget`: a read that began before a change must not store what it read.
     epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl Default for StaffSessions {
+impl Default for Sessions {
     fn default() -> Self {
         Self {
             accounts: Arc::new(BoundedMap::new(MAX_ACCOUNTS, usize::MAX)),
@@ -48,15 +61,15 @@ impl Default for StaffSessions {
 /// message must not keep a revoked session open).
 pub const RECHECK_EVERY: Duration = TRUST_FOR;
 
-impl StaffSessions {
+impl Sessions {
     /// Forgets an account after a change, so the next request reads it again.
-    pub fn forget(&self, id: i64) {
+    pub fn forget(&self, who: Principal) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.accounts.remove(&id);
+        self.accounts.remove(&who);
     }
 
-    async fn account(&self, db: &DbPool, id: i64) -> Result<Option<Account>, Viewer> {
-        if let Some(account) = self.accounts.get(&id) {
+    async fn account(&self, db: &DbPool, who: Principal) -> Result<Option<Account>, Viewer> {
+        if let Some(account) = self.accounts.get(&who) {
             return Ok(account);
         }
         let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
@@ -64,34 +77,51 @@ impl StaffSessions {
             .get()
             .await
             .map_err(|_| Viewer::Invalid("cannot verify the token right now; retry".into()))?;
-        let user = AdminUser::find(&mut conn, id)
+        let unavailable = |_| Viewer::Invalid("cannot verify the token right now; retry".into());
+        let account = match who {
+            Principal::Staff(id) => AdminUser::find(&mut conn, id)
+                .await
+                .map_err(unavailable)?
+                .map(|u| Account {
+                    active: u.is_active,
+                    version: u.token_version,
+                    role: u.role.parse().ok(),
+                }),
+            Principal::Customer(id) => diesel_async::RunQueryDsl::first::<(bool, i64)>(
+                customers::table
+                    .find(id)
+                    .select((customers::is_active, customers::token_version)),
+                &mut conn,
+            )
             .await
-            .map_err(|_| Viewer::Invalid("cannot verify the token right now; retry".into()))?;
-        let account = user.map(|u| Account {
-            active: u.is_active,
-            version: u.token_version,
-            role: u.role.parse().ok(),
-        });
+            .optional()
+            .map_err(unavailable)?
+            .map(|(active, version)| Account {
+                active,
+                version,
+                role: None,
+            }),
+        };
         // Stored only when no change was announced while we read (it may predate the commit).
         if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
             self.accounts
-                .insert(id, account, 1, Some(Instant::now() + TRUST_FOR));
+                .insert(who, account, 1, Some(Instant::now() + TRUST_FOR));
         }
         Ok(account)
     }
 
-    /// The viewer verified claims stand for, with staff tokens checked against their account.
+    /// The viewer verified claims stand for, checked against their account.
     pub async fn viewer(&self, db: &DbPool, claims: &Claims) -> Viewer {
         let viewer = JwtKeys::viewer_of(claims);
-        let Viewer::Admin { id, role } = viewer else {
-            return viewer;
+        let (who, role) = match viewer {
+            Viewer::Admin { id, role } => (Principal::Staff(id), Some(role)),
+            Viewer::Customer { id } => (Principal::Customer(id), None),
+            other => return other,
         };
-        match self.account(db, id).await {
+        match self.account(db, who).await {
             Err(viewer) => viewer,
             Ok(Some(account))
-                if account.active
-                    && account.version == claims.ver
-                    && account.role == Some(role) =>
+                if account.active && account.version == claims.ver && account.role == role =>
             {
                 viewer
             }

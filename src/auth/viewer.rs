@@ -12,7 +12,7 @@ pub enum Role {
     Content,
     /// The catalog: products, variants, prices, collections, categories, regions.
     Catalog,
-    /// Orders.
+    /// Orders and the customers who place them.
     Orders,
 }
 
@@ -33,7 +33,7 @@ impl Role {
             Self::Owner => true,
             Self::Content => permission == Permission::Banners,
             Self::Catalog => permission == Permission::Catalog,
-            Self::Orders => permission == Permission::Orders,
+            Self::Orders => matches!(permission, Permission::Orders | Permission::Customers),
         }
     }
 }
@@ -63,7 +63,9 @@ pub enum Permission {
     Catalog,
     /// Orders.
     Orders,
-    /// Staff accounts.
+    /// Customer accounts (search, disable).
+    Customers,
+    /// Staff accounts and the job queue.
     Staff,
 }
 
@@ -100,6 +102,8 @@ mod tests {
         assert!(!Role::Content.grants(Permission::Catalog));
         assert!(!Role::Catalog.grants(Permission::Banners));
         assert!(!Role::Orders.grants(Permission::Staff));
+        assert!(Role::Orders.grants(Permission::Customers));
+        assert!(!Role::Catalog.grants(Permission::Customers));
         assert_eq!("catalog".parse::<Role>(), Ok(Role::Catalog));
         assert!("root".parse::<Role>().is_err());
     }

@@ -213,19 +213,20 @@ pub fn response(hash: &str, families: Vec<Family>, entities: Vec<String>) -> Res
     }
 }
 
-/// Sign-in attempts of one email from one client (hashed: no emails in Redis key names).
-pub fn login_attempts(email: &str, client: &str) -> String {
-    format!("throttle:login:pair:{}", hash_of(&(email, client)))
+/// Attempts of `scope` (`login`, `customer-login`, `register`, …) for one email from one client
+/// (hashed: no emails in Redis key names).
+pub fn login_attempts(scope: &str, email: &str, client: &str) -> String {
+    format!("throttle:{scope}:pair:{}", hash_of(&(email, client)))
 }
 
-/// Sign-in attempts from one client, whatever the email.
-pub fn login_client_attempts(client: &str) -> String {
-    format!("throttle:login:client:{}", hash_of(&client))
+/// Attempts of `scope` from one client, whatever the email.
+pub fn login_client_attempts(scope: &str, client: &str) -> String {
+    format!("throttle:{scope}:client:{}", hash_of(&client))
 }
 
-/// Failed sign-ins of one email from every client.
-pub fn login_account_failures(email: &str) -> String {
-    format!("throttle:login:account:{}", hash_of(&email))
+/// Failed attempts of `scope` for one email from every client.
+pub fn login_account_failures(scope: &str, email: &str) -> String {
+    format!("throttle:{scope}:account:{}", hash_of(&email))
 }
 
 /// New persisted-query documents registered by one client.

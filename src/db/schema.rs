@@ -202,3 +202,77 @@ diesel::table! {
         registered_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    /// The durable job queue (outbox rows run by workers after commit).
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        key -> Text,
+        payload -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    /// Storefront customer accounts.
+    customers (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        email_verified_at -> Nullable<Timestamptz>,
+        is_active -> Bool,
+        token_version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// A customer's saved addresses (at most one default).
+    customer_addresses (id) {
+        id -> Int8,
+        customer_id -> Int8,
+        first_name -> Text,
+        last_name -> Text,
+        company -> Nullable<Text>,
+        address1 -> Text,
+        address2 -> Nullable<Text>,
+        city -> Text,
+        province -> Nullable<Text>,
+        postal_code -> Text,
+        country_code -> Text,
+        phone -> Nullable<Text>,
+        is_default -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Single-use email tokens (verification, password reset), stored as SHA-256 hex.
+    customer_tokens (id) {
+        id -> Int8,
+        customer_id -> Int8,
+        purpose -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(customer_addresses -> customers (customer_id));
+diesel::joinable!(customer_tokens -> customers (customer_id));
+diesel::allow_tables_to_appear_in_same_query!(customers, customer_addresses, customer_tokens);

@@ -60,6 +60,11 @@ pub enum DomainEvent {
         /// `admin_users.id`.
         id: i64,
     },
+    /// A customer account changed (disabled, password): its tokens are void.
+    CustomerChanged {
+        /// `customers.id`.
+        id: i64,
+    },
     /// An order changed status.
     Order {
         /// The order id.

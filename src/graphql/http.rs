@@ -317,7 +317,7 @@ pub async fn graphql_post(
             .and_then(|v| v.to_str().ok());
         let viewer = state
             .app
-            .staff_sessions
+            .sessions
             .from_header(&state.app.jwt, &state.app.db, authorization)
             .await;
         if !matches!(viewer, crate::auth::Viewer::Admin { .. }) {
@@ -472,7 +472,7 @@ async fn request_context(app: &AppState, headers: &HeaderMap, client: String) ->
         .and_then(|v| v.to_str().ok());
     RequestContext {
         viewer: app
-            .staff_sessions
+            .sessions
             .from_header(&app.jwt, &app.db, authorization)
             .await,
         client,

@@ -14,6 +14,9 @@ use crate::banners::admin::{BannersAdminQuery, BannersMutation, BannersSubscript
 use crate::banners::graphql::BannersQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::catalog::{CatalogAdminQuery, CatalogMutation, CatalogQuery, CatalogSubscription};
+use crate::customers::admin::{CustomersAdminMutation, CustomersAdminQuery};
+use crate::customers::graphql::{CustomersMutation, CustomersQuery};
+use crate::jobs::admin::{JobsAdminQuery, JobsMutation};
 use tracing::Instrument;
 
 use crate::graphql::batch::{BatchScope, Dispatcher};
@@ -34,12 +37,17 @@ pub struct QueryRoot(
     AuthQuery,
     BannersAdminQuery,
     CatalogAdminQuery,
+    CustomersQuery,
+    CustomersAdminQuery,
+    JobsAdminQuery,
 );
 
 /// What every root query field reads, as each domain declares it beside its fields (`READS`).
 const ROOT_READS: &[&[RootReads]] = &[
     crate::catalog::READS,
+    crate::customers::READS,
     &[
+        crate::jobs::admin::READS,
         crate::banners::graphql::READS,
         crate::banners::admin::READS,
         crate::auth::graphql::READS,
@@ -57,9 +65,16 @@ pub fn root_reads(name: &str) -> Option<Reads> {
         .map(|(_, reads)| *reads)
 }
 
-/// Every mutation root field (all staff-only but `adminLogin`).
+/// Every mutation root field: staff sign-in and the admin API, and the customers' account API.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AuthMutation, BannersMutation, CatalogMutation);
+pub struct MutationRoot(
+    AuthMutation,
+    BannersMutation,
+    CatalogMutation,
+    CustomersMutation,
+    CustomersAdminMutation,
+    JobsMutation,
+);
 
 /// Every subscription root field (all staff-only).
 #[derive(MergedSubscription, Default)]

@@ -150,7 +150,7 @@ async fn serve(
     let Ok(claims) = app.jwt.verify(&token) else {
         return close(socket, 4401, "Unauthorized").await;
     };
-    let viewer = app.staff_sessions.viewer(&app.db, &claims).await;
+    let viewer = app.sessions.viewer(&app.db, &claims).await;
     let (admin_id, expires) = match &viewer {
         Viewer::Admin { id, .. } => (*id, claims.exp),
         Viewer::Customer { .. } => return close(socket, 4403, "Forbidden").await,
@@ -186,7 +186,7 @@ async fn serve(
                     None => break,
                 },
                 _ = recheck.tick() => {
-                    if !matches!(app.staff_sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
+                    if !matches!(app.sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
                         let frame = CloseFrame { code: 4401, reason: "token revoked".into() };
                         let _ = sink.send(Message::Close(Some(frame))).await;
                         break;
@@ -200,8 +200,8 @@ async fn serve(
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
                     };
                     if changed {
-                        app.staff_sessions.forget(admin_id);
-                        if !matches!(app.staff_sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
+                        app.sessions.forget(crate::auth::sessions::Principal::Staff(admin_id));
+                        if !matches!(app.sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
                             let frame = CloseFrame { code: 4401, reason: "token revoked".into() };
                             let _ = sink.send(Message::Close(Some(frame))).await;
                             break;

@@ -94,7 +94,44 @@ pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap
         (None, crate::config::AppEnv::Production) => return StatusCode::NOT_FOUND.into_response(),
         (None, crate::config::AppEnv::Development) => {}
     }
-    metrics_text(&app).into_response()
+    let mut text = metrics_text(&app);
+    text.push_str(&jobs_text(&app).await);
+    text.into_response()
+}
+
+/// The queue's depth from the table (omitted when the database does not answer in time) and this
+/// process's worker counters.
+async fn jobs_text(app: &AppState) -> String {
+    let depth = async {
+        let mut conn = app.db.get().await.ok()?;
+        crate::jobs::model::depth(&mut conn).await.ok()
+    };
+    let depth = tokio::time::timeout(std::time::Duration::from_secs(2), depth)
+        .await
+        .ok()
+        .flatten();
+    let (completed, failed, dead) = app.job_metrics.snapshot();
+    let mut text = format!(
+        "# HELP techpotli_jobs_completed_total Jobs this process finished.\n\
+         # TYPE techpotli_jobs_completed_total counter\n\
+         techpotli_jobs_completed_total {completed}\n\
+         # HELP techpotli_jobs_failed_total Job attempts this process saw fail (retries included).\n\
+         # TYPE techpotli_jobs_failed_total counter\n\
+         techpotli_jobs_failed_total {failed}\n\
+         # HELP techpotli_jobs_dead_total Jobs this process moved to dead.\n\
+         # TYPE techpotli_jobs_dead_total counter\n\
+         techpotli_jobs_dead_total {dead}\n"
+    );
+    if let Some((queued, running, dead_now)) = depth {
+        text.push_str(&format!(
+            "# HELP techpotli_jobs Jobs in the queue by state (all instances).\n\
+             # TYPE techpotli_jobs gauge\n\
+             techpotli_jobs{{state=\"queued\"}} {queued}\n\
+             techpotli_jobs{{state=\"running\"}} {running}\n\
+             techpotli_jobs{{state=\"dead\"}} {dead_now}\n"
+        ));
+    }
+    text
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -150,7 +187,8 @@ pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> s
     .await
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::warn!(%error, "cannot listen for Ctrl-C");

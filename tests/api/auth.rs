@@ -5,7 +5,7 @@ use serde_json::json;
 use techpotli::auth::Role;
 
 use crate::banners::{CREATE, banner_count};
-use crate::support::{TestApp, code, signed_token, staff_token};
+use crate::support::{TestApp, code, customer_token, signed_token, staff_token};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_is_uniform_and_throttled() {
@@ -72,7 +72,7 @@ async fn admin_fields_refuse_missing_bad_expired_customer_and_wrong_role_tokens(
     let catalog = staff_token(&app, Role::Catalog).await;
     let content = staff_token(&app, Role::Content).await;
     let expired = signed_token(&app, "admin:1", "owner", -7200, -3600);
-    let customer = signed_token(&app, "customer:9", "customer", 0, 3600);
+    let (_, customer) = customer_token(&app, "shopper@techpotli.test").await;
     let input = json!({ "input": { "title": "Sneaky", "imageUrl": "https://x/y.jpg" } });
     let before = banner_count(&app).await;
     for (token, want) in [

@@ -10,7 +10,7 @@ use techpotli::auth::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{CacheMode, OwnRedis, TestApp, signed_token, staff_token};
+use crate::support::{CacheMode, OwnRedis, TestApp, customer_token, signed_token, staff_token};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -201,7 +201,7 @@ async fn events_on_one_instance_reach_subscribers_on_another() {
 async fn only_staff_may_connect() {
     let app = TestApp::new().await;
     let addr = app.serve().await;
-    let customer = signed_token(&app, "customer:5", "customer", 0, 600);
+    let (_, customer) = customer_token(&app, "watcher@techpotli.test").await;
     let expired = signed_token(&app, "admin:1", "owner", -900, -600);
     for (payload, code) in [
         (json!({}), 4401),

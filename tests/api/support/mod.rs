@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod fixtures;
+pub mod mail;
 pub mod proxy;
 
 use axum::Router;
@@ -127,6 +128,14 @@ impl TestApp {
             // Tests read at machine speed from one address; the hostile suite sets real budgets.
             ("THROTTLE_PUBLIC_MAXIMUM".into(), "100000000".into()),
             ("THROTTLE_PUBLIC_RESTORE_RATE".into(), "100000000".into()),
+            // Mail goes to the real SMTP server scripts/test starts; retries come quickly.
+            ("SMTP_URL".into(), mail::smtp_url()),
+            ("MAIL_FROM".into(), "Techpotli <shop@techpotli.test>".into()),
+            (
+                "STOREFRONT_URL".into(),
+                "https://shop.techpotli.test".into(),
+            ),
+            ("JOBS_RETRY_BASE_MS".into(), "20".into()),
         ];
         match mode {
             CacheMode::Redis => vars.push(("REDIS_URL".into(), redis_url())),
@@ -245,16 +254,24 @@ impl TestApp {
 
     /// POSTs a GraphQL request with `Authorization: Bearer <token>`; returns the body.
     pub async fn post_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let response = self.send_with(token, query, variables).await;
+        assert_eq!(response.status, StatusCode::OK);
+        response.raw_json()
+    }
+
+    /// POSTs a variable-free query with an optional bearer token; the whole response.
+    pub async fn send_as(&self, token: Option<&str>, query: &str) -> TestResponse {
+        self.send_with(token, query, json!({})).await
+    }
+
+    async fn send_with(&self, token: Option<&str>, query: &str, variables: Value) -> TestResponse {
         let mut builder = Request::post("/graphql").header("content-type", "application/json");
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
         let body = json!({ "query": query, "variables": variables }).to_string();
-        let response = self
-            .send(builder.body(Body::from(body)).expect("request"))
-            .await;
-        assert_eq!(response.status, StatusCode::OK);
-        response.raw_json()
+        self.send(builder.body(Body::from(body)).expect("request"))
+            .await
     }
 
     /// GETs a query as an anonymous storefront would (the cacheable path); returns the body.
@@ -366,8 +383,40 @@ pub fn signed_token(app: &TestApp, sub: &str, role: &str, from: i64, until: i64)
             exp: now + until,
             iss: techpotli::auth::jwt::ISSUER.into(),
             ver: 0,
+            aud: (role == "customer").then(|| "storefront".into()),
         })
         .expect("sign")
+}
+
+/// A verified, active customer account with `email` (password `mango-tree-river-7`) in the
+/// app's database, and a customer token for it: `(id, token)`.
+pub async fn customer_token(app: &TestApp, email: &str) -> (i64, String) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use techpotli::db::schema::customers;
+    let hash = techpotli::auth::password::hash(
+        techpotli::auth::password::slot(&app.app.password_slots)
+            .await
+            .unwrap(),
+        "mango-tree-river-7".into(),
+    )
+    .await
+    .unwrap();
+    let mut conn = app.db.conn().await;
+    let (id, version): (i64, i64) = diesel::insert_into(customers::table)
+        .values((
+            customers::email.eq(email.to_lowercase()),
+            customers::password_hash.eq(hash),
+            customers::first_name.eq("Test"),
+            customers::last_name.eq("Customer"),
+            customers::email_verified_at.eq(chrono::Utc::now()),
+        ))
+        .returning((customers::id, customers::token_version))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let (token, _) = app.app.jwt.issue_customer(id, version).unwrap();
+    (id, token)
 }
 
 /// A staff account `<role>@techpotli.test` (password `correct-horse-battery`) in the app's

@@ -1,0 +1,1 @@
+DROP TABLE customer_tokens; DROP TABLE customer_addresses; DROP TABLE customers;
