@@ -1,8 +1,9 @@
 -- Storefront customers, their addresses and their single-use email tokens.
 CREATE TABLE customers (
     id BIGSERIAL PRIMARY KEY,
-    -- Trimmed and lower-cased.
-    email TEXT NOT NULL UNIQUE CHECK (email = lower(email) AND length(email) <= 254),
+    -- Trimmed and lower-cased by the server (Unicode rules, which PostgreSQL's lower() need not
+    -- share, so no CHECK compares them).
+    email TEXT NOT NULL UNIQUE CHECK (length(email) <= 254),
     password_hash TEXT NOT NULL,
     first_name TEXT NOT NULL,
     last_name TEXT NOT NULL,

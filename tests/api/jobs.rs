@@ -65,9 +65,10 @@ async fn a_job_exists_only_with_its_commit_and_once_per_key() {
 async fn mail_retries_while_the_server_is_down_then_is_delivered_exactly_once() {
     let port = free_port();
     let url = format!("smtp://127.0.0.1:{port}");
+    // Retries come after 100-300 ms, then 200-600 ms: each `run_jobs` sees exactly one attempt.
     let app = TestApp::with_settings(
         CacheMode::Memory,
-        &[("SMTP_URL", &url), ("JOBS_RETRY_BASE_MS", "1")],
+        &[("SMTP_URL", &url), ("JOBS_RETRY_BASE_MS", "200")],
     )
     .await;
     let to = address("down");
@@ -156,6 +157,39 @@ async fn two_workers_on_one_queue_never_run_a_job_twice() {
     for to in &recipients {
         assert_eq!(inbox(to).len(), 1, "{to}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_worker_processes_side_by_side_deliver_each_mail_once() {
+    let app = TestApp::with_cache(CacheMode::Memory).await;
+    let recipients: Vec<String> = (0..40).map(|i| address(&format!("proc{i}"))).collect();
+    for (i, to) in recipients.iter().enumerate() {
+        enqueue(&app, &mail_job(to, &format!("proc-{i}"), 3)).await;
+    }
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_techpotli"))
+            .args(["worker", "--until-idle", "--concurrency", "4"])
+            .env("DATABASE_URL", &app.db.url)
+            .env("SMTP_URL", crate::support::mail::smtp_url())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for to in &recipients {
+        assert_eq!(inbox(to).len(), 1, "{to}");
+    }
+    assert_eq!(app.run_jobs().await, 0, "nothing left");
 }
 
 /// Fails every attempt (counting them).
