@@ -388,6 +388,12 @@ impl Config {
                 self.bind_addr
             );
         }
+        if self.env == AppEnv::Production && self.mail.smtp_url.is_none() {
+            tracing::warn!(
+                "SMTP_URL not set: no mail is sent (customers cannot verify their email or reset \
+                 their password)"
+            );
+        }
         if self.env == AppEnv::Production && self.metrics_token.is_none() {
             tracing::warn!("METRICS_TOKEN not set: /metrics answers 404 in production");
         }

@@ -123,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
             db::run_migrations(&config.database.url).await?;
             let concurrency = concurrency.unwrap_or(config.jobs.concurrency);
             let app = state::App::build(config)?;
+            drop(app.db.get().await.context("connecting to the database")?);
             let worker = jobs::Worker::new(app, jobs::Handlers::standard(), concurrency);
             if until_idle {
                 let ran = worker.run_until_idle().await;

@@ -136,7 +136,10 @@ impl App {
             }
         });
         let password_slots = Arc::new(tokio::sync::Semaphore::new(config.password_concurrency));
-        let mailer = Mailer::from_config(&config.mail)?;
+        let mailer = Mailer::from_config(
+            &config.mail,
+            config.env == crate::config::AppEnv::Development,
+        )?;
         Ok(AppState(Arc::new(App {
             throttle,
             password_slots,

@@ -4,8 +4,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::model::{Address, Customer};
-use super::service::{self, AddressInput, Registering, SignedIn};
+use super::model::{Address, AddressFields, Customer};
+use super::service::{self, Registering, SignedIn};
 use crate::auth::{RequireCustomer, Viewer};
 use crate::error::AppError;
 use crate::graphql::context::{app, db, request_context};
@@ -155,7 +155,7 @@ pub struct CustomerAddressInput {
     pub phone: Option<String>,
 }
 
-impl From<CustomerAddressInput> for AddressInput {
+impl From<CustomerAddressInput> for AddressFields {
     fn from(i: CustomerAddressInput) -> Self {
         Self {
             first_name: i.first_name,

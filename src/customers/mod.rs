@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod graphql;
+pub mod jobs;
 pub mod model;
 pub mod service;
 pub mod tokens;

@@ -44,7 +44,8 @@ pub struct Address {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Validated address fields (for insert and full update).
+/// Address fields, as a client sends them and, once `service::check_address` has trimmed and
+/// validated them, as they are stored (insert and full update).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = customer_addresses, treat_none_as_null = true)]
 pub struct AddressFields {

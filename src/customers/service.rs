@@ -15,7 +15,7 @@ use crate::auth::{password, sign_in};
 use crate::error::{AppError, AppResult};
 use crate::events::DomainEvent;
 use crate::graphql::context::RequestContext;
-use crate::jobs;
+use crate::jobs::{self, NewJob};
 use crate::mail::{MailRequest, Template};
 use crate::state::{App, AppState};
 
@@ -64,10 +64,22 @@ pub struct SignedIn {
     pub customer: Customer,
 }
 
+/// Characters that render as nothing or reorder text (zero-width, bidi controls, soft hyphen,
+/// BOM): refused in emails and names, where they make lookalikes.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Trims and lower-cases an email and checks its syntax.
 pub fn normalize_email(raw: &str) -> AppResult<String> {
     let email = raw.trim().to_lowercase();
-    if email.len() > 254 || lettre::Address::from_str(&email).is_err() {
+    if email.len() > 254
+        || email
+            .chars()
+            .any(|c| is_invisible(c) || c.is_whitespace() || c.is_control())
+        || lettre::Address::from_str(&email).is_err()
+    {
         return Err(AppError::bad_input("`email` is not a valid email address"));
     }
     Ok(email)
@@ -105,9 +117,9 @@ pub fn check_name(field: &str, value: &str) -> AppResult<String> {
             "`{field}` must have 1 to {MAX_NAME_CHARS} characters"
         )));
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(|c| c.is_control() || is_invisible(c)) {
         return Err(AppError::bad_input(format!(
-            "`{field}` must not contain control characters"
+            "`{field}` must not contain control or invisible characters"
         )));
     }
     Ok(value.to_owned())
@@ -216,7 +228,8 @@ pub async fn verify_email(app: &AppState, token: &str) -> AppResult<()> {
 }
 
 /// Mails a fresh verification link if the email has an unverified, active account (at most one
-/// such mail per address and hour). Answers the same whatever the email.
+/// such mail per address and hour). Answers the same whatever the email, after the same work:
+/// one job insert, whose handler (`customers::jobs`) looks the address up later.
 pub async fn request_verification(
     app: &AppState,
     request: &RequestContext,
@@ -224,36 +237,110 @@ pub async fn request_verification(
 ) -> AppResult<()> {
     let email = normalize_email(email)?;
     sign_in::attempt(app, request, "verify-request", &email).await?;
+    enqueue_request(app, EmailRequest::Verify, &email).await
+}
+
+/// The job behind [`request_verification`] and [`request_password_reset`], keyed by address and
+/// time window: repeated requests inside the window make no second mail.
+async fn enqueue_request(app: &AppState, purpose: EmailRequest, email: &str) -> AppResult<()> {
+    let window = chrono::Utc::now().timestamp() / purpose.window_secs();
+    let job = NewJob {
+        kind: EMAIL_REQUEST_KIND.into(),
+        key: format!(
+            "{}:{}:{window}",
+            purpose.as_str(),
+            &tokens::digest(email)[..32]
+        ),
+        payload: serde_json::json!({ "purpose": purpose, "email": email }),
+        max_attempts: app.config.jobs.max_attempts,
+    };
+    jobs::enqueue(&mut *app.db.get().await?, &job).await?;
+    jobs_enqueued(app);
+    Ok(())
+}
+
+/// The job kind of emailed requests (run by `customers::jobs::EmailRequestJob`).
+pub const EMAIL_REQUEST_KIND: &str = "customer_email_request";
+
+/// What an emailed request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailRequest {
+    /// A new verification link.
+    Verify,
+    /// A password reset link.
+    Reset,
+}
+
+impl EmailRequest {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify-request",
+            Self::Reset => "reset-request",
+        }
+    }
+
+    /// At most one mail per address in this many seconds.
+    fn window_secs(self) -> i64 {
+        match self {
+            Self::Verify => 3600,
+            Self::Reset => 600,
+        }
+    }
+}
+
+/// Runs an emailed request (from its job): when the address has an active account (unverified,
+/// for a verification link), stores a fresh token and enqueues its mail — both at most once per
+/// request job, however often the job runs.
+pub async fn fulfil_request(
+    app: &App,
+    job_id: i64,
+    purpose: EmailRequest,
+    email: &str,
+) -> AppResult<()> {
     let mut conn = app.db.get().await?;
-    let Some(customer) = Customer::find_by_email(&mut conn, &email).await? else {
+    let Some(customer) = Customer::find_by_email(&mut conn, email).await? else {
         return Ok(());
     };
-    if customer.email_verified_at.is_some() || !customer.is_active {
+    let wanted = match purpose {
+        EmailRequest::Verify => customer.email_verified_at.is_none(),
+        EmailRequest::Reset => true,
+    };
+    if !customer.is_active || !wanted {
         return Ok(());
     }
     let token = tokens::generate()?;
-    let ttl = app.config.customers.verify_token_ttl;
-    let hour = chrono::Utc::now().timestamp() / 3600;
+    let (template, path, ttl, token_purpose) = match purpose {
+        EmailRequest::Verify => (
+            Template::VerifyEmail,
+            "/account/verify-email",
+            app.config.customers.verify_token_ttl,
+            TokenPurpose::VerifyEmail,
+        ),
+        EmailRequest::Reset => (
+            Template::ResetPassword,
+            "/account/reset-password",
+            app.config.customers.reset_token_ttl,
+            TokenPurpose::ResetPassword,
+        ),
+    };
     let job = mail(
-        Template::VerifyEmail,
-        &email,
+        template,
+        email,
         &[
             ("first_name", customer.first_name.clone()),
-            ("link", link(app, "/account/verify-email", Some(&token))),
+            ("link", link(app, path, Some(&token))),
             ("expires_in", hours_text(ttl)),
         ],
     )
-    .job(
-        format!("verify-again:{}:{hour}", customer.id),
-        app.config.jobs.max_attempts,
-    );
+    .job(format!("for-job-{job_id}"), app.config.jobs.max_attempts);
     conn.transaction::<_, AppError, _>(async |conn| {
-        // Only the first request of the hour stores a token and a mail.
+        // A repeat of this job finds its mail enqueued and stores no second token.
         if jobs::enqueue(conn, &job).await?.is_some() {
             model::insert_token(
                 conn,
                 customer.id,
-                TokenPurpose::VerifyEmail,
+                token_purpose,
                 &tokens::digest(&token),
                 ttl,
             )
@@ -317,8 +404,8 @@ fn issue(app: &App, customer: Customer) -> AppResult<SignedIn> {
     })
 }
 
-/// Mails a password reset link if the email has an active account. Answers the same whatever
-/// the email.
+/// Mails a password reset link if the email has an active account (at most one per address in
+/// ten minutes). Answers the same whatever the email, after the same work (one job insert).
 pub async fn request_password_reset(
     app: &AppState,
     request: &RequestContext,
@@ -326,43 +413,7 @@ pub async fn request_password_reset(
 ) -> AppResult<()> {
     let email = normalize_email(email)?;
     sign_in::attempt(app, request, "reset-request", &email).await?;
-    let mut conn = app.db.get().await?;
-    let Some(customer) = Customer::find_by_email(&mut conn, &email).await? else {
-        return Ok(());
-    };
-    if !customer.is_active {
-        return Ok(());
-    }
-    let token = tokens::generate()?;
-    let ttl = app.config.customers.reset_token_ttl;
-    let job = mail(
-        Template::ResetPassword,
-        &email,
-        &[
-            ("first_name", customer.first_name.clone()),
-            ("link", link(app, "/account/reset-password", Some(&token))),
-            ("expires_in", hours_text(ttl)),
-        ],
-    )
-    .job(
-        format!("reset:{}", fresh_key()?),
-        app.config.jobs.max_attempts,
-    );
-    conn.transaction::<_, AppError, _>(async |conn| {
-        model::insert_token(
-            conn,
-            customer.id,
-            TokenPurpose::ResetPassword,
-            &tokens::digest(&token),
-            ttl,
-        )
-        .await?;
-        jobs::enqueue(conn, &job).await?;
-        Ok(())
-    })
-    .await?;
-    jobs_enqueued(app);
-    Ok(())
+    enqueue_request(app, EmailRequest::Reset, &email).await
 }
 
 /// Sets a new password with a reset token: the token (and every other reset link of the
@@ -498,23 +549,8 @@ async fn account_changed(app: &App, id: i64) {
         .await;
 }
 
-/// Address fields as a client sends them (validated by [`check_address`]).
-#[derive(Debug, Clone, Default)]
-pub struct AddressInput {
-    pub first_name: String,
-    pub last_name: String,
-    pub company: Option<String>,
-    pub address1: String,
-    pub address2: Option<String>,
-    pub city: String,
-    pub province: Option<String>,
-    pub postal_code: String,
-    pub country_code: String,
-    pub phone: Option<String>,
-}
-
-/// Validates and trims address fields.
-pub fn check_address(input: AddressInput) -> AppResult<AddressFields> {
+/// Validates and trims address fields as a client sent them.
+pub fn check_address(input: AddressFields) -> AppResult<AddressFields> {
     let required = |field: &str, v: &str, max: usize| -> AppResult<String> {
         let v = v.trim();
         if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
@@ -569,7 +605,7 @@ fn account_gone() -> AppError {
 }
 
 /// Adds an address (the first becomes the default).
-pub async fn add_address(app: &AppState, id: i64, input: AddressInput) -> AppResult<Address> {
+pub async fn add_address(app: &AppState, id: i64, input: AddressFields) -> AppResult<Address> {
     let fields = check_address(input)?;
     let mut conn = app.db.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -592,7 +628,7 @@ pub async fn update_address(
     app: &AppState,
     id: i64,
     address_id: i64,
-    input: AddressInput,
+    input: AddressFields,
 ) -> AppResult<Address> {
     let fields = check_address(input)?;
     Address::update(&mut *app.db.get().await?, id, address_id, &fields)
@@ -600,33 +636,39 @@ pub async fn update_address(
         .ok_or_else(address_not_found)
 }
 
-/// Deletes an address of the customer's.
+/// Deletes an address of the customer's (the oldest other one becomes the default).
 pub async fn delete_address(app: &AppState, id: i64, address_id: i64) -> AppResult<()> {
-    let mut conn = app.db.get().await?;
-    let deleted = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            if !model::lock_customer(conn, id).await? {
-                return Err(account_gone());
-            }
-            Ok(Address::delete(conn, id, address_id).await?)
-        })
-        .await?;
-    if deleted {
-        Ok(())
-    } else {
-        Err(address_not_found())
-    }
+    change_address(app, id, address_id, AddressChange::Delete).await
 }
 
 /// Makes an address of the customer's the default.
 pub async fn set_default_address(app: &AppState, id: i64, address_id: i64) -> AppResult<()> {
+    change_address(app, id, address_id, AddressChange::MakeDefault).await
+}
+
+enum AddressChange {
+    Delete,
+    MakeDefault,
+}
+
+/// Applies `change` to an address of the customer's with the customer row locked (so the
+/// default moves atomically); `NOT_FOUND` when the address is not theirs.
+async fn change_address(
+    app: &AppState,
+    id: i64,
+    address_id: i64,
+    change: AddressChange,
+) -> AppResult<()> {
     let mut conn = app.db.get().await?;
     let found = conn
         .transaction::<_, AppError, _>(async |conn| {
             if !model::lock_customer(conn, id).await? {
                 return Err(account_gone());
             }
-            Ok(Address::make_default(conn, id, address_id).await?)
+            Ok(match change {
+                AddressChange::Delete => Address::delete(conn, id, address_id).await?,
+                AddressChange::MakeDefault => Address::make_default(conn, id, address_id).await?,
+            })
         })
         .await?;
     if found {
@@ -657,6 +699,10 @@ mod tests {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(250))).is_err());
+        assert!(
+            normalize_email("asha\u{200B}@example.com").is_err(),
+            "lookalike"
+        );
     }
 
     #[test]
@@ -672,7 +718,7 @@ mod tests {
 
     #[test]
     fn addresses_are_trimmed_and_checked() {
-        let ok = AddressInput {
+        let ok = AddressFields {
             first_name: " Asha ".into(),
             last_name: "Rao".into(),
             address1: "12 MG Road".into(),
@@ -680,7 +726,9 @@ mod tests {
             postal_code: "560001".into(),
             country_code: "in".into(),
             phone: Some("+91 80 1234 5678".into()),
-            ..AddressInput::default()
+            company: None,
+            address2: None,
+            province: None,
         };
         let fields = check_address(ok.clone()).unwrap();
         assert_eq!(
@@ -688,21 +736,21 @@ mod tests {
             ("Asha", "IN")
         );
         assert!(
-            check_address(AddressInput {
+            check_address(AddressFields {
                 country_code: "IND".into(),
                 ..ok.clone()
             })
             .is_err()
         );
         assert!(
-            check_address(AddressInput {
+            check_address(AddressFields {
                 city: " ".into(),
                 ..ok.clone()
             })
             .is_err()
         );
         assert!(
-            check_address(AddressInput {
+            check_address(AddressFields {
                 phone: Some("call me".into()),
                 ..ok
             })

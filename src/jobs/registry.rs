@@ -7,6 +7,11 @@ use super::worker::Handlers;
 impl Handlers {
     /// Every handler of the application.
     pub fn standard() -> Self {
-        Self::default().with(crate::mail::JOB_KIND, crate::mail::job::MailJob)
+        Self::default()
+            .with(crate::mail::JOB_KIND, crate::mail::job::MailJob)
+            .with(
+                crate::customers::service::EMAIL_REQUEST_KIND,
+                crate::customers::jobs::EmailRequestJob,
+            )
     }
 }

@@ -122,8 +122,10 @@ impl Worker {
     }
 
     /// Runs due jobs until none is left (jobs retried later are not waited for); returns how many
-    /// attempts ran. For the CLI's `--until-idle`, tests and benchmarks.
+    /// attempts ran. For the CLI's `--until-idle`, tests and benchmarks. Old finished jobs are
+    /// pruned first.
     pub async fn run_until_idle(&self) -> usize {
+        self.prune().await;
         let mut ran = 0;
         loop {
             let claimed = self.claim_and_spawn().await;
@@ -271,31 +273,55 @@ impl Worker {
         }
     }
 
-    /// Renews the lease every third of its length; returns only when the claim is lost.
+    /// Renews the lease every third of its length; returns when the claim is lost — taken over,
+    /// or not renewed in time because the database did not answer (then another worker may take
+    /// the job once the lease runs out, so this one stops before it does).
     async fn keep_lease(&self, id: i64, claim: &str) {
         let lease = self.app.config.jobs.lease;
+        let mut held_until = tokio::time::Instant::now() + lease;
         let mut every = tokio::time::interval(lease / 3);
         every.tick().await;
         loop {
             every.tick().await;
-            let renewed = match self.app.db.get().await {
-                Ok(mut conn) => model::renew(&mut conn, id, claim, lease).await,
-                // The database is unreachable: keep running; the outcome will be recorded later
-                // or the lease will run out.
-                Err(_) => continue,
+            let renew = async {
+                let mut conn = self.app.db.get().await.ok()?;
+                model::renew(&mut conn, id, claim, lease).await.ok()
             };
-            if let Ok(false) = renewed {
-                return;
+            let asked = tokio::time::Instant::now();
+            match tokio::time::timeout(lease / 3, renew).await {
+                Ok(Some(true)) => held_until = asked + lease,
+                Ok(Some(false)) => return,
+                // Unknown: keep going only while the last renewal certainly still holds.
+                Ok(None) | Err(_) => {
+                    if tokio::time::Instant::now() + lease / 3 >= held_until {
+                        tracing::warn!("job abandoned: its lease could not be renewed");
+                        return;
+                    }
+                }
             }
         }
     }
 
+    /// Deletes jobs finished more than [`KEEP_DONE`] ago, in batches of 1,000 (at most 100
+    /// batches a round).
     async fn prune(&self) {
-        if let Ok(mut conn) = self.app.db.get().await
-            && let Ok(n) = model::prune_done(&mut conn, KEEP_DONE).await
-            && n > 0
-        {
-            tracing::info!(deleted = n, "pruned finished jobs");
+        let Ok(mut conn) = self.app.db.get().await else {
+            return;
+        };
+        let mut deleted = 0;
+        for _ in 0..100 {
+            match model::prune_done(&mut conn, KEEP_DONE).await {
+                Ok(n) => {
+                    deleted += n;
+                    if n < 1_000 {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "pruned finished jobs");
         }
     }
 }

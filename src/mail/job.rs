@@ -23,7 +23,19 @@ impl Handler for MailJob {
                 .next()
                 .unwrap_or("localhost")
                 .trim_end_matches('>');
-            let message_id = format!("<job-{}-{}@{host}>", job.id, job.key);
+            // Letters, digits and `.-` only (RFC 5322 dot-atom): the key's `:` would not do.
+            let key: String = job
+                .key
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            let message_id = format!("<job-{}.{key}@{host}>", job.id);
             app.mailer
                 .send(&request, &message_id)
                 .await

@@ -57,7 +57,8 @@ pub enum SendError {
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Log,
+    /// `true`: the body (with its links) is logged too — development only.
+    Log(bool),
 }
 
 /// Sends rendered messages.
@@ -68,8 +69,10 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// From `SMTP_URL` and `MAIL_FROM`; fails on an invalid URL or sender.
-    pub fn from_config(config: &MailConfig) -> anyhow::Result<Self> {
+    /// From `SMTP_URL` and `MAIL_FROM`; fails on an invalid URL or sender. Without `SMTP_URL`,
+    /// mail is logged — with its links only when `log_bodies` (development): a production log
+    /// must not hold working reset links.
+    pub fn from_config(config: &MailConfig, log_bodies: bool) -> anyhow::Result<Self> {
         let from = Mailbox::from_str(&config.from)
             .map_err(|e| anyhow::anyhow!("MAIL_FROM `{}` is not a mailbox: {e}", config.from))?;
         let transport = match &config.smtp_url {
@@ -79,7 +82,7 @@ impl Mailer {
                     .timeout(Some(SEND_TIMEOUT))
                     .build(),
             ),
-            None => Transport::Log,
+            None => Transport::Log(log_bodies),
         };
         Ok(Self {
             transport,
@@ -95,12 +98,20 @@ impl Mailer {
             .map_err(|e| SendError::Permanent(anyhow::anyhow!("bad recipient: {e}")))?;
         let rendered = request.template.render(&self.shop_name, &request.vars);
         match &self.transport {
-            Transport::Log => {
+            Transport::Log(true) => {
                 tracing::info!(
                     to = %request.to,
                     subject = %rendered.subject,
                     "mail (no SMTP_URL: logged, not sent)\n{}",
                     rendered.text
+                );
+                Ok(())
+            }
+            Transport::Log(false) => {
+                tracing::warn!(
+                    to = %request.to,
+                    subject = %rendered.subject,
+                    "mail NOT sent: SMTP_URL is not set"
                 );
                 Ok(())
             }
