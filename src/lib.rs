@@ -8,7 +8,9 @@
 //!   [`catalog`] (one folder per entity: regions, collections, categories, products, variants),
 //!   [`banners`] (home-page hero banners; the template for a new domain), [`auth`] (staff
 //!   accounts, tokens, throttled sign-in), [`customers`] (storefront accounts, addresses, email
-//!   verification and password reset), [`orders`] (order events).
+//!   verification and password reset), [`carts`] (server-priced carts), [`shipping`] (flat
+//!   rates per region), [`payments`] (the provider interface, `manual`), [`orders`] (checkout,
+//!   the order desk, `orderUpdated`).
 //! - Shared machinery: [`db`] (pool, migrations, keyset pagination), [`cache`] (Redis or
 //!   in-process, versioned invalidation, single flight), [`graphql`] (plumbing and
 //!   the schema assembly), [`http`] (health, metrics, serve loop), [`storage`] (S3/R2 or local
@@ -23,6 +25,7 @@ pub mod app;
 pub mod auth;
 pub mod banners;
 pub mod cache;
+pub mod carts;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -35,8 +38,10 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod orders;
+pub mod payments;
 pub mod random;
 pub mod seed;
+pub mod shipping;
 pub mod state;
 pub mod storage;
 pub mod throttle;

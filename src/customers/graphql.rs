@@ -17,8 +17,11 @@ pub const READS: RootReads = &[("me", Reads::Private)];
 
 /// The signed-in customer.
 #[derive(SimpleObject, Clone, Debug)]
-#[graphql(cache_control(private))]
+#[graphql(cache_control(private), complex)]
 pub struct CustomerAccount {
+    /// `customers.id`.
+    #[graphql(skip)]
+    pub customer_id: i64,
     /// Global ID.
     pub id: ID,
     /// Email (lower case).
@@ -86,6 +89,7 @@ impl From<Address> for CustomerAddress {
 
 fn account(customer: Customer, addresses: Vec<Address>) -> CustomerAccount {
     CustomerAccount {
+        customer_id: customer.id,
         id: to_global("Customer", customer.id),
         email: customer.email,
         first_name: customer.first_name,
@@ -93,6 +97,23 @@ fn account(customer: Customer, addresses: Vec<Address>) -> CustomerAccount {
         email_verified: customer.email_verified_at.is_some(),
         created_at: customer.created_at,
         addresses: addresses.into_iter().map(CustomerAddress::from).collect(),
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl CustomerAccount {
+    /// The customer's orders, newest first.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<async_graphql::connection::Connection<String, crate::orders::graphql::Order>> {
+        let filter = crate::orders::model::OrderFilter {
+            customer_id: Some(self.customer_id),
+            ..Default::default()
+        };
+        crate::orders::graphql::page(app(ctx)?, &filter, first, after).await
     }
 }
 

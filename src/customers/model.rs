@@ -46,7 +46,9 @@ pub struct Address {
 
 /// Address fields, as a client sends them and, once `service::check_address` has trimmed and
 /// validated them, as they are stored (insert and full update).
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Insertable, AsChangeset, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = customer_addresses, treat_none_as_null = true)]
 pub struct AddressFields {
     pub first_name: String,

@@ -276,3 +276,132 @@ diesel::table! {
 diesel::joinable!(customer_addresses -> customers (customer_id));
 diesel::joinable!(customer_tokens -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(customers, customer_addresses, customer_tokens);
+
+diesel::table! {
+    /// Flat-rate shipping options per region.
+    shipping_options (id) {
+        id -> Int8,
+        region_id -> Int8,
+        name -> Text,
+        amount -> Int8,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Carts (clients hold `token`).
+    carts (id) {
+        id -> Int8,
+        token -> Text,
+        region_id -> Int8,
+        customer_id -> Nullable<Int8>,
+        email -> Nullable<Text>,
+        shipping_address -> Nullable<Jsonb>,
+        billing_address -> Nullable<Jsonb>,
+        shipping_option_id -> Nullable<Int8>,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// A cart's lines (one per variant).
+    cart_lines (id) {
+        id -> Int8,
+        cart_id -> Int8,
+        variant_id -> Int8,
+        quantity -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Payment sessions.
+    payments (id) {
+        id -> Int8,
+        cart_id -> Int8,
+        provider -> Text,
+        provider_id -> Nullable<Text>,
+        amount -> Int8,
+        currency_code -> Text,
+        status -> Text,
+        history -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Orders.
+    orders (id) {
+        id -> Int8,
+        display_number -> Int8,
+        cart_id -> Int8,
+        customer_id -> Nullable<Int8>,
+        email -> Text,
+        region_id -> Int8,
+        currency_code -> Text,
+        status -> Text,
+        payment_status -> Text,
+        fulfillment_status -> Text,
+        payment_id -> Nullable<Int8>,
+        shipping_address -> Jsonb,
+        billing_address -> Nullable<Jsonb>,
+        shipping_method -> Text,
+        subtotal -> Int8,
+        shipping_total -> Int8,
+        tax_total -> Int8,
+        total -> Int8,
+        tax_rate_bps -> Int4,
+        tracking_number -> Nullable<Text>,
+        carrier -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Order lines, frozen at checkout.
+    order_lines (id) {
+        id -> Int8,
+        order_id -> Int8,
+        variant_id -> Int8,
+        product_id -> Int8,
+        product_title -> Text,
+        variant_title -> Text,
+        sku -> Nullable<Text>,
+        quantity -> Int4,
+        unit_price -> Int8,
+        subtotal -> Int8,
+    }
+}
+
+diesel::table! {
+    /// Order timelines.
+    order_events (id) {
+        id -> Int8,
+        order_id -> Int8,
+        kind -> Text,
+        actor -> Text,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(cart_lines -> carts (cart_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(payments -> carts (cart_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    carts,
+    cart_lines,
+    payments,
+    orders,
+    order_lines,
+    order_events,
+    shipping_options,
+);

@@ -19,13 +19,16 @@ use crate::customers::graphql::{CustomersMutation, CustomersQuery};
 use crate::jobs::admin::{JobsAdminQuery, JobsMutation};
 use tracing::Instrument;
 
+use crate::carts::graphql::{CartsMutation, CartsQuery};
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
 use crate::graphql::cost::RequestGuard;
 use crate::graphql::node::NodeQuery;
 use crate::graphql::response_cache::{Reads, RootReads};
 use crate::http::request_id;
-use crate::orders::graphql::OrdersSubscription;
+use crate::orders::admin::{OrdersAdminQuery, OrdersMutation};
+use crate::orders::graphql::{CheckoutMutation, OrdersQuery, OrdersSubscription};
+use crate::shipping::admin::{ShippingAdminQuery, ShippingMutation};
 use crate::state::AppState;
 
 /// Every query root field.
@@ -40,6 +43,10 @@ pub struct QueryRoot(
     CustomersQuery,
     CustomersAdminQuery,
     JobsAdminQuery,
+    CartsQuery,
+    OrdersQuery,
+    OrdersAdminQuery,
+    ShippingAdminQuery,
 );
 
 /// What every root query field reads, as each domain declares it beside its fields (`READS`).
@@ -47,6 +54,10 @@ const ROOT_READS: &[&[RootReads]] = &[
     crate::catalog::READS,
     crate::customers::READS,
     &[
+        crate::carts::graphql::READS,
+        crate::orders::graphql::READS,
+        crate::orders::admin::READS,
+        crate::shipping::admin::READS,
         crate::jobs::admin::READS,
         crate::banners::graphql::READS,
         crate::banners::admin::READS,
@@ -74,6 +85,10 @@ pub struct MutationRoot(
     CustomersMutation,
     CustomersAdminMutation,
     JobsMutation,
+    CartsMutation,
+    CheckoutMutation,
+    OrdersMutation,
+    ShippingMutation,
 );
 
 /// Every subscription root field (all staff-only).

@@ -19,6 +19,8 @@ pub enum Template {
     ResetPassword,
     /// The password was changed (`first_name`).
     PasswordChanged,
+    /// An order was placed (`order_number`, `total`, `link`).
+    OrderConfirmation,
 }
 
 /// A rendered message.
@@ -50,6 +52,10 @@ impl Template {
             Self::PasswordChanged => (
                 include_str!("templates/password_changed.txt"),
                 include_str!("templates/password_changed.html"),
+            ),
+            Self::OrderConfirmation => (
+                include_str!("templates/order_confirmation.txt"),
+                include_str!("templates/order_confirmation.html"),
             ),
         }
     }
@@ -100,6 +106,8 @@ mod tests {
             ("first_name".to_owned(), "<Asha>".to_owned()),
             ("link".to_owned(), "https://shop.test/x?a=1&b=2".to_owned()),
             ("expires_in".to_owned(), "1 hour".to_owned()),
+            ("order_number".to_owned(), "#1001".to_owned()),
+            ("total".to_owned(), "2416.64 INR".to_owned()),
         ]
         .into();
         for t in [

@@ -1,4 +1,7 @@
-//! Orders. So far only the live `orderUpdated` feed for staff; the order flow (checkout, payment
-//! webhooks) publishes `DomainEvent::Order` when it lands.
+//! Orders: checkout (`service::complete_cart`), the customer's own orders, the staff order desk,
+//! and the live `orderUpdated` feed.
 
+pub mod admin;
 pub mod graphql;
+pub mod model;
+pub mod service;

@@ -9,6 +9,7 @@ mod banners;
 mod cache;
 mod catalog;
 mod catalog_admin;
+mod checkout;
 mod customers;
 mod errors;
 mod hostile;
