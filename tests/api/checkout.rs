@@ -304,6 +304,53 @@ async fn fifty_checkouts_for_ten_units_make_ten_orders() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn concurrent_checkouts_of_one_products_variants_all_succeed() {
+    // Each checkout updates a different variant of one product at the same moment.
+    let app = Arc::new(TestApp::new().await);
+    let (handle, first) = stocked(&app, "two-sizes", 100, Some(1_000)).await;
+    let mut conn = app.db.conn().await;
+    let second: Id = diesel::sql_query(
+        "INSERT INTO product_variants (product_id, title, inventory_quantity) \
+         SELECT id, 'Large', 100 FROM products WHERE handle = $1 RETURNING id",
+    )
+    .bind::<Text, _>(&handle)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO prices (variant_id, currency_code, amount) VALUES ($1, 'INR', 1200)",
+    )
+    .bind::<BigInt, _>(second.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let second = to_global("ProductVariant", second.id).0;
+    let option = shipping(&app, 1, 0).await;
+    let mut carts = Vec::new();
+    for i in 0..16 {
+        let variant = if i % 2 == 0 { &first } else { &second };
+        carts.push(ready_cart(&app, None, variant, 1, &option).await);
+    }
+    let tasks: Vec<_> = carts
+        .into_iter()
+        .map(|cart| {
+            let app = app.clone();
+            tokio::spawn(async move { complete(&app, None, &cart).await })
+        })
+        .collect();
+    for task in tasks {
+        let body = task.await.unwrap();
+        assert_eq!(code(&body), "<none>", "{body}");
+    }
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 16);
+    // The listing's price sort still knows the product's lowest price.
+    assert_eq!(
+        count(&app, "SELECT m.amount AS id FROM product_min_prices m JOIN products p ON p.id = m.product_id WHERE p.handle = 'two-sizes' AND m.currency_code = 'INR'").await,
+        1_000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn completing_a_cart_twice_or_at_once_makes_one_order() {
     let app = Arc::new(TestApp::new().await);
     let (_, variant) = stocked(&app, "twice", 10, Some(1_000)).await;
