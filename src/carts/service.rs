@@ -2,6 +2,8 @@
 //! now, contact and addresses, shipping, payment sessions — and the priced view every read and
 //! checkout use.
 
+use diesel_async::AsyncConnection;
+
 use super::model::{self, Cart, MAX_QUANTITY, PricedLine};
 use super::totals::Totals;
 use crate::auth::Viewer;
@@ -303,10 +305,11 @@ pub async fn claim(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<Ca
     let Viewer::Customer { id } = viewer else {
         return Err(AppError::Unauthenticated("sign in as a customer".into()));
     };
-    let cart = reach(app, viewer, token).await?;
+    let cart = reach_open(app, viewer, token).await?;
     let conn = &mut *app.db.get().await?;
-    if cart.customer_id.is_none() {
-        Cart::claim(conn, cart.id, *id).await?;
+    if cart.customer_id.is_none() && !Cart::claim(conn, cart.id, *id).await? {
+        // Another customer claimed it a moment ago.
+        return Err(not_found());
     }
     let cart = Cart::by_token(conn, token).await?.ok_or_else(not_found)?;
     view(conn, cart).await
@@ -314,28 +317,40 @@ pub async fn claim(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<Ca
 
 /// Starts a payment session for the cart's current total with its region's provider (earlier
 /// open sessions are canceled). Checkout accepts only a session that covers the total exactly.
+///
+/// It runs under the cart's row lock, as checkout does: a session cannot be replaced while the cart
+/// is being completed, nor made for a cart that has just been completed.
 pub async fn start_payment(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<Payment> {
     let cart = reach_open(app, viewer, token).await?;
-    let conn = &mut *app.db.get().await?;
-    let view = view(conn, cart).await?;
-    if view.lines.is_empty() {
-        return Err(AppError::bad_input("the cart is empty"));
-    }
-    let provider = payments::provider_for(view.region.id);
-    let payment = Payment::open(
-        conn,
-        view.cart.id,
-        provider.name(),
-        view.totals.total,
-        &view.region.currency_code,
-    )
-    .await?;
-    let outcome = provider.start(&payment).await?;
-    Ok(Payment::set_status(
-        conn,
-        payment.id,
-        outcome.status,
-        outcome.provider_id.as_deref(),
-    )
-    .await?)
+    let mut conn = app.db.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let cart = Cart::lock(conn, cart.id).await?;
+        if cart.completed_at.is_some() {
+            return Err(AppError::Conflict(
+                "this cart is completed; create a new one".into(),
+            ));
+        }
+        let view = view(conn, cart).await?;
+        if view.lines.is_empty() {
+            return Err(AppError::bad_input("the cart is empty"));
+        }
+        let provider = payments::provider_for(view.region.id);
+        let payment = Payment::open(
+            conn,
+            view.cart.id,
+            provider.name(),
+            view.totals.total,
+            &view.region.currency_code,
+        )
+        .await?;
+        let outcome = provider.start(&payment).await?;
+        Ok(Payment::set_status(
+            conn,
+            payment.id,
+            outcome.status,
+            outcome.provider_id.as_deref(),
+        )
+        .await?)
+    })
+    .await
 }

@@ -377,6 +377,7 @@ diesel::table! {
         quantity -> Int4,
         unit_price -> Int8,
         subtotal -> Int8,
+        stock_taken -> Int4,
     }
 }
 

@@ -74,6 +74,8 @@ pub struct OrderLineRow {
     pub quantity: i32,
     pub unit_price: i64,
     pub subtotal: i64,
+    /// Units taken from stock at checkout (what a cancel gives back).
+    pub stock_taken: i32,
 }
 
 /// A timeline entry.
@@ -298,8 +300,12 @@ pub struct StockChange {
     pub handle: String,
     #[diesel(sql_type = diesel::sql_types::Int4)]
     pub inventory_quantity: i32,
+    /// Stock is tracked and backorders are not allowed (it can run out).
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub tracked: bool,
+    /// Stock is tracked (the reservation took units).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub managed: bool,
 }
 
 /// Takes `quantity` of a variant if there is that much (or stock is not tracked, or backorders
@@ -317,7 +323,8 @@ pub async fn reserve(
          WHERE id = $1 AND deleted_at IS NULL \
            AND (NOT manage_inventory OR allow_backorder OR inventory_quantity >= $2) \
          RETURNING product_id, (SELECT handle FROM products WHERE id = product_id) AS handle, \
-                   inventory_quantity, (manage_inventory AND NOT allow_backorder) AS tracked",
+                   inventory_quantity, (manage_inventory AND NOT allow_backorder) AS tracked, \
+                   manage_inventory AS managed",
     )
     .bind::<BigInt, _>(variant_id)
     .bind::<diesel::sql_types::Int4, _>(quantity)
@@ -326,8 +333,8 @@ pub async fn reserve(
     .optional()
 }
 
-/// Gives a canceled order's stock back; returns each tracked variant's new stock with the
-/// quantity returned.
+/// Gives a canceled order's stock back (exactly what its lines took); returns each variant's new
+/// stock with the quantity returned. Rows are locked in id order, as checkout locks them.
 pub async fn restock(
     conn: &mut AsyncPgConnection,
     order_id: i64,
@@ -346,13 +353,16 @@ pub async fn restock(
         returned: i32,
     }
     let rows: Vec<Row> = diesel::sql_query(
-        "UPDATE product_variants v SET inventory_quantity = v.inventory_quantity + l.quantity, \
+        "WITH l AS (SELECT variant_id, sum(stock_taken)::int4 AS quantity FROM order_lines \
+                    WHERE order_id = $1 AND stock_taken > 0 GROUP BY variant_id), \
+              locked AS (SELECT id FROM product_variants WHERE id IN (SELECT variant_id FROM l) \
+                         ORDER BY id FOR UPDATE) \
+         UPDATE product_variants v SET inventory_quantity = v.inventory_quantity + l.quantity, \
              updated_at = now() \
-         FROM (SELECT variant_id, sum(quantity)::int4 AS quantity FROM order_lines \
-               WHERE order_id = $1 GROUP BY variant_id) l, products p \
-         WHERE v.id = l.variant_id AND p.id = v.product_id AND v.manage_inventory \
-         RETURNING v.product_id, p.handle, v.inventory_quantity, NOT v.allow_backorder AS tracked, \
-                   l.quantity AS returned",
+         FROM l, products p \
+         WHERE v.id = l.variant_id AND p.id = v.product_id AND v.id IN (SELECT id FROM locked) \
+         RETURNING v.product_id, p.handle, v.inventory_quantity, \
+                   (v.manage_inventory AND NOT v.allow_backorder) AS tracked, l.quantity AS returned",
     )
     .bind::<BigInt, _>(order_id)
     .load(conn)
@@ -366,6 +376,7 @@ pub async fn restock(
                     handle: r.handle,
                     inventory_quantity: r.inventory_quantity,
                     tracked: r.tracked,
+                    managed: true,
                 },
                 r.returned,
             )

@@ -13,9 +13,9 @@ use crate::auth::Viewer;
 use crate::carts::model::Cart;
 use crate::carts::service::{self as carts, CartView};
 use crate::catalog::money::Money;
-use crate::catalog::products::service::product_written;
+use crate::catalog::products::service::stock_changed;
 use crate::error::{AppError, AppResult};
-use crate::events::{DomainEvent, ProductAction};
+use crate::events::DomainEvent;
 use crate::jobs;
 use crate::mail::{MailRequest, Template};
 use crate::payments::{self, model::Payment};
@@ -64,6 +64,7 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
                 *by_variant.entry(line.variant_id).or_default() += line.quantity;
             }
             let mut flipped = Vec::new();
+            let mut managed = BTreeMap::new();
             for (variant, quantity) in &by_variant {
                 let line = view.lines.iter().find(|l| l.variant_id == *variant);
                 let title = line.map_or("an item", |l| l.product_title.as_str());
@@ -72,9 +73,9 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
                     .ok_or_else(|| {
                         AppError::Conflict(format!("not enough stock of {title} for this order"))
                     })?;
-                if change.tracked && change.inventory_quantity <= 0 {
-                    flipped.push((change.product_id, change.handle));
-                }
+                managed.insert(*variant, change.managed);
+                let sold_out = change.tracked && change.inventory_quantity <= 0;
+                flipped.push((change.product_id, change.handle, sold_out));
             }
             let provider = payments::provider_named(&payment.provider).ok_or_else(|| {
                 AppError::Internal(anyhow::anyhow!("unknown provider {}", payment.provider))
@@ -114,7 +115,12 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
                         sku: l.sku.clone(),
                         quantity: l.quantity,
                         unit_price: unit,
-                        subtotal: unit * i64::from(l.quantity),
+                        subtotal: unit.saturating_mul(i64::from(l.quantity)),
+                        stock_taken: if managed.get(&l.variant_id) == Some(&true) {
+                            l.quantity
+                        } else {
+                            0
+                        },
                     }
                 })
                 .collect();
@@ -129,6 +135,13 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
             .await?;
             if provider.captures_at_checkout() {
                 let outcome = provider.capture(&payment).await?;
+                if outcome.status != "captured" {
+                    // Nothing is kept: no order, the stock stays, the cart stays open.
+                    return Err(AppError::Conflict(format!(
+                        "the payment could not be captured ({}); try another payment session",
+                        outcome.status
+                    )));
+                }
                 Payment::set_status(
                     conn,
                     payment.id,
@@ -246,14 +259,16 @@ fn actor(viewer: &Viewer) -> &'static str {
     }
 }
 
-/// Products whose availability flipped: the storefront's `inStock` must change at once, through
-/// the same invalidation as any product write.
-async fn stock_flipped(app: &AppState, products: &[(i64, String)]) {
-    let mut seen = std::collections::BTreeSet::new();
-    for (id, handle) in products {
-        if seen.insert(*id) {
-            product_written(app, *id, &[handle], ProductAction::Updated).await;
-        }
+/// Products whose stock changed, and whether their availability flipped: the storefront's
+/// `inStock` and `inventoryQuantity` change at once (see `stock_changed`).
+async fn stock_flipped(app: &AppState, products: &[(i64, String, bool)]) {
+    let mut by_product: BTreeMap<i64, (&str, bool)> = BTreeMap::new();
+    for (id, handle, flipped) in products {
+        let entry = by_product.entry(*id).or_insert((handle, false));
+        entry.1 |= flipped;
+    }
+    for (id, (handle, flipped)) in by_product {
+        stock_changed(app, id, handle, flipped).await;
     }
 }
 
@@ -334,18 +349,29 @@ pub async fn transition(
             }
             if change == Transition::Cancel {
                 for (stock, returned) in model::restock(conn, order.id).await? {
-                    if stock.tracked
+                    let back_in_stock = stock.tracked
                         && stock.inventory_quantity > 0
-                        && stock.inventory_quantity - returned <= 0
-                    {
-                        flipped.push((stock.product_id, stock.handle));
-                    }
+                        && stock.inventory_quantity - returned <= 0;
+                    flipped.push((stock.product_id, stock.handle, back_in_stock));
                 }
                 if let Some(payment_id) = order.payment_id
                     && let Some(payment) = Payment::find(conn, payment_id).await?
-                    && let Some(provider) = payments::provider_named(&payment.provider)
                 {
+                    let provider =
+                        payments::provider_named(&payment.provider).ok_or_else(|| {
+                            AppError::Internal(anyhow::anyhow!(
+                                "unknown provider {}",
+                                payment.provider
+                            ))
+                        })?;
                     let outcome = provider.refund(&payment).await?;
+                    if !matches!(outcome.status, "refunded" | "canceled") {
+                        // The order stays as it was, stock included.
+                        return Err(AppError::Conflict(format!(
+                            "the payment could not be refunded ({}); the order was not canceled",
+                            outcome.status
+                        )));
+                    }
                     Payment::set_status(conn, payment.id, outcome.status, None).await?;
                     let payment_status = if outcome.status == "refunded" {
                         "refunded"

@@ -153,6 +153,10 @@ async fn a_customer_checks_out_and_staff_see_it_live() {
     let email = address("buyer");
     let token = crate::customers::registered(&app, &email).await;
     let (_, variant) = stocked(&app, "flow-mug", 5, Some(99_900)).await;
+    let page = "{ product(handle: \"flow-mug\") { variants { inventoryQuantity } } }";
+    let quantity =
+        |body: Value| body["data"]["product"]["variants"][0]["inventoryQuantity"].clone();
+    assert_eq!(quantity(app.get_query(page).await), 5, "cached now");
     let option = shipping(&app, 1, 5_000).await;
     let orders_staff = staff_token(&app, Role::Orders).await;
     let addr = app.serve().await;
@@ -190,6 +194,11 @@ async fn a_customer_checks_out_and_staff_see_it_live() {
         json!([{ "kind": "placed", "actor": "customer" }, { "kind": "payment_captured", "actor": "system" }])
     );
     let order_id = order["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        quantity(app.get_query(page).await),
+        3,
+        "the product page is fresh at once"
+    );
     let heard = watcher.event("o").await;
     assert_eq!(
         heard["data"]["orderUpdated"],
@@ -481,7 +490,9 @@ async fn canceling_restocks_and_the_storefront_sees_it_at_once() {
     let (handle, variant) = stocked(&app, "last-one", 1, Some(2_000)).await;
     let option = shipping(&app, 1, 0).await;
     let orders_staff = staff_token(&app, Role::Orders).await;
-    let product = format!("{{ product(handle: \"{handle}\") {{ variants {{ inStock }} }} }}");
+    let product = format!(
+        "{{ product(handle: \"{handle}\") {{ variants {{ inStock inventoryQuantity }} }} }}"
+    );
     let in_stock = |body: Value| body["data"]["product"]["variants"][0]["inStock"].clone();
     assert_eq!(in_stock(app.get_query(&product).await), true, "cached now");
     let cart = ready_cart(&app, None, &variant, 1, &option).await;
@@ -537,6 +548,11 @@ async fn canceling_restocks_and_the_storefront_sees_it_at_once() {
         code(&again),
         "CONFLICT",
         "a canceled order cannot be fulfilled"
+    );
+    let page = app.get_query(&product).await;
+    assert_eq!(
+        page["data"]["product"]["variants"][0]["inventoryQuantity"], 1,
+        "{page}"
     );
     let twice = gql(
         &app,
@@ -662,4 +678,14 @@ async fn bad_carts_are_refused_and_change_nothing() {
         3_540,
         "3,000 + 18 %"
     );
+    // A region with carts and orders cannot be deleted (and says so).
+    let owner = staff_token(&app, Role::Owner).await;
+    let delete = gql(
+        &app,
+        Some(&owner),
+        "mutation($r: ID!) { deleteRegion(id: $r) }",
+        json!({ "r": india() }),
+    )
+    .await;
+    assert_eq!(code(&delete), "CONFLICT", "{delete}");
 }

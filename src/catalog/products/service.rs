@@ -70,6 +70,19 @@ pub async fn product_written(app: &AppState, id: i64, handles: &[&str], action: 
         .await;
 }
 
+/// A product's stock changed (an order placed or canceled): its own reads go stale at once (by id
+/// and handle: they show `inventoryQuantity`); when its availability flipped, every listing too
+/// (they show `inStock`) and staff subscribers hear of it. Listings whose products only changed
+/// quantity keep their cached `inventoryQuantity` until their TTL.
+pub async fn stock_changed(app: &AppState, id: i64, handle: &str, flipped: bool) {
+    if flipped {
+        return product_written(app, id, &[handle], ProductAction::Updated).await;
+    }
+    let mut entities = keys::product_entities(Some(id), None);
+    entities.extend(keys::product_entities(None, Some(handle)));
+    app.cache.invalidate_entities(&entities).await;
+}
+
 fn check_status(status: &str) -> AppResult<()> {
     if matches!(status, "draft" | "published") {
         Ok(())

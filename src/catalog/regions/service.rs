@@ -84,7 +84,16 @@ pub async fn update_region(
 
 /// Deletes a region.
 pub async fn delete_region(app: &AppState, id: i64) -> AppResult<()> {
-    if !Region::delete(&mut *app.db.get().await?, id).await? {
+    let deleted = Region::delete(&mut *app.db.get().await?, id)
+        .await
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            ) => AppError::Conflict("the region has carts or orders; it cannot be deleted".into()),
+            other => other.into(),
+        })?;
+    if !deleted {
         return Err(not_found("Region", id));
     }
     app.cache.invalidate(&[Family::Regions]).await;

@@ -11,13 +11,19 @@ use crate::error::{AppError, AppResult};
 use crate::events::ProductAction;
 use crate::state::AppState;
 
-/// Prices of a variant: non-negative, one per currency.
+/// Highest price in minor units (10¹¹: a billion rupees). With at most 100 per line and 50 lines
+/// a cart, every total fits an `i64` many times over.
+pub const MAX_PRICE: i64 = 100_000_000_000;
+
+/// Prices of a variant: 0 to [`MAX_PRICE`], one per currency.
 pub fn check_prices(prices: &[(String, i64)]) -> AppResult<()> {
     let mut seen = std::collections::HashSet::new();
     for (currency, amount) in prices {
         check_currency(currency)?;
-        if *amount < 0 {
-            return Err(AppError::bad_input("`amount` must not be negative"));
+        if !(0..=MAX_PRICE).contains(amount) {
+            return Err(AppError::bad_input(format!(
+                "`amount` must be between 0 and {MAX_PRICE} (minor units)"
+            )));
         }
         if !seen.insert(currency) {
             return Err(AppError::bad_input(format!(
