@@ -152,34 +152,124 @@ async fn check_offer(
     Ok(())
 }
 
+/// Contact and addresses to set (each `Some` replaces the stored value).
+struct Details {
+    email: Option<String>,
+    shipping: Option<AddressFields>,
+    billing: Option<AddressFields>,
+}
+
+/// A change to an open cart.
+enum Change {
+    AddLine { variant: i64, quantity: i32 },
+    SetLine { line: i64, quantity: i32 },
+    RemoveLine { line: i64 },
+    Details(Box<Details>),
+    ShippingOption { option: i64 },
+}
+
+/// Applies a change under the cart's row lock, as checkout and payment sessions take it: nothing
+/// changes a cart while it is being completed, and a completed cart is `CONFLICT`. Returns the
+/// cart priced after the change.
+async fn change(
+    app: &AppState,
+    viewer: &Viewer,
+    token: &str,
+    change: Change,
+) -> AppResult<CartView> {
+    let cart = reach(app, viewer, token).await?;
+    let mut conn = app.db.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let cart = Cart::lock(conn, cart.id).await?;
+        if cart.completed_at.is_some() {
+            return Err(AppError::Conflict(
+                "this cart is completed; create a new one".into(),
+            ));
+        }
+        let region = Region::find(conn, cart.region_id).await?.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("cart {} lost its region", cart.id))
+        })?;
+        let currency = &region.currency_code;
+        match change {
+            Change::AddLine { variant, quantity } => {
+                let existing = model::priced_lines(conn, cart.id, currency)
+                    .await?
+                    .into_iter()
+                    .find(|l| l.variant_id == variant)
+                    .map_or(0, |l| l.quantity);
+                check_offer(conn, variant, currency, existing + quantity).await?;
+                if !Cart::add_line(conn, cart.id, variant, quantity).await? {
+                    return Err(AppError::bad_input(format!(
+                        "a line holds at most {MAX_QUANTITY} and a cart at most {} lines",
+                        model::MAX_LINES
+                    )));
+                }
+            }
+            Change::SetLine { line, quantity } => {
+                let variant = Cart::line_variant(conn, cart.id, line)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("line"))?;
+                check_offer(conn, variant, currency, quantity).await?;
+                Cart::set_line_quantity(conn, cart.id, line, quantity).await?;
+            }
+            Change::RemoveLine { line } => {
+                if !Cart::remove_line(conn, cart.id, line).await? {
+                    return Err(AppError::not_found("line"));
+                }
+            }
+            Change::Details(details) => {
+                let Details {
+                    email,
+                    shipping,
+                    billing,
+                } = *details;
+                if shipping
+                    .as_ref()
+                    .is_some_and(|a| !region.countries.contains(&a.country_code))
+                {
+                    return Err(AppError::bad_input(
+                        "the cart's region does not ship to that country",
+                    ));
+                }
+                let json = |a: Option<AddressFields>| a.and_then(|a| serde_json::to_value(a).ok());
+                Cart::set_details(
+                    conn,
+                    cart.id,
+                    email.as_deref(),
+                    json(shipping),
+                    json(billing),
+                )
+                .await?;
+            }
+            Change::ShippingOption { option } => {
+                let option = ShippingOptionRow::find(conn, option)
+                    .await?
+                    .filter(|o| o.is_active)
+                    .ok_or_else(|| AppError::not_found("shipping option"))?;
+                if option.region_id != cart.region_id {
+                    return Err(AppError::bad_input(
+                        "that shipping option belongs to another region",
+                    ));
+                }
+                Cart::set_shipping_option(conn, cart.id, option.id).await?;
+            }
+        }
+        let cart = Cart::lock(conn, cart.id).await?;
+        view(conn, cart).await
+    })
+    .await
+}
+
 /// Adds a variant (merging with its line).
 pub async fn add_line(
     app: &AppState,
     viewer: &Viewer,
     token: &str,
-    variant_id: i64,
+    variant: i64,
     quantity: i32,
 ) -> AppResult<CartView> {
     check_quantity(quantity, false)?;
-    let cart = reach_open(app, viewer, token).await?;
-    let conn = &mut *app.db.get().await?;
-    let currency = Region::find(conn, cart.region_id)
-        .await?
-        .map(|r| r.currency_code)
-        .unwrap_or_default();
-    let existing = model::priced_lines(conn, cart.id, &currency)
-        .await?
-        .into_iter()
-        .find(|l| l.variant_id == variant_id)
-        .map_or(0, |l| l.quantity);
-    check_offer(conn, variant_id, &currency, existing + quantity).await?;
-    if !Cart::add_line(conn, cart.id, variant_id, quantity).await? {
-        return Err(AppError::bad_input(format!(
-            "a line holds at most {MAX_QUANTITY} and a cart at most {} lines",
-            model::MAX_LINES
-        )));
-    }
-    view(conn, cart).await
+    change(app, viewer, token, Change::AddLine { variant, quantity }).await
 }
 
 /// Sets a line's quantity (0 removes it).
@@ -187,25 +277,16 @@ pub async fn update_line(
     app: &AppState,
     viewer: &Viewer,
     token: &str,
-    line_id: i64,
+    line: i64,
     quantity: i32,
 ) -> AppResult<CartView> {
     check_quantity(quantity, true)?;
-    if quantity == 0 {
-        return remove_line(app, viewer, token, line_id).await;
-    }
-    let cart = reach_open(app, viewer, token).await?;
-    let conn = &mut *app.db.get().await?;
-    let variant = Cart::line_variant(conn, cart.id, line_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("line"))?;
-    let currency = Region::find(conn, cart.region_id)
-        .await?
-        .map(|r| r.currency_code)
-        .unwrap_or_default();
-    check_offer(conn, variant, &currency, quantity).await?;
-    Cart::set_line_quantity(conn, cart.id, line_id, quantity).await?;
-    view(conn, cart).await
+    let change_ = if quantity == 0 {
+        Change::RemoveLine { line }
+    } else {
+        Change::SetLine { line, quantity }
+    };
+    change(app, viewer, token, change_).await
 }
 
 /// Removes a line.
@@ -213,17 +294,13 @@ pub async fn remove_line(
     app: &AppState,
     viewer: &Viewer,
     token: &str,
-    line_id: i64,
+    line: i64,
 ) -> AppResult<CartView> {
-    let cart = reach_open(app, viewer, token).await?;
-    let conn = &mut *app.db.get().await?;
-    if !Cart::remove_line(conn, cart.id, line_id).await? {
-        return Err(AppError::not_found("line"));
-    }
-    view(conn, cart).await
+    change(app, viewer, token, Change::RemoveLine { line }).await
 }
 
-/// Sets the contact email and addresses (omitted ones stay).
+/// Sets the contact email and addresses (omitted ones stay); the shipping country must be one of
+/// the region's.
 pub async fn update_details(
     app: &AppState,
     viewer: &Viewer,
@@ -232,30 +309,12 @@ pub async fn update_details(
     shipping: Option<AddressFields>,
     billing: Option<AddressFields>,
 ) -> AppResult<CartView> {
-    let email = email.map(normalize_email).transpose()?;
-    let shipping = shipping.map(check_address).transpose()?;
-    let billing = billing.map(check_address).transpose()?;
-    let cart = reach_open(app, viewer, token).await?;
-    let conn = &mut *app.db.get().await?;
-    if let Some(address) = &shipping {
-        let region = Region::find(conn, cart.region_id).await?;
-        if !region.is_some_and(|r| r.countries.contains(&address.country_code)) {
-            return Err(AppError::bad_input(
-                "the cart's region does not ship to that country",
-            ));
-        }
-    }
-    let json = |a: Option<AddressFields>| a.and_then(|a| serde_json::to_value(a).ok());
-    Cart::set_details(
-        conn,
-        cart.id,
-        email.as_deref(),
-        json(shipping),
-        json(billing),
-    )
-    .await?;
-    let cart = Cart::by_token(conn, token).await?.ok_or_else(not_found)?;
-    view(conn, cart).await
+    let details = Change::Details(Box::new(Details {
+        email: email.map(normalize_email).transpose()?,
+        shipping: shipping.map(check_address).transpose()?,
+        billing: billing.map(check_address).transpose()?,
+    }));
+    change(app, viewer, token, details).await
 }
 
 /// The shipping options a cart may choose from.
@@ -281,22 +340,9 @@ pub async fn set_shipping(
     app: &AppState,
     viewer: &Viewer,
     token: &str,
-    option_id: i64,
+    option: i64,
 ) -> AppResult<CartView> {
-    let cart = reach_open(app, viewer, token).await?;
-    let conn = &mut *app.db.get().await?;
-    let option = ShippingOptionRow::find(conn, option_id)
-        .await?
-        .filter(|o| o.is_active)
-        .ok_or_else(|| AppError::not_found("shipping option"))?;
-    if option.region_id != cart.region_id {
-        return Err(AppError::bad_input(
-            "that shipping option belongs to another region",
-        ));
-    }
-    Cart::set_shipping_option(conn, cart.id, option.id).await?;
-    let cart = Cart::by_token(conn, token).await?.ok_or_else(not_found)?;
-    view(conn, cart).await
+    change(app, viewer, token, Change::ShippingOption { option }).await
 }
 
 /// Gives an anonymous cart to the signed-in customer (at sign-in, the storefront claims the cart

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{Address, AddressFields, Customer};
 use super::service::{self, Registering, SignedIn};
+use super::types::PostalAddress;
 use crate::auth::{RequireCustomer, Viewer};
 use crate::error::AppError;
 use crate::graphql::context::{app, db, request_context};
@@ -44,26 +45,9 @@ pub struct CustomerAccount {
 pub struct CustomerAddress {
     /// Global ID.
     pub id: ID,
-    /// First name.
-    pub first_name: String,
-    /// Last name.
-    pub last_name: String,
-    /// Company.
-    pub company: Option<String>,
-    /// Street address.
-    pub address1: String,
-    /// Apartment, suite, etc.
-    pub address2: Option<String>,
-    /// City.
-    pub city: String,
-    /// State or province.
-    pub province: Option<String>,
-    /// Postal code.
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country code, upper case.
-    pub country_code: String,
-    /// Phone.
-    pub phone: Option<String>,
+    /// The address.
+    #[graphql(flatten)]
+    pub address: PostalAddress,
     /// Whether this is the default address.
     pub is_default: bool,
 }
@@ -72,16 +56,7 @@ impl From<Address> for CustomerAddress {
     fn from(a: Address) -> Self {
         Self {
             id: to_global("CustomerAddress", a.id),
-            first_name: a.first_name,
-            last_name: a.last_name,
-            company: a.company,
-            address1: a.address1,
-            address2: a.address2,
-            city: a.city,
-            province: a.province,
-            postal_code: a.postal_code,
-            country_code: a.country_code,
-            phone: a.phone,
+            address: a.fields.into(),
             is_default: a.is_default,
         }
     }

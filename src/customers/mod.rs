@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod model;
 pub mod service;
 pub mod tokens;
+pub mod types;
 
 use crate::graphql::response_cache::RootReads;
 

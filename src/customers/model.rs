@@ -29,16 +29,8 @@ pub struct Customer {
 pub struct Address {
     pub id: i64,
     pub customer_id: i64,
-    pub first_name: String,
-    pub last_name: String,
-    pub company: Option<String>,
-    pub address1: String,
-    pub address2: Option<String>,
-    pub city: String,
-    pub province: Option<String>,
-    pub postal_code: String,
-    pub country_code: String,
-    pub phone: Option<String>,
+    #[diesel(embed)]
+    pub fields: AddressFields,
     pub is_default: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -47,9 +39,18 @@ pub struct Address {
 /// Address fields, as a client sends them and, once `service::check_address` has trimmed and
 /// validated them, as they are stored (insert and full update).
 #[derive(
-    Debug, Clone, PartialEq, Eq, Insertable, AsChangeset, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    serde::Serialize,
+    serde::Deserialize,
 )]
-#[diesel(table_name = customer_addresses, treat_none_as_null = true)]
+#[diesel(table_name = customer_addresses, treat_none_as_null = true, check_for_backend(diesel::pg::Pg))]
 pub struct AddressFields {
     pub first_name: String,
     pub last_name: String,

@@ -126,6 +126,22 @@ async fn ready_cart(
     cart
 }
 
+/// Completes every cart at the same moment (one task each); the answers in order.
+async fn complete_all(app: &Arc<TestApp>, carts: Vec<String>) -> Vec<Value> {
+    let tasks: Vec<_> = carts
+        .into_iter()
+        .map(|cart| {
+            let app = app.clone();
+            tokio::spawn(async move { complete(&app, None, &cart).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
 async fn complete(app: &TestApp, token: Option<&str>, cart: &str) -> Value {
     gql(
         app,
@@ -290,17 +306,9 @@ async fn fifty_checkouts_for_ten_units_make_ten_orders() {
     for _ in 0..50 {
         carts.push(ready_cart(&app, None, &variant, 1, &option).await);
     }
-    let tasks: Vec<_> = carts
-        .into_iter()
-        .map(|cart| {
-            let app = app.clone();
-            tokio::spawn(async move { complete(&app, None, &cart).await })
-        })
-        .collect();
     let mut placed = 0;
     let mut refused = 0;
-    for task in tasks {
-        let body = task.await.unwrap();
+    for body in complete_all(&app, carts).await {
         match code(&body) {
             "<none>" => placed += 1,
             "CONFLICT" => refused += 1,
@@ -340,15 +348,7 @@ async fn concurrent_checkouts_of_one_products_variants_all_succeed() {
         let variant = if i % 2 == 0 { &first } else { &second };
         carts.push(ready_cart(&app, None, variant, 1, &option).await);
     }
-    let tasks: Vec<_> = carts
-        .into_iter()
-        .map(|cart| {
-            let app = app.clone();
-            tokio::spawn(async move { complete(&app, None, &cart).await })
-        })
-        .collect();
-    for task in tasks {
-        let body = task.await.unwrap();
+    for body in complete_all(&app, carts).await {
         assert_eq!(code(&body), "<none>", "{body}");
     }
     assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 16);
@@ -365,15 +365,8 @@ async fn completing_a_cart_twice_or_at_once_makes_one_order() {
     let (_, variant) = stocked(&app, "twice", 10, Some(1_000)).await;
     let option = shipping(&app, 1, 0).await;
     let cart = ready_cart(&app, None, &variant, 2, &option).await;
-    let tasks: Vec<_> = (0..6)
-        .map(|_| {
-            let (app, cart) = (app.clone(), cart.clone());
-            tokio::spawn(async move { complete(&app, None, &cart).await })
-        })
-        .collect();
     let mut ids = std::collections::BTreeSet::new();
-    for task in tasks {
-        let body = task.await.unwrap();
+    for body in complete_all(&app, vec![cart.clone(); 6]).await {
         ids.insert(
             body["data"]["completeCart"]["id"]
                 .as_str()
