@@ -47,6 +47,14 @@ pub fn build_router(app: AppState) -> Router {
         .route("/readyz", get(http::readyz).with_state(app.clone()))
         .route("/metrics", get(http::metrics).with_state(app.clone()))
         .route(
+            "/webhooks/razorpay",
+            axum::routing::post(crate::payments::webhooks::razorpay)
+                .with_state(app.clone())
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::payments::webhooks::MAX_BODY_BYTES,
+                )),
+        )
+        .route(
             "/files/{*path}",
             get(storage::serve_file).with_state(Arc::<Path>::from(app.config.files_dir.as_path())),
         );

@@ -83,6 +83,12 @@ pub struct Config {
     pub mail: MailConfig,
     /// Storefront accounts.
     pub customers: CustomersConfig,
+    /// Razorpay, when all of `RAZORPAY_KEY_ID`, `RAZORPAY_KEY_SECRET` and
+    /// `RAZORPAY_WEBHOOK_SECRET` are set.
+    pub razorpay: Option<RazorpayConfig>,
+    /// Whether the `manual` payment provider may be used (`PAYMENTS_MANUAL`; on in development,
+    /// off in production: it marks orders paid without moving money).
+    pub payments_manual: bool,
 }
 
 /// Job queue settings (`JOBS_*`).
@@ -114,6 +120,28 @@ pub struct MailConfig {
     pub storefront_url: String,
     /// The shop's name in mail (`SHOP_NAME`).
     pub shop_name: String,
+}
+
+/// Razorpay account settings.
+#[derive(Clone)]
+pub struct RazorpayConfig {
+    /// `rzp_live_…` / `rzp_test_…` (public: the storefront's Checkout needs it).
+    pub key_id: String,
+    /// API secret; also signs Checkout's payment responses.
+    pub key_secret: String,
+    /// Signs webhooks (set in the Razorpay dashboard).
+    pub webhook_secret: String,
+    /// `https://api.razorpay.com` (`RAZORPAY_API_URL`, for tests).
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for RazorpayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RazorpayConfig")
+            .field("key_id", &self.key_id)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Customer account settings.
@@ -366,6 +394,27 @@ impl Config {
                     num::<i64>(&get, "CUSTOMER_RESET_TOKEN_MINUTES", 60)?.max(1),
                 ),
             },
+            razorpay: match (
+                get("RAZORPAY_KEY_ID"),
+                get("RAZORPAY_KEY_SECRET"),
+                get("RAZORPAY_WEBHOOK_SECRET"),
+            ) {
+                (Some(key_id), Some(key_secret), Some(webhook_secret)) => Some(RazorpayConfig {
+                    key_id,
+                    key_secret,
+                    webhook_secret,
+                    api_url: get("RAZORPAY_API_URL")
+                        .unwrap_or_else(|| "https://api.razorpay.com".into())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                }),
+                (None, None, None) => None,
+                _ => anyhow::bail!(
+                    "RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET go together"
+                ),
+            },
+            payments_manual: parse_bool(get("PAYMENTS_MANUAL"), env == AppEnv::Development)
+                .context("PAYMENTS_MANUAL")?,
             cors_origins: get("CORS_ALLOWED_ORIGINS")
                 .unwrap_or_default()
                 .split(',')

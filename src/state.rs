@@ -51,6 +51,8 @@ pub struct App {
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// What this process's workers did.
     pub job_metrics: JobMetrics,
+    /// The Razorpay API client, when configured.
+    pub razorpay: Option<crate::payments::razorpay::Razorpay>,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -136,6 +138,11 @@ impl App {
             }
         });
         let password_slots = Arc::new(tokio::sync::Semaphore::new(config.password_concurrency));
+        let razorpay = config
+            .razorpay
+            .clone()
+            .map(crate::payments::razorpay::Razorpay::new)
+            .transpose()?;
         let mailer = Mailer::from_config(
             &config.mail,
             config.env == crate::config::AppEnv::Development,
@@ -147,6 +154,7 @@ impl App {
             mailer,
             jobs_wake: Arc::default(),
             job_metrics: JobMetrics::default(),
+            razorpay,
             config: Arc::new(config),
             db,
             statements,

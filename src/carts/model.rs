@@ -148,6 +148,16 @@ impl Cart {
             .await
     }
 
+    /// By id.
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Cart>> {
+        carts::table
+            .find(id)
+            .select(Cart::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// By the token clients hold.
     pub async fn by_token(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<Cart>> {
         carts::table

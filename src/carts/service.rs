@@ -367,6 +367,11 @@ pub async fn claim(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<Ca
 /// It runs under the cart's row lock, as checkout does: a session cannot be replaced while the cart
 /// is being completed, nor made for a cart that has just been completed.
 pub async fn start_payment(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<Payment> {
+    if !app.config.payments_manual {
+        return Err(AppError::Forbidden(
+            "manual payment is not enabled on this shop (PAYMENTS_MANUAL)".into(),
+        ));
+    }
     let cart = reach_open(app, viewer, token).await?;
     let mut conn = app.db.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {

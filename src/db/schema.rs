@@ -332,6 +332,7 @@ diesel::table! {
         history -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        provider_payment_id -> Nullable<Text>,
     }
 }
 
@@ -406,3 +407,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_events,
     shipping_options,
 );
+
+diesel::table! {
+    /// Payment provider webhook events, stored once each.
+    webhook_events (id) {
+        id -> Int8,
+        provider -> Text,
+        event_id -> Text,
+        event -> Text,
+        payload -> Jsonb,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+    }
+}

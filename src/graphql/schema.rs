@@ -28,6 +28,7 @@ use crate::graphql::response_cache::{Reads, RootReads};
 use crate::http::request_id;
 use crate::orders::admin::{OrdersAdminQuery, OrdersMutation};
 use crate::orders::graphql::{CheckoutMutation, OrdersQuery, OrdersSubscription};
+use crate::payments::graphql::PaymentsMutation;
 use crate::shipping::admin::{ShippingAdminQuery, ShippingMutation};
 use crate::state::AppState;
 
@@ -87,6 +88,7 @@ pub struct MutationRoot(
     JobsMutation,
     CartsMutation,
     CheckoutMutation,
+    PaymentsMutation,
     OrdersMutation,
     ShippingMutation,
 );

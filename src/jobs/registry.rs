@@ -13,5 +13,9 @@ impl Handlers {
                 crate::customers::service::EMAIL_REQUEST_KIND,
                 crate::customers::jobs::EmailRequestJob,
             )
+            .with(
+                crate::payments::webhooks::JOB_KIND,
+                crate::payments::jobs::RazorpayWebhookJob,
+            )
     }
 }

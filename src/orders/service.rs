@@ -24,6 +24,12 @@ use crate::state::AppState;
 /// Completes a cart into an order, or returns the order it already became.
 pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<OrderRow> {
     let cart = carts::reach(app, viewer, token).await?;
+    complete(app, cart, &actor(viewer)).await
+}
+
+/// Completes a cart the caller has already been allowed to reach (or a payment provider's event
+/// names), or returns the order it became. `actor` goes on the order's timeline.
+pub async fn complete(app: &AppState, cart: Cart, actor: &str) -> AppResult<OrderRow> {
     let mut conn = app.db.get().await?;
     if cart.completed_at.is_some() {
         return OrderRow::of_cart(&mut conn, cart.id).await?.ok_or_else(|| {
@@ -45,7 +51,7 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
             let ready = check_ready(&view)?;
             let payment = Payment::latest_for_cart(conn, view.cart.id)
                 .await?
-                .filter(|p| p.status == "authorized")
+                .filter(|p| p.status == "authorized" || p.status == "captured")
                 .ok_or_else(|| {
                     AppError::bad_input(
                         "the cart has no authorized payment: create a payment session",
@@ -77,9 +83,6 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
                 let sold_out = change.tracked && change.inventory_quantity <= 0;
                 flipped.push((change.product_id, change.handle, sold_out));
             }
-            let provider = payments::provider_named(&payment.provider).ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("unknown provider {}", payment.provider))
-            })?;
             let new = NewOrder {
                 cart_id: view.cart.id,
                 customer_id: view.cart.customer_id,
@@ -129,11 +132,24 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
                 conn,
                 order.id,
                 "placed",
-                actor(viewer),
+                actor,
                 serde_json::json!({ "total": order.total }),
             )
             .await?;
-            if provider.captures_at_checkout() {
+            if payment.status == "captured" {
+                // Paid at the provider before checkout (Razorpay): the order is paid already.
+                order = OrderRow::set_payment(conn, order.id, "captured", Some("paid")).await?;
+                model::add_event(
+                    conn,
+                    order.id,
+                    "payment_captured",
+                    "system",
+                    serde_json::json!({ "provider": payment.provider, "providerPaymentId": payment.provider_payment_id }),
+                )
+                .await?;
+            } else if let Some(provider) =
+                payments::provider_named(&payment.provider).filter(|p| p.captures_at_checkout())
+            {
                 let outcome = provider.capture(&payment).await?;
                 if outcome.status != "captured" {
                     // Nothing is kept: no order, the stock stays, the cart stays open.
@@ -206,7 +222,8 @@ pub async fn complete_cart(app: &AppState, viewer: &Viewer, token: &str) -> AppR
     Ok(order)
 }
 
-struct Ready {
+/// What a cart has that checkout needs.
+pub struct Ready {
     email: String,
     shipping_address: serde_json::Value,
     shipping_method: String,
@@ -214,7 +231,7 @@ struct Ready {
 
 /// What a cart needs before checkout; `BAD_USER_INPUT` naming what is missing, `CONFLICT` when a
 /// line can no longer be bought.
-fn check_ready(view: &CartView) -> AppResult<Ready> {
+pub fn check_ready(view: &CartView) -> AppResult<Ready> {
     if view.lines.is_empty() {
         return Err(AppError::bad_input("the cart is empty"));
     }
@@ -252,10 +269,12 @@ fn check_ready(view: &CartView) -> AppResult<Ready> {
     })
 }
 
-fn actor(viewer: &Viewer) -> &'static str {
+/// Who placed an order, for its timeline.
+fn actor(viewer: &Viewer) -> String {
     match viewer {
-        Viewer::Customer { .. } => "customer",
-        _ => "guest",
+        Viewer::Customer { .. } => "customer".into(),
+        Viewer::Admin { id, .. } => format!("staff:{id}"),
+        _ => "guest".into(),
     }
 }
 
@@ -357,14 +376,7 @@ pub async fn transition(
                 if let Some(payment_id) = order.payment_id
                     && let Some(payment) = Payment::find(conn, payment_id).await?
                 {
-                    let provider =
-                        payments::provider_named(&payment.provider).ok_or_else(|| {
-                            AppError::Internal(anyhow::anyhow!(
-                                "unknown provider {}",
-                                payment.provider
-                            ))
-                        })?;
-                    let outcome = provider.refund(&payment).await?;
+                    let outcome = payments::refund_in_full(app, &payment).await?;
                     if !matches!(outcome.status, "refunded" | "canceled") {
                         // The order stays as it was, stock included.
                         return Err(AppError::Conflict(format!(

@@ -3,11 +3,17 @@
 //! `payments` with their status history. A second provider (Razorpay) implements the trait and is
 //! chosen in [`provider_for`]; checkout does not change.
 
+pub mod graphql;
+pub mod jobs;
 pub mod model;
+pub mod razorpay;
+pub mod service;
+pub mod webhooks;
 
 use futures_util::future::BoxFuture;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::state::App;
 use model::Payment;
 
 /// What a provider answered.
@@ -94,5 +100,39 @@ pub fn provider_named(name: &str) -> Option<&'static dyn PaymentProvider> {
     match name {
         "manual" => Some(&Manual),
         _ => None,
+    }
+}
+
+/// Gives back everything a payment took (a canceled order): the provider's refund for captured
+/// money, a release for authorized money. Runs inside the caller's transaction; a provider error
+/// fails it, so nothing is recorded as refunded that was not.
+pub async fn refund_in_full(app: &App, payment: &Payment) -> AppResult<ProviderOutcome> {
+    match payment.provider.as_str() {
+        "razorpay" => {
+            let razorpay = app
+                .razorpay
+                .as_ref()
+                .ok_or_else(|| AppError::Conflict("Razorpay is not configured".into()))?;
+            match (&payment.provider_payment_id, payment.status.as_str()) {
+                (Some(id), "captured") => {
+                    let refund = razorpay.refund(id, payment.amount).await?;
+                    Ok(ProviderOutcome {
+                        provider_id: Some(refund.id),
+                        status: "refunded",
+                    })
+                }
+                // Never paid: nothing to give back.
+                _ => Ok(ProviderOutcome {
+                    provider_id: None,
+                    status: "canceled",
+                }),
+            }
+        }
+        other => match provider_named(other) {
+            Some(provider) => provider.refund(payment).await,
+            None => Err(AppError::Internal(anyhow::anyhow!(
+                "unknown payment provider {other}"
+            ))),
+        },
     }
 }

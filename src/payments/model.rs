@@ -21,6 +21,8 @@ pub struct Payment {
     pub history: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The provider's payment id (Razorpay `pay_…`), once paid.
+    pub provider_payment_id: Option<String>,
 }
 
 impl Payment {

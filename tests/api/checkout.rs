@@ -16,7 +16,7 @@ use crate::support::mail::{address, inbox};
 use crate::support::{TestApp, code, customer_token, staff_token};
 
 const CART: &str = "id email completed lines { id quantity unitPrice { amount } subtotal { amount } inStock available } totals { subtotal { amount } shipping { amount } tax { amount } total { amount } taxRateBps } shippingMethod { name }";
-const ORDER: &str = "id displayNumber status paymentStatus fulfillmentStatus email lines { quantity unitPrice { amount } } totals { subtotal { amount } shipping { amount } tax { amount } total { amount } } events { kind actor } trackingNumber";
+pub const ORDER: &str = "id displayNumber status paymentStatus fulfillmentStatus email lines { quantity unitPrice { amount } } totals { subtotal { amount } shipping { amount } tax { amount } total { amount } } events { kind actor } trackingNumber";
 
 #[derive(diesel::QueryableByName)]
 struct Id {
@@ -26,7 +26,12 @@ struct Id {
 
 /// A published product with one variant: `stock` units (tracked), priced in INR (and, with
 /// `eur`, in EUR only). Returns `(product handle, variant global ID)`.
-async fn stocked(app: &TestApp, handle: &str, stock: i32, inr: Option<i64>) -> (String, String) {
+pub async fn stocked(
+    app: &TestApp,
+    handle: &str,
+    stock: i32,
+    inr: Option<i64>,
+) -> (String, String) {
     let mut conn = app.db.conn().await;
     let product: Id = diesel::sql_query(
         "INSERT INTO products (handle, title, status) VALUES ($1, $1, 'published') RETURNING id",
@@ -58,7 +63,7 @@ async fn stocked(app: &TestApp, handle: &str, stock: i32, inr: Option<i64>) -> (
 }
 
 /// A shipping option in `region` (1 = India) costing `amount`.
-async fn shipping(app: &TestApp, region: i64, amount: i64) -> String {
+pub async fn shipping(app: &TestApp, region: i64, amount: i64) -> String {
     let mut conn = app.db.conn().await;
     let id: Id = diesel::sql_query(
         "INSERT INTO shipping_options (region_id, name, amount) VALUES ($1, 'Standard', $2) RETURNING id",
@@ -71,7 +76,7 @@ async fn shipping(app: &TestApp, region: i64, amount: i64) -> String {
     to_global("ShippingOption", id.id).0
 }
 
-fn india() -> String {
+pub fn india() -> String {
     to_global("Region", 1).0
 }
 
@@ -79,12 +84,35 @@ fn address_input() -> Value {
     json!({ "firstName": "Asha", "lastName": "Rao", "address1": "12 MG Road", "city": "Bengaluru", "postalCode": "560001", "countryCode": "IN" })
 }
 
-async fn gql(app: &TestApp, token: Option<&str>, query: &str, vars: Value) -> Value {
+pub async fn gql(app: &TestApp, token: Option<&str>, query: &str, vars: Value) -> Value {
     app.post_as(token, query, vars).await
 }
 
 /// A cart with `quantity` of `variant`, an email, an address, shipping and an authorized payment.
 async fn ready_cart(
+    app: &TestApp,
+    token: Option<&str>,
+    variant: &str,
+    quantity: i32,
+    option: &str,
+) -> String {
+    let cart = prepared_cart(app, token, variant, quantity, option).await;
+    let paid = gql(
+        app,
+        token,
+        "mutation($c: ID!) { createPaymentSession(cartId: $c) { status provider } }",
+        json!({ "c": cart }),
+    )
+    .await;
+    assert_eq!(
+        paid["data"]["createPaymentSession"]["status"], "AUTHORIZED",
+        "{paid}"
+    );
+    cart
+}
+
+/// A cart ready for payment: `quantity` of `variant`, an email, an address and shipping.
+pub async fn prepared_cart(
     app: &TestApp,
     token: Option<&str>,
     variant: &str,
@@ -111,17 +139,6 @@ async fn ready_cart(
     assert!(
         shipped["data"]["setCartShippingMethod"].is_object(),
         "{shipped}"
-    );
-    let paid = gql(
-        app,
-        token,
-        "mutation($c: ID!) { createPaymentSession(cartId: $c) { status provider } }",
-        json!({ "c": cart }),
-    )
-    .await;
-    assert_eq!(
-        paid["data"]["createPaymentSession"]["status"], "AUTHORIZED",
-        "{paid}"
     );
     cart
 }
@@ -153,11 +170,11 @@ async fn complete(app: &TestApp, token: Option<&str>, cart: &str) -> Value {
 }
 
 /// The stock of a `stocked` product's variant.
-async fn stock(app: &TestApp, handle: &str) -> i64 {
+pub async fn stock(app: &TestApp, handle: &str) -> i64 {
     count(app, &format!("SELECT v.inventory_quantity::int8 AS id FROM product_variants v JOIN products p ON p.id = v.product_id WHERE p.handle = '{handle}'")).await
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
+pub async fn count(app: &TestApp, sql: &str) -> i64 {
     let mut conn = app.db.conn().await;
     let row: Id = diesel::sql_query(sql).get_result(&mut conn).await.unwrap();
     row.id
@@ -450,6 +467,13 @@ async fn carts_and_orders_belong_to_their_customer() {
         json!([])
     );
 
+    // Staff may place an order for a shopper (a phone order): the timeline says who.
+    let phone = ready_cart(&app, Some(&owner), &variant, 1, &option).await;
+    let placed = complete(&app, Some(&owner), &phone).await;
+    let actor = placed["data"]["completeCart"]["events"][0]["actor"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(actor.starts_with("staff:"), "{placed}");
     // An anonymous cart is anyone's who holds its id, until a customer claims it.
     let guest = gql(
         &app,
@@ -681,4 +705,36 @@ async fn bad_carts_are_refused_and_change_nothing() {
     )
     .await;
     assert_eq!(code(&delete), "CONFLICT", "{delete}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manual_payment_is_refused_unless_enabled() {
+    // Production's default: the manual provider would mark orders paid without moving money.
+    let app = TestApp::with_settings(
+        crate::support::CacheMode::Memory,
+        &[("PAYMENTS_MANUAL", "false")],
+    )
+    .await;
+    let (_, variant) = stocked(&app, "no-manual", 3, Some(1_000)).await;
+    let made = gql(
+        &app,
+        None,
+        "mutation($r: ID!) { createCart(input: { regionId: $r }) { id } }",
+        json!({ "r": india() }),
+    )
+    .await;
+    let cart = made["data"]["createCart"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    gql(&app, None, "mutation($c: ID!, $v: ID!) { addCartLineItem(cartId: $c, variantId: $v, quantity: 1) { id } }", json!({ "c": cart, "v": variant })).await;
+    let paid = gql(
+        &app,
+        None,
+        "mutation($c: ID!) { createPaymentSession(cartId: $c) { status } }",
+        json!({ "c": cart }),
+    )
+    .await;
+    assert_eq!(code(&paid), "FORBIDDEN", "{paid}");
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM payments").await, 0);
 }

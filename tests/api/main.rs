@@ -18,6 +18,7 @@ mod http_cache;
 mod jobs;
 mod modules;
 mod pagination;
+mod razorpay;
 mod schema;
 mod subscriptions;
 mod support;

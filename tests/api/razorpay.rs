@@ -1,0 +1,442 @@
+//! Razorpay against a fake Razorpay API on loopback (the endpoints we call, answering like the real
+//! API, with a switch to make it fail): the browser flow with Checkout's signature, webhook-only
+//! completion, the two racing, replayed and out-of-order webhooks, tampering, an API outage, a paid
+//! amount that does not match, and a refund on cancel.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use techpotli::auth::Role;
+use techpotli::payments::razorpay::sign;
+
+use crate::checkout::{ORDER, count, gql, prepared_cart, shipping, stocked};
+use crate::support::{CacheMode, TestApp, code, staff_token};
+
+const KEY_ID: &str = "rzp_test_techpotli";
+const KEY_SECRET: &str = "razorpay-key-secret";
+const HOOK_SECRET: &str = "razorpay-webhook-secret";
+
+/// The fake API's memory.
+#[derive(Default)]
+struct Fake {
+    down: AtomicBool,
+    orders: AtomicUsize,
+    /// `(payment id, amount)` of every refund asked for.
+    refunds: Mutex<Vec<(String, i64)>>,
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{KEY_ID}:{KEY_SECRET}"))
+    );
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+}
+
+async fn create_order(
+    State(fake): State<Arc<Fake>>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
+    if fake.down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "{}".into());
+    }
+    if !authorized(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": { "code": "BAD_REQUEST_ERROR" } }).to_string(),
+        );
+    }
+    let req: Value = serde_json::from_str(&body).unwrap();
+    let n = fake.orders.fetch_add(1, Ordering::SeqCst) + 1;
+    let order = json!({
+        "id": format!("order_T{n:012}"), "entity": "order", "amount": req["amount"], "amount_paid": 0,
+        "currency": req["currency"], "receipt": req["receipt"], "status": "created", "notes": req["notes"],
+    });
+    (StatusCode::OK, order.to_string())
+}
+
+async fn refund(
+    State(fake): State<Arc<Fake>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
+    if fake.down.load(Ordering::SeqCst) || !authorized(&headers) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "{}".into());
+    }
+    let amount = serde_json::from_str::<Value>(&body).unwrap()["amount"]
+        .as_i64()
+        .unwrap();
+    fake.refunds.lock().unwrap().push((id.clone(), amount));
+    (StatusCode::OK, json!({ "id": "rfnd_T1", "entity": "refund", "amount": amount, "payment_id": id, "status": "processed" }).to_string())
+}
+
+/// An app configured for Razorpay (manual payment off), its fake API, a stocked variant and a
+/// shipping option.
+async fn setup() -> (TestApp, Arc<Fake>, String, String) {
+    let fake = Arc::new(Fake::default());
+    let api = Router::new()
+        .route("/v1/orders", post(create_order))
+        .route("/v1/payments/{id}/refund", post(refund))
+        .with_state(fake.clone());
+    let addr = crate::support::serve(api).await;
+    let url = format!("http://{addr}");
+    let app = TestApp::with_settings(
+        CacheMode::Memory,
+        &[
+            ("RAZORPAY_KEY_ID", KEY_ID),
+            ("RAZORPAY_KEY_SECRET", KEY_SECRET),
+            ("RAZORPAY_WEBHOOK_SECRET", HOOK_SECRET),
+            ("RAZORPAY_API_URL", &url),
+            ("PAYMENTS_MANUAL", "false"),
+        ],
+    )
+    .await;
+    let (_, variant) = stocked(&app, "rz-kurta", 10, Some(149_900)).await;
+    let option = shipping(&app, 1, 10_000).await;
+    (app, fake, variant, option)
+}
+
+async fn initiate(app: &TestApp, cart: &str) -> Value {
+    gql(app, None, "mutation($c: ID!) { initiatePayment(cartId: $c) { keyId razorpayOrderId amount { amount currencyCode } } }", json!({ "c": cart })).await
+}
+
+async fn verify(app: &TestApp, cart: &str, order: &str, payment: &str, signature: &str) -> Value {
+    gql(
+        app,
+        None,
+        &format!("mutation($c: ID!, $o: String!, $p: String!, $s: String!) {{ verifyRazorpayPayment(cartId: $c, razorpayOrderId: $o, razorpayPaymentId: $p, razorpaySignature: $s) {{ {ORDER} }} }}"),
+        json!({ "c": cart, "o": order, "p": payment, "s": signature }),
+    )
+    .await
+}
+
+/// A Razorpay webhook as Razorpay sends it (signed unless `signature` is given).
+async fn webhook(
+    app: &TestApp,
+    event_id: &str,
+    body: &Value,
+    signature: Option<&str>,
+) -> StatusCode {
+    let text = body.to_string();
+    let signature = signature.map_or_else(|| sign(HOOK_SECRET, text.as_bytes()), str::to_owned);
+    let request = Request::post("/webhooks/razorpay")
+        .header("content-type", "application/json")
+        .header("x-razorpay-signature", signature)
+        .header("x-razorpay-event-id", event_id)
+        .body(Body::from(text))
+        .unwrap();
+    app.send(request).await.status
+}
+
+fn captured(event: &str, order: &str, payment: &str, amount: i64) -> Value {
+    json!({
+        "entity": "event", "account_id": "acc_T", "event": event, "contains": ["payment"],
+        "payload": { "payment": { "entity": {
+            "id": payment, "entity": "payment", "amount": amount, "currency": "INR",
+            "status": if event == "payment.failed" { "failed" } else { "captured" }, "order_id": order,
+        } } },
+        "created_at": 1_764_000_000,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_flow_with_checkouts_signature_makes_one_paid_order() {
+    let (app, fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 2, &option).await;
+    let started = initiate(&app, &cart).await;
+    let session = &started["data"]["initiatePayment"];
+    assert_eq!(session["keyId"], KEY_ID, "{started}");
+    // 2 × 1,499.00 + 100.00 shipping, + 18 %.
+    assert_eq!(
+        session["amount"],
+        json!({ "amount": 365_564, "currencyCode": "INR" })
+    );
+    let order_id = session["razorpayOrderId"].as_str().unwrap().to_owned();
+    let again = initiate(&app, &cart).await;
+    assert_eq!(
+        again["data"]["initiatePayment"]["razorpayOrderId"],
+        order_id.as_str(),
+        "unchanged cart: same session"
+    );
+    assert_eq!(fake.orders.load(Ordering::SeqCst), 1);
+
+    // A forged or missing signature records nothing.
+    for bad in [
+        sign(KEY_SECRET, b"order_X|pay_T1"),
+        "00".repeat(32),
+        String::new(),
+    ] {
+        let refused = verify(&app, &cart, &order_id, "pay_T1", &bad).await;
+        assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM payments WHERE status = 'pending'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 0);
+
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_T1").as_bytes());
+    let paid = verify(&app, &cart, &order_id, "pay_T1", &signature).await;
+    let order = &paid["data"]["verifyRazorpayPayment"];
+    assert_eq!(order["status"], "PAID", "{paid}");
+    assert_eq!(order["paymentStatus"], "CAPTURED");
+    assert_eq!(order["totals"]["total"]["amount"], 365_564);
+    let retried = verify(&app, &cart, &order_id, "pay_T1", &signature).await;
+    assert_eq!(
+        retried["data"]["verifyRazorpayPayment"]["id"], order["id"],
+        "a retry returns the order"
+    );
+    // The webhook arrives afterwards, twice: 2xx both times, no second order or effect.
+    let event = captured("payment.captured", &order_id, "pay_T1", 365_564);
+    assert_eq!(webhook(&app, "evt_T1", &event, None).await, StatusCode::OK);
+    assert_eq!(webhook(&app, "evt_T1", &event, None).await, StatusCode::OK);
+    app.run_jobs().await;
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 1);
+    assert_eq!(
+        count(&app, "SELECT count(*) AS id FROM webhook_events").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM jobs WHERE kind = 'razorpay_webhook'"
+        )
+        .await,
+        1
+    );
+    // A late `payment.authorized` (out of order) changes nothing.
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_T0",
+            &captured("payment.authorized", &order_id, "pay_T1", 365_564),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM payments WHERE status = 'captured'"
+        )
+        .await,
+        1
+    );
+
+    // Canceling refunds the whole capture through Razorpay.
+    let staff = staff_token(&app, Role::Orders).await;
+    let canceled = gql(
+        &app,
+        Some(&staff),
+        "mutation($id: ID!) { cancelOrder(id: $id) { status paymentStatus } }",
+        json!({ "id": order["id"] }),
+    )
+    .await;
+    assert_eq!(
+        canceled["data"]["cancelOrder"],
+        json!({ "status": "CANCELED", "paymentStatus": "REFUNDED" }),
+        "{canceled}"
+    );
+    assert_eq!(
+        *fake.refunds.lock().unwrap(),
+        vec![("pay_T1".to_owned(), 365_564)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_alone_completes_the_order_and_tampering_is_refused() {
+    let (app, _fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = captured("order.paid", &order_id, "pay_T2", 188_682);
+    // Signed with the wrong secret, or a body changed after signing: 400, nothing stored.
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_X",
+            &event,
+            Some(&sign("wrong", event.to_string().as_bytes()))
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    let mut tampered = event.clone();
+    tampered["payload"]["payment"]["entity"]["amount"] = json!(1);
+    let genuine = sign(HOOK_SECRET, event.to_string().as_bytes());
+    assert_eq!(
+        webhook(&app, "evt_X", &tampered, Some(&genuine)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) AS id FROM webhook_events").await,
+        0
+    );
+
+    // The browser never comes back: the webhook places the order.
+    assert_eq!(webhook(&app, "evt_T2", &event, None).await, StatusCode::OK);
+    assert_eq!(
+        count(&app, "SELECT count(*) AS id FROM orders").await,
+        0,
+        "processed as a job, after the answer"
+    );
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM orders WHERE status = 'paid'"
+        )
+        .await,
+        1
+    );
+    let completed = gql(
+        &app,
+        None,
+        "query($c: ID!) { cart(id: $c) { completed } }",
+        json!({ "c": cart }),
+    )
+    .await;
+    assert_eq!(completed["data"]["cart"]["completed"], true);
+    // Unknown events are recorded and ignored.
+    let other = json!({ "event": "invoice.paid", "payload": {} });
+    assert_eq!(webhook(&app, "evt_T3", &other, None).await, StatusCode::OK);
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM webhook_events WHERE processed_at IS NOT NULL"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_and_the_webhook_racing_make_one_order() {
+    let (app, _fake, variant, option) = setup().await;
+    let app = Arc::new(app);
+    for round in 0..3 {
+        let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+        let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let payment = format!("pay_R{round}");
+        let signature = sign(KEY_SECRET, format!("{order_id}|{payment}").as_bytes());
+        let event = captured("payment.captured", &order_id, &payment, 188_682);
+        let browser = {
+            let (app, cart, order_id, payment) =
+                (app.clone(), cart.clone(), order_id.clone(), payment.clone());
+            tokio::spawn(async move { verify(&app, &cart, &order_id, &payment, &signature).await })
+        };
+        assert_eq!(
+            webhook(&app, &format!("evt_R{round}"), &event, None).await,
+            StatusCode::OK
+        );
+        app.run_jobs().await;
+        let body = browser.await.unwrap();
+        assert_eq!(
+            body["data"]["verifyRazorpayPayment"]["status"], "PAID",
+            "{body}"
+        );
+    }
+    assert_eq!(
+        count(&app, "SELECT count(*) AS id FROM orders").await,
+        3,
+        "one order per cart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_or_a_wrong_amount_places_no_order() {
+    let (app, fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    fake.down.store(true, Ordering::SeqCst);
+    let down = initiate(&app, &cart).await;
+    assert_eq!(code(&down), "SERVICE_UNAVAILABLE", "{down}");
+    assert_eq!(
+        count(&app, "SELECT count(*) AS id FROM payments").await,
+        0,
+        "nothing half-done"
+    );
+    fake.down.store(false, Ordering::SeqCst);
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Razorpay reports a capture of another amount: flagged for review, no order.
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_W",
+            &captured("payment.captured", &order_id, "pay_W", 100),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM payments WHERE status = 'review'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 0);
+
+    // A failed payment leaves the cart usable: a new session, then a paid order.
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let first = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_F",
+            &captured("payment.failed", &first, "pay_F", 188_682),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM payments WHERE status = 'failed'"
+        )
+        .await,
+        1
+    );
+    let second = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second, "a new Razorpay order after a failure");
+    let signature = sign(KEY_SECRET, format!("{second}|pay_G").as_bytes());
+    assert_eq!(
+        verify(&app, &cart, &second, "pay_G", &signature).await["data"]["verifyRazorpayPayment"]["status"],
+        "PAID"
+    );
+}
