@@ -421,3 +421,18 @@ diesel::table! {
         outcome -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// Refunds of captured payments.
+    refunds (id) {
+        id -> Int8,
+        payment_id -> Int8,
+        order_id -> Int8,
+        provider_refund_id -> Nullable<Text>,
+        amount -> Int8,
+        status -> Text,
+        actor -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

@@ -150,6 +150,23 @@ impl OrdersMutation {
         apply(ctx, &id, Transition::Deliver, None).await
     }
 
+    /// Refunds `amount` (minor units) of the order's captured payment — all of it or part, several
+    /// times, never more than was captured in total. Razorpay refunds are confirmed by its
+    /// `refund.processed` webhook; the order's `paymentStatus` becomes `PARTIALLY_REFUNDED` or
+    /// `REFUNDED`. Publishes `orderUpdated`.
+    #[graphql(guard = "RequirePermission(Permission::Orders)")]
+    async fn refund_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        amount: crate::graphql::scalars::MinorUnits,
+    ) -> Result<Order> {
+        let id = expect_global(&id, "Order")?;
+        let app = app(ctx)?;
+        let row = crate::payments::refunds::refund_order(app, staff_id(ctx)?, id, amount.0).await?;
+        Order::load_one(app, row).await
+    }
+
     /// Cancels an order that has not shipped: its stock comes back (the storefront sees it at
     /// once) and its payment is refunded (captured) or released (authorized).
     #[graphql(guard = "RequirePermission(Permission::Orders)")]

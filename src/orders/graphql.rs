@@ -91,6 +91,37 @@ pub struct OrderEvent {
     pub at: DateTime<Utc>,
 }
 
+/// A payment as recorded, with the provider's ids.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(cache_control(private))]
+pub struct PaymentRecord {
+    /// `manual` or `razorpay`.
+    pub provider: String,
+    /// `PENDING`, `AUTHORIZED`, `CAPTURED`, `CANCELED`, `REFUNDED`, `FAILED` or `REVIEW`.
+    pub status: String,
+    pub amount: Money,
+    /// The provider's session id (Razorpay `order_…`).
+    pub provider_id: Option<String>,
+    /// The provider's payment id (Razorpay `pay_…`).
+    pub provider_payment_id: Option<String>,
+    /// Every status with its time.
+    pub history: async_graphql::Json<serde_json::Value>,
+}
+
+/// A refund.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(cache_control(private))]
+pub struct RefundRecord {
+    pub amount: Money,
+    /// `PENDING`, `PROCESSED` or `FAILED`.
+    pub status: String,
+    /// The provider's refund id (Razorpay `rfnd_…`).
+    pub provider_refund_id: Option<String>,
+    /// `staff:<id>`, or `provider` for one made in the provider's dashboard.
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
 /// An order.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(cache_control(private))]
@@ -116,17 +147,25 @@ pub struct Order {
     pub carrier: Option<String>,
     /// Oldest first.
     pub events: Vec<OrderEvent>,
+    /// The payment the order was placed with (its status history and provider ids).
+    pub payment: Option<PaymentRecord>,
+    /// Refunds, oldest first.
+    pub refunds: Vec<RefundRecord>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Order {
-    /// Orders with their lines and timelines: three statements whatever the page size.
+    /// Orders with their lines, timelines, payments and refunds: five statements whatever the page
+    /// size.
     pub async fn load_many(app: &App, rows: Vec<OrderRow>) -> AppResult<Vec<Order>> {
         let ids: Vec<i64> = rows.iter().map(|o| o.id).collect();
         let conn = &mut *app.db.get().await?;
         let lines = model::lines_of(conn, &ids).await?;
         let events = model::events_of(conn, &ids).await?;
+        let refunds = crate::payments::refunds::of_orders(conn, &ids).await?;
+        let payment_ids: Vec<i64> = rows.iter().filter_map(|o| o.payment_id).collect();
+        let payments = crate::payments::model::Payment::of_ids(conn, &payment_ids).await?;
         Ok(rows
             .into_iter()
             .map(|o| {
@@ -175,6 +214,28 @@ impl Order {
                             actor: e.actor.clone(),
                             data: async_graphql::Json(e.data.clone()),
                             at: e.created_at,
+                        })
+                        .collect(),
+                    payment: payments
+                        .iter()
+                        .find(|p| Some(p.id) == o.payment_id)
+                        .map(|p| PaymentRecord {
+                            provider: p.provider.clone(),
+                            status: p.status.to_uppercase(),
+                            amount: Money::new(p.amount, &p.currency_code),
+                            provider_id: p.provider_id.clone(),
+                            provider_payment_id: p.provider_payment_id.clone(),
+                            history: async_graphql::Json(p.history.clone()),
+                        }),
+                    refunds: refunds
+                        .iter()
+                        .filter(|r| r.order_id == o.id)
+                        .map(|r| RefundRecord {
+                            amount: Money::new(r.amount, &cur),
+                            status: r.status.to_uppercase(),
+                            provider_refund_id: r.provider_refund_id.clone(),
+                            actor: r.actor.clone(),
+                            at: r.created_at,
                         })
                         .collect(),
                     currency_code: cur,

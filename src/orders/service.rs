@@ -376,7 +376,9 @@ pub async fn transition(
                 if let Some(payment_id) = order.payment_id
                     && let Some(payment) = Payment::find(conn, payment_id).await?
                 {
-                    let outcome = payments::refund_in_full(app, &payment).await?;
+                    let remaining =
+                        payment.amount - payments::refunds::committed(conn, payment.id).await?;
+                    let outcome = payments::refund_in_full(app, &payment, remaining).await?;
                     if !matches!(outcome.status, "refunded" | "canceled") {
                         // The order stays as it was, stock included.
                         return Err(AppError::Conflict(format!(
@@ -385,6 +387,18 @@ pub async fn transition(
                         )));
                     }
                     Payment::set_status(conn, payment.id, outcome.status, None).await?;
+                    if outcome.status == "refunded" && remaining > 0 && payment.status == "captured"
+                    {
+                        payments::refunds::record(
+                            conn,
+                            &payment,
+                            order.id,
+                            remaining,
+                            outcome.provider_id.as_deref(),
+                            &actor,
+                        )
+                        .await?;
+                    }
                     let payment_status = if outcome.status == "refunded" {
                         "refunded"
                     } else {

@@ -43,6 +43,17 @@ async fn process(app: &AppState, id: i64) -> anyhow::Result<String> {
         .select((webhook_events::event, webhook_events::payload))
         .first(&mut conn)
         .await?;
+    if event == "refund.processed" {
+        let refund = &payload["payload"]["refund"]["entity"];
+        return super::refunds::provider_refund_processed(
+            app,
+            refund["id"].as_str().unwrap_or_default(),
+            refund["payment_id"].as_str().unwrap_or_default(),
+            refund["amount"].as_i64().unwrap_or_default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(error_chain(&e)));
+    }
     let entity = &payload["payload"]["payment"]["entity"];
     let order_id = entity["order_id"].as_str().unwrap_or_default();
     let payment_id = entity["id"].as_str().unwrap_or_default();

@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod jobs;
 pub mod model;
 pub mod razorpay;
+pub mod refunds;
 pub mod service;
 pub mod webhooks;
 
@@ -106,7 +107,11 @@ pub fn provider_named(name: &str) -> Option<&'static dyn PaymentProvider> {
 /// Gives back everything a payment took (a canceled order): the provider's refund for captured
 /// money, a release for authorized money. Runs inside the caller's transaction; a provider error
 /// fails it, so nothing is recorded as refunded that was not.
-pub async fn refund_in_full(app: &App, payment: &Payment) -> AppResult<ProviderOutcome> {
+pub async fn refund_in_full(
+    app: &App,
+    payment: &Payment,
+    remaining: i64,
+) -> AppResult<ProviderOutcome> {
     match payment.provider.as_str() {
         "razorpay" => {
             let razorpay = app
@@ -114,8 +119,12 @@ pub async fn refund_in_full(app: &App, payment: &Payment) -> AppResult<ProviderO
                 .as_ref()
                 .ok_or_else(|| AppError::Conflict("Razorpay is not configured".into()))?;
             match (&payment.provider_payment_id, payment.status.as_str()) {
+                (Some(_), "captured") if remaining <= 0 => Ok(ProviderOutcome {
+                    provider_id: None,
+                    status: "refunded",
+                }),
                 (Some(id), "captured") => {
-                    let refund = razorpay.refund(id, payment.amount).await?;
+                    let refund = razorpay.refund(id, remaining).await?;
                     Ok(ProviderOutcome {
                         provider_id: Some(refund.id),
                         status: "refunded",

@@ -90,6 +90,15 @@ impl Payment {
             .optional()
     }
 
+    /// Several by id.
+    pub async fn of_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Payment>> {
+        payments::table
+            .filter(payments::id.eq_any(ids))
+            .select(Payment::as_select())
+            .load(conn)
+            .await
+    }
+
     /// By id.
     pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Payment>> {
         payments::table

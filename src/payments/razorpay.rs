@@ -72,6 +72,9 @@ pub struct RazorpayOrder {
 pub struct RazorpayRefund {
     pub id: String,
     pub amount: i64,
+    /// `pending` or `processed` (`refund.processed` follows a pending one).
+    #[serde(default)]
+    pub status: String,
 }
 
 /// The Razorpay API client.

@@ -75,8 +75,11 @@ async fn refund(
     let amount = serde_json::from_str::<Value>(&body).unwrap()["amount"]
         .as_i64()
         .unwrap();
-    fake.refunds.lock().unwrap().push((id.clone(), amount));
-    (StatusCode::OK, json!({ "id": "rfnd_T1", "entity": "refund", "amount": amount, "payment_id": id, "status": "processed" }).to_string())
+    let mut refunds = fake.refunds.lock().unwrap();
+    refunds.push((id.clone(), amount));
+    // Like the real API for most methods: accepted now, `refund.processed` later.
+    let refund = json!({ "id": format!("rfnd_T{}", refunds.len()), "entity": "refund", "amount": amount, "payment_id": id, "status": "pending" });
+    (StatusCode::OK, refund.to_string())
 }
 
 /// An app configured for Razorpay (manual payment off), its fake API, a stocked variant and a
@@ -255,6 +258,12 @@ async fn the_browser_flow_with_checkouts_signature_makes_one_paid_order() {
     assert_eq!(
         *fake.refunds.lock().unwrap(),
         vec![("pay_T1".to_owned(), 365_564)]
+    );
+    let refunds = gql(&app, Some(&staff), "query($id: ID!) { adminOrder(id: $id) { refunds { amount { amount } status providerRefundId } } }", json!({ "id": order["id"] })).await;
+    assert_eq!(
+        refunds["data"]["adminOrder"]["refunds"],
+        json!([{ "amount": { "amount": 365_564 }, "status": "PENDING", "providerRefundId": "rfnd_T1" }]),
+        "{refunds}"
     );
 }
 
@@ -438,5 +447,133 @@ async fn an_outage_or_a_wrong_amount_places_no_order() {
     assert_eq!(
         verify(&app, &cart, &second, "pay_G", &signature).await["data"]["verifyRazorpayPayment"]["status"],
         "PAID"
+    );
+}
+
+fn refund_processed(refund: &str, payment: &str, amount: i64) -> Value {
+    json!({
+        "entity": "event", "event": "refund.processed", "contains": ["refund", "payment"],
+        "payload": { "refund": { "entity": {
+            "id": refund, "entity": "refund", "amount": amount, "currency": "INR", "payment_id": payment, "status": "processed",
+        } } },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_and_full_refunds_never_exceed_the_capture() {
+    let (app, fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 2, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_P").as_bytes());
+    let order =
+        verify(&app, &cart, &order_id, "pay_P", &signature).await["data"]["verifyRazorpayPayment"]
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let staff = staff_token(&app, Role::Orders).await;
+    let refund = "mutation($id: ID!, $a: MinorUnits!) { refundOrder(id: $id, amount: $a) { paymentStatus refunds { amount { amount } status providerRefundId } payment { status providerId providerPaymentId } } }";
+
+    let first = gql(
+        &app,
+        Some(&staff),
+        refund,
+        json!({ "id": order, "a": 100_000 }),
+    )
+    .await;
+    let body = &first["data"]["refundOrder"];
+    assert_eq!(
+        body["paymentStatus"], "CAPTURED",
+        "pending until Razorpay confirms: {first}"
+    );
+    assert_eq!(
+        body["refunds"],
+        json!([{ "amount": { "amount": 100_000 }, "status": "PENDING", "providerRefundId": "rfnd_T1" }])
+    );
+    assert_eq!(
+        body["payment"],
+        json!({ "status": "CAPTURED", "providerId": order_id, "providerPaymentId": "pay_P" })
+    );
+    // More than is left (365,564 − 100,000 pending) is refused and asks Razorpay nothing.
+    let too_much = gql(
+        &app,
+        Some(&staff),
+        refund,
+        json!({ "id": order, "a": 265_565 }),
+    )
+    .await;
+    assert_eq!(code(&too_much), "BAD_USER_INPUT", "{too_much}");
+    for bad in [0, -5] {
+        assert_eq!(
+            code(&gql(&app, Some(&staff), refund, json!({ "id": order, "a": bad })).await),
+            "BAD_USER_INPUT"
+        );
+    }
+    assert_eq!(fake.refunds.lock().unwrap().len(), 1);
+
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_RF1",
+            &refund_processed("rfnd_T1", "pay_P", 100_000),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    let desk = "query($id: ID!) { adminOrder(id: $id) { paymentStatus refunds { status } } }";
+    let partly = gql(&app, Some(&staff), desk, json!({ "id": order })).await;
+    assert_eq!(
+        partly["data"]["adminOrder"]["paymentStatus"], "PARTIALLY_REFUNDED",
+        "{partly}"
+    );
+
+    let rest = gql(
+        &app,
+        Some(&staff),
+        refund,
+        json!({ "id": order, "a": 265_564 }),
+    )
+    .await;
+    assert!(rest["data"]["refundOrder"].is_object(), "{rest}");
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_RF2",
+            &refund_processed("rfnd_T2", "pay_P", 265_564),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_RF2",
+            &refund_processed("rfnd_T2", "pay_P", 265_564),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    let all = gql(&app, Some(&staff), desk, json!({ "id": order })).await;
+    assert_eq!(
+        all["data"]["adminOrder"]["paymentStatus"], "REFUNDED",
+        "{all}"
+    );
+    assert_eq!(
+        all["data"]["adminOrder"]["refunds"],
+        json!([{ "status": "PROCESSED" }, { "status": "PROCESSED" }])
+    );
+    let none_left = gql(&app, Some(&staff), refund, json!({ "id": order, "a": 1 })).await;
+    assert_eq!(code(&none_left), "BAD_USER_INPUT");
+    assert_eq!(
+        *fake.refunds.lock().unwrap(),
+        vec![("pay_P".to_owned(), 100_000), ("pay_P".to_owned(), 265_564)]
     );
 }
