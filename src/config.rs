@@ -133,6 +133,11 @@ pub struct RazorpayConfig {
     pub webhook_secret: String,
     /// `https://api.razorpay.com` (`RAZORPAY_API_URL`, for tests).
     pub api_url: String,
+    /// Whether the account captures payments by itself (`RAZORPAY_AUTO_CAPTURE`, default true);
+    /// when false, the server captures each authorized payment.
+    pub auto_capture: bool,
+    /// How long one API call may take (`RAZORPAY_API_TIMEOUT_MS`, 10,000).
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for RazorpayConfig {
@@ -407,6 +412,11 @@ impl Config {
                         .unwrap_or_else(|| "https://api.razorpay.com".into())
                         .trim_end_matches('/')
                         .to_owned(),
+                    auto_capture: parse_bool(get("RAZORPAY_AUTO_CAPTURE"), true)
+                        .context("RAZORPAY_AUTO_CAPTURE")?,
+                    timeout: Duration::from_millis(
+                        num::<u64>(&get, "RAZORPAY_API_TIMEOUT_MS", 10_000)?.max(1),
+                    ),
                 }),
                 (None, None, None) => None,
                 _ => anyhow::bail!(

@@ -88,6 +88,29 @@ async fn process(app: &AppState, id: i64) -> anyhow::Result<String> {
                 Settled::Review(reason) => format!("{event}: flagged for review ({reason})"),
             })
         }
+        "payment.authorized" if app.razorpay.as_ref().is_some_and(|r| !r.auto_capture()) => {
+            // Without automatic capture, the server captures, then settles as for a capture.
+            service::capture_if_needed(app, &session, payment_id)
+                .await
+                .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+            let amount = entity["amount"].as_i64().unwrap_or(-1);
+            let currency = entity["currency"].as_str().unwrap_or_default();
+            let settled = service::settle(
+                app,
+                session.id,
+                payment_id,
+                Some((amount, currency)),
+                "system",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+            Ok(match settled {
+                Settled::Order(order) => {
+                    format!("{event}: captured; order {}", order.display_number)
+                }
+                Settled::Review(reason) => format!("{event}: flagged for review ({reason})"),
+            })
+        }
         "payment.failed" => {
             service::mark_failed(app, session.id)
                 .await

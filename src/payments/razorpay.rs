@@ -3,8 +3,6 @@
 //! and of the raw webhook body with the webhook secret (`X-Razorpay-Signature`) — both compared in
 //! constant time.
 
-use std::time::Duration;
-
 use base64::Engine;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
@@ -18,8 +16,6 @@ use sha2::Sha256;
 use crate::config::RazorpayConfig;
 use crate::error::{AppError, AppResult};
 
-/// How long one API call may take before it counts as failed.
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest API response read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
@@ -130,6 +126,20 @@ impl Razorpay {
         self.call("/v1/orders", &body).await
     }
 
+    /// Whether the account captures payments by itself.
+    pub fn auto_capture(&self) -> bool {
+        self.config.auto_capture
+    }
+
+    /// Captures an authorized payment (accounts without automatic capture).
+    pub async fn capture(&self, payment_id: &str, amount: i64, currency: &str) -> AppResult<()> {
+        let body = serde_json::json!({ "amount": amount, "currency": currency });
+        let _: serde_json::Value = self
+            .call(&format!("/v1/payments/{payment_id}/capture"), &body)
+            .await?;
+        Ok(())
+    }
+
     /// Refunds `amount` of a captured payment.
     pub async fn refund(&self, payment_id: &str, amount: i64) -> AppResult<RazorpayRefund> {
         let body = serde_json::json!({ "amount": amount });
@@ -153,13 +163,13 @@ impl Razorpay {
             .header("authorization", format!("Basic {credentials}"))
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| AppError::Internal(e.into()))?;
-        let response = tokio::time::timeout(API_TIMEOUT, self.http.request(request))
+        let response = tokio::time::timeout(self.config.timeout, self.http.request(request))
             .await
             .map_err(|_| unavailable("timed out".into()))?
             .map_err(|e| unavailable(e.to_string()))?;
         let status = response.status();
         let bytes = tokio::time::timeout(
-            API_TIMEOUT,
+            self.config.timeout,
             http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect(),
         )
         .await

@@ -124,6 +124,7 @@ pub async fn verify(
         .await?
         .filter(|p| p.cart_id == cart.id)
         .ok_or_else(|| AppError::not_found("payment session"))?;
+    capture_if_needed(app, &payment, payment_id).await?;
     match settle(app, payment.id, payment_id, None, "customer").await? {
         Settled::Order(order) => Ok(*order),
         Settled::Review(reason) => Err(AppError::Conflict(format!(
@@ -248,6 +249,22 @@ async fn set_provider_payment(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Captures an authorized payment when the account does not do it by itself (an API error fails
+/// the caller, which may retry: nothing was recorded).
+pub async fn capture_if_needed(
+    app: &AppState,
+    payment: &Payment,
+    provider_payment_id: &str,
+) -> AppResult<()> {
+    let razorpay = razorpay(app)?;
+    if razorpay.auto_capture() || payment.status == "captured" {
+        return Ok(());
+    }
+    razorpay
+        .capture(provider_payment_id, payment.amount, &payment.currency_code)
+        .await
 }
 
 /// Records a failed attempt (`payment.failed`): the cart stays usable, a new attempt may follow.

@@ -26,6 +26,10 @@ const HOOK_SECRET: &str = "razorpay-webhook-secret";
 #[derive(Default)]
 struct Fake {
     down: AtomicBool,
+    /// Answer order creation only after two seconds.
+    slow: AtomicBool,
+    /// Payment ids captured by the server.
+    captures: Mutex<Vec<String>>,
     orders: AtomicUsize,
     /// `(payment id, amount)` of every refund asked for.
     refunds: Mutex<Vec<(String, i64)>>,
@@ -47,6 +51,9 @@ async fn create_order(
 ) -> (StatusCode, String) {
     if fake.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "{}".into());
+    }
+    if fake.slow.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
     if !authorized(&headers) {
         return (
@@ -82,13 +89,34 @@ async fn refund(
     (StatusCode::OK, refund.to_string())
 }
 
+async fn capture(
+    State(fake): State<Arc<Fake>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, String) {
+    if !authorized(&headers) {
+        return (StatusCode::UNAUTHORIZED, "{}".into());
+    }
+    fake.captures.lock().unwrap().push(id.clone());
+    (
+        StatusCode::OK,
+        json!({ "id": id, "entity": "payment", "status": "captured" }).to_string(),
+    )
+}
+
 /// An app configured for Razorpay (manual payment off), its fake API, a stocked variant and a
 /// shipping option.
 async fn setup() -> (TestApp, Arc<Fake>, String, String) {
+    setup_with(&[]).await
+}
+
+/// As [`setup`], with more settings.
+async fn setup_with(extra: &[(&str, &str)]) -> (TestApp, Arc<Fake>, String, String) {
     let fake = Arc::new(Fake::default());
     let api = Router::new()
         .route("/v1/orders", post(create_order))
         .route("/v1/payments/{id}/refund", post(refund))
+        .route("/v1/payments/{id}/capture", post(capture))
         .with_state(fake.clone());
     let addr = crate::support::serve(api).await;
     let url = format!("http://{addr}");
@@ -100,7 +128,11 @@ async fn setup() -> (TestApp, Arc<Fake>, String, String) {
             ("RAZORPAY_WEBHOOK_SECRET", HOOK_SECRET),
             ("RAZORPAY_API_URL", &url),
             ("PAYMENTS_MANUAL", "false"),
-        ],
+            ("RAZORPAY_API_TIMEOUT_MS", "500"),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
     )
     .await;
     let (_, variant) = stocked(&app, "rz-kurta", 10, Some(149_900)).await;
@@ -575,5 +607,61 @@ async fn partial_and_full_refunds_never_exceed_the_capture() {
     assert_eq!(
         *fake.refunds.lock().unwrap(),
         vec![("pay_P".to_owned(), 100_000), ("pay_P".to_owned(), 265_564)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_api_times_out_and_nothing_is_recorded() {
+    let (app, fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    fake.slow.store(true, Ordering::SeqCst);
+    let slow = initiate(&app, &cart).await;
+    assert_eq!(code(&slow), "SERVICE_UNAVAILABLE", "{slow}");
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM payments").await, 0);
+    fake.slow.store(false, Ordering::SeqCst);
+    assert!(
+        initiate(&app, &cart).await["data"]["initiatePayment"].is_object(),
+        "retry works"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_auto_capture_the_server_captures_then_places_the_order() {
+    let (app, fake, variant, option) = setup_with(&[("RAZORPAY_AUTO_CAPTURE", "false")]).await;
+    // From the browser.
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_C1").as_bytes());
+    let paid = verify(&app, &cart, &order_id, "pay_C1", &signature).await;
+    assert_eq!(
+        paid["data"]["verifyRazorpayPayment"]["status"], "PAID",
+        "{paid}"
+    );
+    // From `payment.authorized` alone.
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let authorized = captured("payment.authorized", &order_id, "pay_C2", 188_682);
+    assert_eq!(
+        webhook(&app, "evt_C2", &authorized, None).await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM orders WHERE status = 'paid'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        *fake.captures.lock().unwrap(),
+        vec!["pay_C1".to_owned(), "pay_C2".to_owned()]
     );
 }
