@@ -149,6 +149,9 @@ pub struct Order {
     pub events: Vec<OrderEvent>,
     /// The payment the order was placed with (its status history and provider ids).
     pub payment: Option<PaymentRecord>,
+    /// Every payment session of the order's cart, newest first (failed and replaced attempts
+    /// included).
+    pub payment_attempts: Vec<PaymentRecord>,
     /// Refunds, oldest first.
     pub refunds: Vec<RefundRecord>,
     pub created_at: DateTime<Utc>,
@@ -164,8 +167,16 @@ impl Order {
         let lines = model::lines_of(conn, &ids).await?;
         let events = model::events_of(conn, &ids).await?;
         let refunds = crate::payments::refunds::of_orders(conn, &ids).await?;
-        let payment_ids: Vec<i64> = rows.iter().filter_map(|o| o.payment_id).collect();
-        let payments = crate::payments::model::Payment::of_ids(conn, &payment_ids).await?;
+        let cart_ids: Vec<i64> = rows.iter().map(|o| o.cart_id).collect();
+        let payments = crate::payments::model::Payment::of_carts(conn, &cart_ids).await?;
+        let record = |p: &crate::payments::model::Payment| PaymentRecord {
+            provider: p.provider.clone(),
+            status: p.status.to_uppercase(),
+            amount: Money::new(p.amount, &p.currency_code),
+            provider_id: p.provider_id.clone(),
+            provider_payment_id: p.provider_payment_id.clone(),
+            history: async_graphql::Json(p.history.clone()),
+        };
         Ok(rows
             .into_iter()
             .map(|o| {
@@ -219,14 +230,12 @@ impl Order {
                     payment: payments
                         .iter()
                         .find(|p| Some(p.id) == o.payment_id)
-                        .map(|p| PaymentRecord {
-                            provider: p.provider.clone(),
-                            status: p.status.to_uppercase(),
-                            amount: Money::new(p.amount, &p.currency_code),
-                            provider_id: p.provider_id.clone(),
-                            provider_payment_id: p.provider_payment_id.clone(),
-                            history: async_graphql::Json(p.history.clone()),
-                        }),
+                        .map(record),
+                    payment_attempts: payments
+                        .iter()
+                        .filter(|p| p.cart_id == o.cart_id)
+                        .map(record)
+                        .collect(),
                     refunds: refunds
                         .iter()
                         .filter(|r| r.order_id == o.id)

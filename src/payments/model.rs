@@ -90,11 +90,15 @@ impl Payment {
             .optional()
     }
 
-    /// Several by id.
-    pub async fn of_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Payment>> {
+    /// Every session of several carts, newest first.
+    pub async fn of_carts(
+        conn: &mut AsyncPgConnection,
+        carts: &[i64],
+    ) -> QueryResult<Vec<Payment>> {
         payments::table
-            .filter(payments::id.eq_any(ids))
+            .filter(payments::cart_id.eq_any(carts))
             .select(Payment::as_select())
+            .order(payments::id.desc())
             .load(conn)
             .await
     }
