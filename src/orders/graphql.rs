@@ -131,7 +131,7 @@ pub struct Order {
     /// Human number, e.g. 1001 (shown as #1001).
     pub display_number: i64,
     pub status: OrderStatus,
-    /// `AUTHORIZED`, `CAPTURED`, `REFUNDED` or `CANCELED`.
+    /// `AUTHORIZED`, `CAPTURED`, `PARTIALLY_REFUNDED`, `REFUNDED` or `CANCELED`.
     pub payment_status: String,
     /// `NOT_FULFILLED`, `FULFILLED`, `SHIPPED`, `DELIVERED` or `CANCELED`.
     pub fulfillment_status: String,

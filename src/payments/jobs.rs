@@ -50,6 +50,7 @@ async fn process(app: &AppState, id: i64) -> anyhow::Result<String> {
             refund["id"].as_str().unwrap_or_default(),
             refund["payment_id"].as_str().unwrap_or_default(),
             refund["amount"].as_i64().unwrap_or_default(),
+            refund["notes"]["refund_id"].as_i64(),
         )
         .await
         .map_err(|e| anyhow::anyhow!(error_chain(&e)));

@@ -124,7 +124,7 @@ pub async fn refund_in_full(
                     status: "refunded",
                 }),
                 (Some(id), "captured") => {
-                    let refund = razorpay.refund(id, remaining).await?;
+                    let refund = razorpay.refund(id, remaining, None).await?;
                     Ok(ProviderOutcome {
                         provider_id: Some(refund.id),
                         status: "refunded",

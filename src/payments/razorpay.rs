@@ -140,9 +140,16 @@ impl Razorpay {
         Ok(())
     }
 
-    /// Refunds `amount` of a captured payment.
-    pub async fn refund(&self, payment_id: &str, amount: i64) -> AppResult<RazorpayRefund> {
-        let body = serde_json::json!({ "amount": amount });
+    /// Refunds `amount` of a captured payment; `reference` (our refund id) travels in its notes
+    /// and comes back in `refund.processed`, so the webhook finds our row even when the answer to
+    /// this call was lost.
+    pub async fn refund(
+        &self,
+        payment_id: &str,
+        amount: i64,
+        reference: Option<i64>,
+    ) -> AppResult<RazorpayRefund> {
+        let body = serde_json::json!({ "amount": amount, "notes": { "refund_id": reference } });
         self.call(&format!("/v1/payments/{payment_id}/refund"), &body)
             .await
     }

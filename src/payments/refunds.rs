@@ -156,10 +156,11 @@ pub async fn refund_order(
             Ok((id, payment))
         })
         .await?;
-    let asked = ask_provider(app, &payment, amount).await;
+    let asked = ask_provider(app, &payment, amount, refund_id).await;
     let (provider_id, status) = match asked {
         Ok(answer) => answer,
-        Err(e) => {
+        // Refused: nothing was refunded.
+        Err(e @ AppError::Conflict(_)) => {
             diesel::update(refunds::table.find(refund_id))
                 .set((
                     refunds::status.eq("failed"),
@@ -169,13 +170,20 @@ pub async fn refund_order(
                 .await?;
             return Err(e);
         }
+        // Unknown (a timeout, a lost answer): the refund may have been made. It stays pending —
+        // counted against what can still be refunded — until `refund.processed` finds it by its
+        // reference, or staff resolve it.
+        Err(e) => return Err(e),
     };
     let order = conn
         .transaction::<_, AppError, _>(async |conn| {
             diesel::update(refunds::table.find(refund_id))
                 .set((
                     refunds::provider_refund_id.eq(&provider_id),
-                    refunds::status.eq(status),
+                    // Never back from processed (the webhook may have come first).
+                    refunds::status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+                        "CASE WHEN status = 'processed' THEN status ELSE '{status}' END"
+                    ))),
                     refunds::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)
@@ -200,6 +208,7 @@ async fn ask_provider(
     app: &App,
     payment: &Payment,
     amount: i64,
+    reference: i64,
 ) -> AppResult<(Option<String>, &'static str)> {
     match payment.provider.as_str() {
         "razorpay" => {
@@ -210,7 +219,7 @@ async fn ask_provider(
             let id = payment.provider_payment_id.as_deref().ok_or_else(|| {
                 AppError::Conflict("the payment has no Razorpay payment id".into())
             })?;
-            let refund = razorpay.refund(id, amount).await?;
+            let refund = razorpay.refund(id, amount, Some(reference)).await?;
             let status = if refund.status == "processed" {
                 "processed"
             } else {
@@ -230,16 +239,35 @@ pub async fn provider_refund_processed(
     provider_refund_id: &str,
     provider_payment_id: &str,
     amount: i64,
+    reference: Option<i64>,
 ) -> AppResult<String> {
     let mut conn = app.db.get().await?;
     let order = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let known: Option<Refund> = refunds::table
+            let mut known: Option<Refund> = refunds::table
                 .filter(refunds::provider_refund_id.eq(provider_refund_id))
                 .select(Refund::as_select())
                 .first(conn)
                 .await
                 .optional()?;
+            if known.is_none()
+                && let Some(ours) = reference
+            {
+                // Ours, whose answer we never got: it gets its provider id now.
+                known = refunds::table
+                    .find(ours)
+                    .filter(refunds::provider_refund_id.is_null())
+                    .select(Refund::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if let Some(refund) = &known {
+                    diesel::update(refunds::table.find(refund.id))
+                        .set(refunds::provider_refund_id.eq(provider_refund_id))
+                        .execute(conn)
+                        .await?;
+                }
+            }
             let order_id = match known {
                 Some(refund) if refund.status == "processed" => return Ok(None),
                 Some(refund) => {
@@ -262,7 +290,12 @@ pub async fn provider_refund_processed(
                     else {
                         return Ok(None);
                     };
-                    let Some(order) = OrderRow::of_cart(conn, payment.cart_id).await? else {
+                    // Only a refund of the payment an order was placed with belongs to it (a
+                    // payment under review has no order to file it under).
+                    let Some(order) = OrderRow::of_cart(conn, payment.cart_id)
+                        .await?
+                        .filter(|o| o.payment_id == Some(payment.id))
+                    else {
                         return Ok(None);
                     };
                     diesel::insert_into(refunds::table)

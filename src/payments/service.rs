@@ -163,6 +163,21 @@ pub async fn settle(
             let payment = Payment::find(conn, payment_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("payment session"))?;
+            if cart.completed_at.is_some() {
+                // Completed: fine if with this very payment (a retry, or the other path won);
+                // money on any other session of the cart needs a person.
+                let order = OrderRow::of_cart(conn, cart.id).await?;
+                if order.as_ref().and_then(|o| o.payment_id) == Some(payment.id) {
+                    return Ok(None);
+                }
+                if payment.status != "review" {
+                    flag(conn, &payment, provider_payment_id).await?;
+                }
+                return Ok(Some(format!(
+                    "the cart was completed with another payment (this session was {})",
+                    payment.status
+                )));
+            }
             if let Some((amount, currency)) = reported
                 && (amount != payment.amount || currency != payment.currency_code)
             {
@@ -174,14 +189,16 @@ pub async fn settle(
             }
             match payment.status.as_str() {
                 "captured" => Ok(None),
-                "pending" | "authorized" | "failed" if cart.completed_at.is_none() => {
+                "pending" | "authorized" | "failed" => {
                     capture(conn, &payment, provider_payment_id).await?;
                     Ok(None)
                 }
-                // A session replaced by a newer one, or a cart completed another way.
+                // A session replaced by a newer one, or already flagged.
                 other => {
                     let other = other.to_owned();
-                    flag(conn, &payment, provider_payment_id).await?;
+                    if other != "review" {
+                        flag(conn, &payment, provider_payment_id).await?;
+                    }
                     Ok(Some(format!("the session was {other}")))
                 }
             }

@@ -28,6 +28,8 @@ struct Fake {
     down: AtomicBool,
     /// Answer order creation only after two seconds.
     slow: AtomicBool,
+    /// Make refunds, but answer only after two seconds (the answer is lost to a timeout).
+    slow_refunds: AtomicBool,
     /// Payment ids captured by the server.
     captures: Mutex<Vec<String>>,
     orders: AtomicUsize,
@@ -82,10 +84,16 @@ async fn refund(
     let amount = serde_json::from_str::<Value>(&body).unwrap()["amount"]
         .as_i64()
         .unwrap();
-    let mut refunds = fake.refunds.lock().unwrap();
-    refunds.push((id.clone(), amount));
+    let n = {
+        let mut refunds = fake.refunds.lock().unwrap();
+        refunds.push((id.clone(), amount));
+        refunds.len()
+    };
+    if fake.slow_refunds.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
     // Like the real API for most methods: accepted now, `refund.processed` later.
-    let refund = json!({ "id": format!("rfnd_T{}", refunds.len()), "entity": "refund", "amount": amount, "payment_id": id, "status": "pending" });
+    let refund = json!({ "id": format!("rfnd_T{n}"), "entity": "refund", "amount": amount, "payment_id": id, "status": "pending" });
     (StatusCode::OK, refund.to_string())
 }
 
@@ -674,4 +682,112 @@ async fn without_auto_capture_the_server_captures_then_places_the_order() {
         *fake.captures.lock().unwrap(),
         vec!["pay_C1".to_owned(), "pay_C2".to_owned()]
     );
+}
+
+fn refund_processed_for(refund: &str, payment: &str, amount: i64, ours: i64) -> Value {
+    let mut event = refund_processed(refund, payment, amount);
+    event["payload"]["refund"]["entity"]["notes"] = json!({ "refund_id": ours });
+    event
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_whose_answer_is_lost_stays_pending_until_razorpay_confirms_it() {
+    let (app, fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_L").as_bytes());
+    let order =
+        verify(&app, &cart, &order_id, "pay_L", &signature).await["data"]["verifyRazorpayPayment"]
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let staff = staff_token(&app, Role::Orders).await;
+    let refund = "mutation($id: ID!, $a: MinorUnits!) { refundOrder(id: $id, amount: $a) { paymentStatus } }";
+    fake.slow_refunds.store(true, Ordering::SeqCst);
+    let lost = gql(
+        &app,
+        Some(&staff),
+        refund,
+        json!({ "id": order, "a": 188_682 }),
+    )
+    .await;
+    assert_eq!(code(&lost), "SERVICE_UNAVAILABLE", "{lost}");
+    fake.slow_refunds.store(false, Ordering::SeqCst);
+    // Razorpay made it; ours stays pending and blocks a second refund of the same money.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM refunds WHERE status = 'pending'"
+        )
+        .await,
+        1
+    );
+    let again = gql(
+        &app,
+        Some(&staff),
+        refund,
+        json!({ "id": order, "a": 188_682 }),
+    )
+    .await;
+    assert_eq!(code(&again), "BAD_USER_INPUT", "{again}");
+    assert_eq!(
+        fake.refunds.lock().unwrap().len(),
+        1,
+        "Razorpay was asked once"
+    );
+    let ours = count(&app, "SELECT id FROM refunds").await;
+    let event = refund_processed_for("rfnd_T1", "pay_L", 188_682, ours);
+    assert_eq!(webhook(&app, "evt_L", &event, None).await, StatusCode::OK);
+    app.run_jobs().await;
+    let desk = gql(&app, Some(&staff), "query($id: ID!) { adminOrder(id: $id) { paymentStatus refunds { status providerRefundId } } }", json!({ "id": order })).await;
+    assert_eq!(
+        desk["data"]["adminOrder"]["paymentStatus"], "REFUNDED",
+        "{desk}"
+    );
+    assert_eq!(
+        desk["data"]["adminOrder"]["refunds"],
+        json!([{ "status": "PROCESSED", "providerRefundId": "rfnd_T1" }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn money_on_a_replaced_session_is_flagged_not_lost() {
+    let (app, _fake, variant, option) = setup().await;
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let first = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The cart changes: a new session replaces the first.
+    gql(&app, None, "mutation($c: ID!, $v: ID!) { addCartLineItem(cartId: $c, variantId: $v, quantity: 1) { id } }", json!({ "c": cart, "v": variant })).await;
+    let second = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second);
+    let signature = sign(KEY_SECRET, format!("{second}|pay_N").as_bytes());
+    assert_eq!(
+        verify(&app, &cart, &second, "pay_N", &signature).await["data"]["verifyRazorpayPayment"]["status"],
+        "PAID"
+    );
+    // The shopper had also paid the first session in another tab.
+    assert_eq!(
+        webhook(
+            &app,
+            "evt_O",
+            &captured("payment.captured", &first, "pay_O", 188_682),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    app.run_jobs().await;
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM payments WHERE status = 'review' AND provider_payment_id = 'pay_O'").await, 1);
+    // And the order's own payment stays captured.
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM payments WHERE status = 'captured' AND provider_payment_id = 'pay_N'").await, 1);
 }
