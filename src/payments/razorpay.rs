@@ -154,6 +154,18 @@ impl Razorpay {
             .await
     }
 
+    /// A payment's status at Razorpay (`created`, `authorized`, `captured`, `refunded`, `failed`).
+    pub async fn payment_status(&self, payment_id: &str) -> AppResult<String> {
+        let payment: serde_json::Value = self
+            .call(
+                &format!("/v1/payments/{payment_id}"),
+                &serde_json::Value::Null,
+            )
+            .await?;
+        Ok(payment["status"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// POSTs `body` (GETs when it is `null`) and reads the JSON answer.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
@@ -165,10 +177,22 @@ impl Razorpay {
         };
         let credentials = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.config.key_id, self.config.key_secret));
-        let request = hyper::Request::post(format!("{}{path}", self.config.api_url))
+        let method = if body.is_null() {
+            hyper::Method::GET
+        } else {
+            hyper::Method::POST
+        };
+        let payload = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.config.api_url))
             .header("content-type", "application/json")
             .header("authorization", format!("Basic {credentials}"))
-            .body(Full::new(Bytes::from(body.to_string())))
+            .body(Full::new(payload))
             .map_err(|e| AppError::Internal(e.into()))?;
         let response = tokio::time::timeout(self.config.timeout, self.http.request(request))
             .await

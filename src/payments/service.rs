@@ -279,9 +279,21 @@ pub async fn capture_if_needed(
     if razorpay.auto_capture() || payment.status == "captured" {
         return Ok(());
     }
-    razorpay
+    match razorpay
         .capture(provider_payment_id, payment.amount, &payment.currency_code)
         .await
+    {
+        // Refused: perhaps the other path (browser or webhook) captured it a moment ago. Only
+        // Razorpay's own word that it is captured lets the order go ahead.
+        Err(AppError::Conflict(refused)) => {
+            if razorpay.payment_status(provider_payment_id).await? == "captured" {
+                Ok(())
+            } else {
+                Err(AppError::Conflict(refused))
+            }
+        }
+        other => other,
+    }
 }
 
 /// Records a failed attempt (`payment.failed`): the cart stays usable, a new attempt may follow.

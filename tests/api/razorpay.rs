@@ -102,13 +102,33 @@ async fn capture(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> (StatusCode, String) {
+    if fake.down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "{}".into());
+    }
     if !authorized(&headers) {
         return (StatusCode::UNAUTHORIZED, "{}".into());
     }
-    fake.captures.lock().unwrap().push(id.clone());
+    let mut captures = fake.captures.lock().unwrap();
+    // Like Razorpay: a payment is captured once; a second capture is a 400.
+    if captures.contains(&id) {
+        return (StatusCode::BAD_REQUEST, json!({ "error": { "code": "BAD_REQUEST_ERROR", "description": "This payment has already been captured" } }).to_string());
+    }
+    captures.push(id.clone());
     (
         StatusCode::OK,
         json!({ "id": id, "entity": "payment", "status": "captured" }).to_string(),
+    )
+}
+
+async fn fetch_payment(
+    State(fake): State<Arc<Fake>>,
+    Path(id): Path<String>,
+) -> (StatusCode, String) {
+    let captured = fake.captures.lock().unwrap().contains(&id);
+    let status = if captured { "captured" } else { "authorized" };
+    (
+        StatusCode::OK,
+        json!({ "id": id, "entity": "payment", "status": status }).to_string(),
     )
 }
 
@@ -125,6 +145,7 @@ async fn setup_with(extra: &[(&str, &str)]) -> (TestApp, Arc<Fake>, String, Stri
         .route("/v1/orders", post(create_order))
         .route("/v1/payments/{id}/refund", post(refund))
         .route("/v1/payments/{id}/capture", post(capture))
+        .route("/v1/payments/{id}", axum::routing::get(fetch_payment))
         .with_state(fake.clone());
     let addr = crate::support::serve(api).await;
     let url = format!("http://{addr}");
@@ -678,10 +699,52 @@ async fn without_auto_capture_the_server_captures_then_places_the_order() {
         .await,
         2
     );
+    // The browser arriving after the webhook captured: Razorpay refuses a second capture, says the
+    // payment is captured, and the customer gets the order.
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_C2").as_bytes());
+    let late = verify(&app, &cart, &order_id, "pay_C2", &signature).await;
+    assert_eq!(
+        late["data"]["verifyRazorpayPayment"]["status"], "PAID",
+        "{late}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS id FROM orders WHERE status = 'paid'"
+        )
+        .await,
+        2
+    );
     assert_eq!(
         *fake.captures.lock().unwrap(),
         vec!["pay_C1".to_owned(), "pay_C2".to_owned()]
     );
+    // Captured at Razorpay by the other path, not yet recorded here: our capture is refused, the
+    // payment's status at Razorpay decides, and the order is placed once.
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fake.captures.lock().unwrap().push("pay_C3".to_owned());
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_C3").as_bytes());
+    let raced = verify(&app, &cart, &order_id, "pay_C3", &signature).await;
+    assert_eq!(
+        raced["data"]["verifyRazorpayPayment"]["status"], "PAID",
+        "{raced}"
+    );
+    // A payment Razorpay has not captured is not taken for paid.
+    let cart = prepared_cart(&app, None, &variant, 1, &option).await;
+    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signature = sign(KEY_SECRET, format!("{order_id}|pay_C4").as_bytes());
+    fake.down.store(true, Ordering::SeqCst);
+    let down = verify(&app, &cart, &order_id, "pay_C4", &signature).await;
+    assert_eq!(code(&down), "SERVICE_UNAVAILABLE", "{down}");
+    fake.down.store(false, Ordering::SeqCst);
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM orders").await, 3);
 }
 
 fn refund_processed_for(refund: &str, payment: &str, amount: i64, ours: i64) -> Value {
