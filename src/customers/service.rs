@@ -437,15 +437,7 @@ pub async fn reset_password(app: &AppState, token: &str, new_password: String) -
         .ok_or_else(invalid)?;
     check_password(&new_password, &customer.email)?;
     let hash = password::hash(password::slot(&app.password_slots).await?, new_password).await?;
-    let notice = mail(
-        Template::PasswordChanged,
-        &customer.email,
-        &[("first_name", customer.first_name.clone())],
-    )
-    .job(
-        format!("password-changed:{}", fresh_key()?),
-        app.config.jobs.max_attempts,
-    );
+    let notice = password_changed_notice(app, &customer)?;
     let mut conn = app.db.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         // Spent here, conditionally: of two concurrent resets with one link, one wins.
@@ -461,6 +453,19 @@ pub async fn reset_password(app: &AppState, token: &str, new_password: String) -
     account_changed(app, owner).await;
     jobs_enqueued(app);
     Ok(())
+}
+
+/// The "your password was changed" mail job for `customer`.
+fn password_changed_notice(app: &App, customer: &Customer) -> AppResult<NewJob> {
+    Ok(mail(
+        Template::PasswordChanged,
+        &customer.email,
+        &[("first_name", customer.first_name.clone())],
+    )
+    .job(
+        format!("password-changed:{}", fresh_key()?),
+        app.config.jobs.max_attempts,
+    ))
 }
 
 /// Changes the signed-in customer's password after checking the current one; every other token
@@ -484,15 +489,7 @@ pub async fn change_password(
     }
     attempt.succeeded(app).await;
     let hash = password::hash(password::slot(&app.password_slots).await?, new_password).await?;
-    let notice = mail(
-        Template::PasswordChanged,
-        &customer.email,
-        &[("first_name", customer.first_name.clone())],
-    )
-    .job(
-        format!("password-changed:{}", fresh_key()?),
-        app.config.jobs.max_attempts,
-    );
+    let notice = password_changed_notice(app, &customer)?;
     let mut conn = app.db.get().await?;
     let customer = conn
         .transaction::<_, AppError, _>(async |conn| {

@@ -173,6 +173,14 @@ async fn initiate(app: &TestApp, cart: &str) -> Value {
     gql(app, None, "mutation($c: ID!) { initiatePayment(cartId: $c) { keyId razorpayOrderId amount { amount currencyCode } } }", json!({ "c": cart })).await
 }
 
+/// The Razorpay order id `initiatePayment` gives for a cart.
+async fn razorpay_order(app: &TestApp, cart: &str) -> String {
+    initiate(app, cart).await["data"]["initiatePayment"]["razorpayOrderId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no Razorpay order for {cart}"))
+        .to_owned()
+}
+
 async fn verify(app: &TestApp, cart: &str, order: &str, payment: &str, signature: &str) -> Value {
     gql(
         app,
@@ -332,10 +340,7 @@ async fn the_browser_flow_with_checkouts_signature_makes_one_paid_order() {
 async fn a_webhook_alone_completes_the_order_and_tampering_is_refused() {
     let (app, _fake, variant, option) = setup().await;
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     let event = captured("order.paid", &order_id, "pay_T2", 188_682);
     // Signed with the wrong secret, or a body changed after signing: 400, nothing stored.
     assert_eq!(
@@ -404,10 +409,7 @@ async fn the_browser_and_the_webhook_racing_make_one_order() {
     let app = Arc::new(app);
     for round in 0..3 {
         let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-        let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let order_id = razorpay_order(&app, &cart).await;
         let payment = format!("pay_R{round}");
         let signature = sign(KEY_SECRET, format!("{order_id}|{payment}").as_bytes());
         let event = captured("payment.captured", &order_id, &payment, 188_682);
@@ -447,10 +449,7 @@ async fn an_outage_or_a_wrong_amount_places_no_order() {
         "nothing half-done"
     );
     fake.down.store(false, Ordering::SeqCst);
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
 
     // Razorpay reports a capture of another amount: flagged for review, no order.
     assert_eq!(
@@ -476,10 +475,7 @@ async fn an_outage_or_a_wrong_amount_places_no_order() {
 
     // A failed payment leaves the cart usable: a new session, then a paid order.
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let first = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = razorpay_order(&app, &cart).await;
     assert_eq!(
         webhook(
             &app,
@@ -499,10 +495,7 @@ async fn an_outage_or_a_wrong_amount_places_no_order() {
         .await,
         1
     );
-    let second = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = razorpay_order(&app, &cart).await;
     assert_ne!(first, second, "a new Razorpay order after a failure");
     let signature = sign(KEY_SECRET, format!("{second}|pay_G").as_bytes());
     let paid = gql(
@@ -534,10 +527,7 @@ fn refund_processed(refund: &str, payment: &str, amount: i64) -> Value {
 async fn partial_and_full_refunds_never_exceed_the_capture() {
     let (app, fake, variant, option) = setup().await;
     let cart = prepared_cart(&app, None, &variant, 2, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     let signature = sign(KEY_SECRET, format!("{order_id}|pay_P").as_bytes());
     let order =
         verify(&app, &cart, &order_id, "pay_P", &signature).await["data"]["verifyRazorpayPayment"]
@@ -669,10 +659,7 @@ async fn without_auto_capture_the_server_captures_then_places_the_order() {
     let (app, fake, variant, option) = setup_with(&[("RAZORPAY_AUTO_CAPTURE", "false")]).await;
     // From the browser.
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     let signature = sign(KEY_SECRET, format!("{order_id}|pay_C1").as_bytes());
     let paid = verify(&app, &cart, &order_id, "pay_C1", &signature).await;
     assert_eq!(
@@ -681,10 +668,7 @@ async fn without_auto_capture_the_server_captures_then_places_the_order() {
     );
     // From `payment.authorized` alone.
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     let authorized = captured("payment.authorized", &order_id, "pay_C2", 188_682);
     assert_eq!(
         webhook(&app, "evt_C2", &authorized, None).await,
@@ -722,10 +706,7 @@ async fn without_auto_capture_the_server_captures_then_places_the_order() {
     // Captured at Razorpay by the other path, not yet recorded here: our capture is refused, the
     // payment's status at Razorpay decides, and the order is placed once.
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     fake.captures.lock().unwrap().push("pay_C3".to_owned());
     let signature = sign(KEY_SECRET, format!("{order_id}|pay_C3").as_bytes());
     let raced = verify(&app, &cart, &order_id, "pay_C3", &signature).await;
@@ -735,10 +716,7 @@ async fn without_auto_capture_the_server_captures_then_places_the_order() {
     );
     // A payment Razorpay has not captured is not taken for paid.
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     let signature = sign(KEY_SECRET, format!("{order_id}|pay_C4").as_bytes());
     fake.down.store(true, Ordering::SeqCst);
     let down = verify(&app, &cart, &order_id, "pay_C4", &signature).await;
@@ -757,10 +735,7 @@ fn refund_processed_for(refund: &str, payment: &str, amount: i64, ours: i64) -> 
 async fn a_refund_whose_answer_is_lost_stays_pending_until_razorpay_confirms_it() {
     let (app, fake, variant, option) = setup().await;
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let order_id = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let order_id = razorpay_order(&app, &cart).await;
     let signature = sign(KEY_SECRET, format!("{order_id}|pay_L").as_bytes());
     let order =
         verify(&app, &cart, &order_id, "pay_L", &signature).await["data"]["verifyRazorpayPayment"]
@@ -821,16 +796,10 @@ async fn a_refund_whose_answer_is_lost_stays_pending_until_razorpay_confirms_it(
 async fn money_on_a_replaced_session_is_flagged_not_lost() {
     let (app, _fake, variant, option) = setup().await;
     let cart = prepared_cart(&app, None, &variant, 1, &option).await;
-    let first = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = razorpay_order(&app, &cart).await;
     // The cart changes: a new session replaces the first.
     gql(&app, None, "mutation($c: ID!, $v: ID!) { addCartLineItem(cartId: $c, variantId: $v, quantity: 1) { id } }", json!({ "c": cart, "v": variant })).await;
-    let second = initiate(&app, &cart).await["data"]["initiatePayment"]["razorpayOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = razorpay_order(&app, &cart).await;
     assert_ne!(first, second);
     let signature = sign(KEY_SECRET, format!("{second}|pay_N").as_bytes());
     assert_eq!(
