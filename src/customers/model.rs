@@ -261,7 +261,7 @@ impl Customer {
             .limit(limit)
             .into_boxed();
         if let Some(text) = search {
-            let pattern = format!("%{}%", like_escape(text));
+            let pattern = crate::db::contains_pattern(text);
             query = query.filter(
                 customers::email
                     .ilike(pattern.clone())
@@ -283,18 +283,6 @@ impl Customer {
         }
         query.load(conn).await
     }
-}
-
-/// Escapes `%`, `_` and `\` for a LIKE pattern.
-fn like_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Stores a token's hash for `customer_id`.

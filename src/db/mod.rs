@@ -22,6 +22,21 @@ pub type DbPool = Pool<AsyncPgConnection>;
 /// A connection checked out of [`DbPool`].
 pub type DbConn = PooledConnection<'static, AsyncPgConnection>;
 
+/// A `LIKE`/`ILIKE` pattern matching `text` anywhere, its `%`, `_` and `\` taken literally (the
+/// one escape every search filter uses).
+pub fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 /// Every migration in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

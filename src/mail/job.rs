@@ -15,14 +15,6 @@ impl Handler for MailJob {
         Box::pin(async move {
             let request: MailRequest = serde_json::from_value(job.payload.clone())
                 .map_err(|e| JobError::Permanent(anyhow::anyhow!("bad mail payload: {e}")))?;
-            let host = app
-                .config
-                .mail
-                .from
-                .rsplit('@')
-                .next()
-                .unwrap_or("localhost")
-                .trim_end_matches('>');
             // Letters, digits and `.-` only (RFC 5322 dot-atom): the key's `:` would not do.
             let key: String = job
                 .key
@@ -35,7 +27,7 @@ impl Handler for MailJob {
                     }
                 })
                 .collect();
-            let message_id = format!("<job-{}.{key}@{host}>", job.id);
+            let message_id = format!("<job-{}.{key}@{}>", job.id, app.mailer.domain());
             app.mailer
                 .send(&request, &message_id)
                 .await

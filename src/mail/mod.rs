@@ -91,6 +91,11 @@ impl Mailer {
         })
     }
 
+    /// The sender's domain (for `Message-ID`s).
+    pub fn domain(&self) -> &str {
+        self.from.email.domain()
+    }
+
     /// Renders and sends `request`; `message_id` names the message so a repeat (a retried job)
     /// carries the same `Message-ID`.
     pub async fn send(&self, request: &MailRequest, message_id: &str) -> Result<(), SendError> {

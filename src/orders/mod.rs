@@ -2,6 +2,7 @@
 //! and the live `orderUpdated` feed.
 
 pub mod admin;
+pub mod events;
 pub mod graphql;
 pub mod model;
 pub mod service;

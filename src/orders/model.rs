@@ -164,13 +164,7 @@ impl OrderRow {
         }
         if let Some(search) = &filter.search {
             let number = search.trim_start_matches('#').parse::<i64>().ok();
-            let pattern = format!(
-                "%{}%",
-                search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = crate::db::contains_pattern(search);
             query = match number {
                 Some(n) => query.filter(
                     orders::display_number

@@ -15,7 +15,6 @@ use crate::carts::service::{self as carts, CartView};
 use crate::catalog::money::Money;
 use crate::catalog::products::service::stock_changed;
 use crate::error::{AppError, AppResult};
-use crate::events::DomainEvent;
 use crate::jobs;
 use crate::mail::{MailRequest, Template};
 use crate::payments::{self, model::Payment};
@@ -217,7 +216,7 @@ pub async fn complete(app: &AppState, cart: Cart, actor: &str) -> AppResult<Orde
     if created {
         app.jobs_wake.notify_one();
         stock_flipped(app, &flipped).await;
-        publish(app, &order).await;
+        super::events::order_changed(app, &order).await;
     }
     Ok(order)
 }
@@ -289,16 +288,6 @@ async fn stock_flipped(app: &AppState, products: &[(i64, String, bool)]) {
     for (id, (handle, flipped)) in by_product {
         stock_changed(app, id, handle, flipped).await;
     }
-}
-
-/// Tells staff subscribers (every instance) after commit.
-async fn publish(app: &AppState, order: &OrderRow) {
-    app.events
-        .publish(DomainEvent::Order {
-            id: order.id,
-            status: order.status.to_uppercase(),
-        })
-        .await;
 }
 
 /// A staff transition of an order's status.
@@ -413,6 +402,6 @@ pub async fn transition(
         })
         .await?;
     stock_flipped(app, &flipped).await;
-    publish(app, &order).await;
+    super::events::order_changed(app, &order).await;
     Ok(order)
 }

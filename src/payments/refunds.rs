@@ -10,7 +10,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::model::Payment;
 use crate::db::schema::{orders, payments, refunds};
 use crate::error::{AppError, AppResult};
-use crate::events::DomainEvent;
 use crate::orders::model::{self as order_model, OrderRow};
 use crate::state::{App, AppState};
 
@@ -199,7 +198,7 @@ pub async fn refund_order(
             recompute(conn, order_id).await
         })
         .await?;
-    publish(app, &order).await;
+    crate::orders::events::order_changed(app, &order).await;
     Ok(order)
 }
 
@@ -325,7 +324,7 @@ pub async fn provider_refund_processed(
         .await?;
     match order {
         Some(order) => {
-            publish(app, &order).await;
+            crate::orders::events::order_changed(app, &order).await;
             Ok(format!(
                 "refund {provider_refund_id} processed on order {}",
                 order.display_number
@@ -333,13 +332,4 @@ pub async fn provider_refund_processed(
         }
         None => Ok(format!("refund {provider_refund_id}: nothing to do")),
     }
-}
-
-async fn publish(app: &App, order: &OrderRow) {
-    app.events
-        .publish(DomainEvent::Order {
-            id: order.id,
-            status: order.status.to_uppercase(),
-        })
-        .await;
 }

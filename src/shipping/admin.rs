@@ -75,8 +75,11 @@ fn check(name: Option<&str>, amount: Option<i64>) -> Result<(), AppError> {
             )));
         }
     }
-    if amount.is_some_and(|a| !(0..=100_000_000_000).contains(&a)) {
-        return Err(AppError::bad_input("`amount` must be between 0 and 10^11"));
+    let max = crate::catalog::variants::service::MAX_PRICE;
+    if amount.is_some_and(|a| !(0..=max).contains(&a)) {
+        return Err(AppError::bad_input(format!(
+            "`amount` must be between 0 and {max} (minor units)"
+        )));
     }
     Ok(())
 }

@@ -102,12 +102,7 @@ impl Product {
             query = query.filter(products::status.eq(status.to_owned()));
         }
         if let Some(text) = text {
-            let pattern = format!(
-                "%{}%",
-                text.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = crate::db::contains_pattern(text);
             query = query.filter(
                 products::title
                     .ilike(pattern.clone())
