@@ -297,3 +297,28 @@ async fn a_payload_no_handler_can_use_is_dead_at_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_jobs_are_kept_a_week_then_pruned() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::with_cache(CacheMode::Memory).await;
+    let to = address("prune");
+    let old = enqueue(&app, &mail_job(&to, "old", 3)).await;
+    let recent = enqueue(&app, &mail_job(&to, "recent", 3)).await;
+    assert_eq!(app.run_jobs().await, 2);
+    let mut conn = app.db.conn().await;
+    diesel::sql_query("UPDATE jobs SET finished_at = now() - interval '8 days' WHERE id = $1")
+        .bind::<diesel::sql_types::BigInt, _>(old)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    assert!(
+        model::find(&mut conn, old).await.unwrap().is_none(),
+        "older than a week: gone"
+    );
+    assert_eq!(
+        model::find(&mut conn, recent).await.unwrap().unwrap().state,
+        "done"
+    );
+}

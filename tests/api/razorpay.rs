@@ -823,3 +823,47 @@ async fn money_on_a_replaced_session_is_flagged_not_lost() {
     // And the order's own payment stays captured.
     assert_eq!(count(&app, "SELECT count(*) AS id FROM payments WHERE status = 'captured' AND provider_payment_id = 'pay_N'").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_webhooks_are_refused_before_any_work() {
+    let (app, _fake, _variant, _option) = setup().await;
+    // A body over the 256 KiB bound is refused before its signature is even computed.
+    let huge = "x".repeat(300 * 1024);
+    let request = Request::post("/webhooks/razorpay")
+        .header("content-type", "application/json")
+        .header("x-razorpay-signature", sign(HOOK_SECRET, huge.as_bytes()))
+        .header("x-razorpay-event-id", "evt_big")
+        .body(Body::from(huge))
+        .unwrap();
+    assert_eq!(
+        app.send(request).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // A signed event with an event id over 128 characters, or none, or no signature at all.
+    let event = json!({ "event": "payment.captured", "payload": {} });
+    assert_eq!(
+        webhook(&app, &"e".repeat(129), &event, None).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        webhook(&app, "", &event, None).await,
+        StatusCode::BAD_REQUEST
+    );
+    let unsigned = Request::post("/webhooks/razorpay")
+        .header("x-razorpay-event-id", "evt_unsigned")
+        .body(Body::from(event.to_string()))
+        .unwrap();
+    assert_eq!(app.send(unsigned).await.status, StatusCode::BAD_REQUEST);
+    // A signed body that is not JSON.
+    let request = Request::post("/webhooks/razorpay")
+        .header("x-razorpay-signature", sign(HOOK_SECRET, b"not json"))
+        .header("x-razorpay-event-id", "evt_text")
+        .body(Body::from("not json"))
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        count(&app, "SELECT count(*) AS id FROM webhook_events").await,
+        0
+    );
+    assert_eq!(count(&app, "SELECT count(*) AS id FROM jobs").await, 0);
+}
