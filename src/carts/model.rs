@@ -203,6 +203,22 @@ impl Cart {
         Ok(added == 1)
     }
 
+    /// How many of `variant_id` the cart holds (0 without a line).
+    pub async fn line_quantity(
+        conn: &mut AsyncPgConnection,
+        cart_id: i64,
+        variant_id: i64,
+    ) -> QueryResult<i32> {
+        cart_lines::table
+            .filter(cart_lines::cart_id.eq(cart_id))
+            .filter(cart_lines::variant_id.eq(variant_id))
+            .select(cart_lines::quantity)
+            .first(conn)
+            .await
+            .optional()
+            .map(Option::unwrap_or_default)
+    }
+
     /// The variant of a line of this cart.
     pub async fn line_variant(
         conn: &mut AsyncPgConnection,

@@ -59,9 +59,23 @@ async fn reach_open(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<C
 
 /// Prices a cart from the catalog as it is now.
 pub async fn view(conn: &mut diesel_async::AsyncPgConnection, cart: Cart) -> AppResult<CartView> {
-    let region = Region::find(conn, cart.region_id)
+    let region = region_of(conn, &cart).await?;
+    view_in(conn, cart, region).await
+}
+
+/// The cart's region (a foreign key: it always has one).
+async fn region_of(conn: &mut diesel_async::AsyncPgConnection, cart: &Cart) -> AppResult<Region> {
+    Region::find(conn, cart.region_id)
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart {} lost its region", cart.id)))?;
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cart {} lost its region", cart.id)))
+}
+
+/// [`view`] with the region already read.
+async fn view_in(
+    conn: &mut diesel_async::AsyncPgConnection,
+    cart: Cart,
+    region: Region,
+) -> AppResult<CartView> {
     let lines = model::priced_lines(conn, cart.id, &region.currency_code).await?;
     let shipping = match cart.shipping_option_id {
         Some(id) => ShippingOptionRow::find(conn, id)
@@ -186,17 +200,11 @@ async fn change(
                 "this cart is completed; create a new one".into(),
             ));
         }
-        let region = Region::find(conn, cart.region_id).await?.ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("cart {} lost its region", cart.id))
-        })?;
+        let region = region_of(conn, &cart).await?;
         let currency = &region.currency_code;
         match change {
             Change::AddLine { variant, quantity } => {
-                let existing = model::priced_lines(conn, cart.id, currency)
-                    .await?
-                    .into_iter()
-                    .find(|l| l.variant_id == variant)
-                    .map_or(0, |l| l.quantity);
+                let existing = Cart::line_quantity(conn, cart.id, variant).await?;
                 check_offer(conn, variant, currency, existing + quantity).await?;
                 if !Cart::add_line(conn, cart.id, variant, quantity).await? {
                     return Err(AppError::bad_input(format!(
@@ -255,7 +263,7 @@ async fn change(
             }
         }
         let cart = Cart::lock(conn, cart.id).await?;
-        view(conn, cart).await
+        view_in(conn, cart, region).await
     })
     .await
 }
