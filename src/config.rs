@@ -89,6 +89,8 @@ pub struct Config {
     /// Whether the `manual` payment provider may be used (`PAYMENTS_MANUAL`; on in development,
     /// off in production: it marks orders paid without moving money).
     pub payments_manual: bool,
+    /// The CDN in front of `GET /graphql`: which surrogate-key headers to send and how to purge.
+    pub cdn: CdnConfig,
 }
 
 /// Job queue settings (`JOBS_*`).
@@ -146,6 +148,161 @@ impl std::fmt::Debug for RazorpayConfig {
             .field("key_id", &self.key_id)
             .field("api_url", &self.api_url)
             .finish_non_exhaustive()
+    }
+}
+
+/// Where purges go (`CDN_PURGER`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum CdnTarget {
+    /// No CDN to purge (the default): responses keep their tags, nothing is sent.
+    None,
+    /// `PURGE /` with an `xkey-purge` / `xkey-softpurge` header to each Varnish (`CDN_PURGE_URLS`).
+    Varnish {
+        /// Base URLs, e.g. `http://10.0.0.5:6081`.
+        hosts: Vec<String>,
+    },
+    /// Fastly's purge-by-surrogate-key API.
+    Fastly {
+        /// `https://api.fastly.com` (`CDN_API_URL`, for tests).
+        api_url: String,
+        /// `CDN_SERVICE_ID`.
+        service_id: String,
+        /// `CDN_API_TOKEN` (sent as `Fastly-Key`).
+        token: String,
+    },
+    /// Cloudflare's purge-by-cache-tag API.
+    Cloudflare {
+        /// `https://api.cloudflare.com/client/v4` (`CDN_API_URL`, for tests).
+        api_url: String,
+        /// `CDN_ZONE_ID`.
+        zone_id: String,
+        /// `CDN_API_TOKEN` (a bearer token with the Cache Purge permission).
+        token: String,
+    },
+    /// A JSON `POST` of the keys to each URL (`CDN_PURGE_URLS`), for any other CDN.
+    Webhook {
+        /// Where to post.
+        urls: Vec<String>,
+        /// `CDN_API_TOKEN`, sent as a bearer token when set.
+        token: Option<String>,
+    },
+}
+
+impl CdnTarget {
+    /// The `CDN_PURGER` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Varnish { .. } => "varnish",
+            Self::Fastly { .. } => "fastly",
+            Self::Cloudflare { .. } => "cloudflare",
+            Self::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+/// CDN settings (`CDN_*`).
+#[derive(Clone)]
+pub struct CdnConfig {
+    /// Where purges go.
+    pub target: CdnTarget,
+    /// Soft purges (`CDN_SOFT_PURGE`, default true): Varnish and Fastly mark objects stale and
+    /// keep them only to serve while the origin is failing.
+    pub soft: bool,
+    /// How long the CDN may keep a public response (`Surrogate-Control: max-age`,
+    /// `CDN_MAX_AGE_SECS`, default 3600), sent only when a purger is configured: browsers keep
+    /// `Cache-Control` as before.
+    pub edge_max_age: u32,
+    /// Send `Cache-Tag` (comma-separated) beside `Surrogate-Key` (`CDN_TAG_HEADERS` has
+    /// `cache-tag`; on by default with the Cloudflare purger).
+    pub cache_tag_header: bool,
+    /// Send `xkey` beside `Surrogate-Key` (`CDN_TAG_HEADERS` has `xkey`).
+    pub xkey_header: bool,
+    /// Purge the same keys again this long after the first purge (`CDN_PURGE_REPEAT_MS`, default
+    /// 2000; 0 turns it off): a CDN fetch that read the old data before the write committed and
+    /// landed after the first purge is gone too.
+    pub repeat_after: Option<Duration>,
+    /// How long one purge call may take (`CDN_PURGE_TIMEOUT_MS`, 5000).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for CdnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the API token.
+        f.debug_struct("CdnConfig")
+            .field("purger", &self.target.name())
+            .field("soft", &self.soft)
+            .field("edge_max_age", &self.edge_max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CdnConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty())
+                .collect()
+        };
+        let required = |name: &str, purger: &str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .with_context(|| format!("CDN_PURGER={purger} needs {name}"))
+        };
+        let api_url = |default: &str| {
+            get("CDN_API_URL")
+                .unwrap_or_else(|| default.into())
+                .trim_end_matches('/')
+                .to_owned()
+        };
+        let purger = get("CDN_PURGER").unwrap_or_else(|| "none".into());
+        let target = match purger.as_str() {
+            "none" | "" => CdnTarget::None,
+            "varnish" => CdnTarget::Varnish {
+                hosts: Some(list("CDN_PURGE_URLS"))
+                    .filter(|h| !h.is_empty())
+                    .context("CDN_PURGER=varnish needs CDN_PURGE_URLS")?,
+            },
+            "fastly" => CdnTarget::Fastly {
+                api_url: api_url("https://api.fastly.com"),
+                service_id: required("CDN_SERVICE_ID", "fastly")?,
+                token: required("CDN_API_TOKEN", "fastly")?,
+            },
+            "cloudflare" => CdnTarget::Cloudflare {
+                api_url: api_url("https://api.cloudflare.com/client/v4"),
+                zone_id: required("CDN_ZONE_ID", "cloudflare")?,
+                token: required("CDN_API_TOKEN", "cloudflare")?,
+            },
+            "webhook" => CdnTarget::Webhook {
+                urls: Some(list("CDN_PURGE_URLS"))
+                    .filter(|u| !u.is_empty())
+                    .context("CDN_PURGER=webhook needs CDN_PURGE_URLS")?,
+                token: get("CDN_API_TOKEN").filter(|t| !t.is_empty()),
+            },
+            other => anyhow::bail!(
+                "CDN_PURGER: expected none, varnish, fastly, cloudflare or webhook, not `{other}`"
+            ),
+        };
+        let headers = get("CDN_TAG_HEADERS").map(|h| h.to_ascii_lowercase());
+        let wants = |name: &str| {
+            headers
+                .as_deref()
+                .is_some_and(|h| h.split(',').any(|x| x.trim() == name))
+        };
+        let repeat_ms = num::<u64>(get, "CDN_PURGE_REPEAT_MS", 2_000)?;
+        Ok(Self {
+            cache_tag_header: wants("cache-tag")
+                || (headers.is_none() && matches!(target, CdnTarget::Cloudflare { .. })),
+            xkey_header: wants("xkey"),
+            soft: parse_bool(get("CDN_SOFT_PURGE"), true).context("CDN_SOFT_PURGE")?,
+            edge_max_age: num::<u32>(get, "CDN_MAX_AGE_SECS", 3_600)?.max(1),
+            repeat_after: (repeat_ms > 0).then(|| Duration::from_millis(repeat_ms)),
+            timeout: Duration::from_millis(num::<u64>(get, "CDN_PURGE_TIMEOUT_MS", 5_000)?.max(1)),
+            target,
+        })
     }
 }
 
@@ -425,6 +582,7 @@ impl Config {
             },
             payments_manual: parse_bool(get("PAYMENTS_MANUAL"), env == AppEnv::Development)
                 .context("PAYMENTS_MANUAL")?,
+            cdn: CdnConfig::from_lookup(&get)?,
             cors_origins: get("CORS_ALLOWED_ORIGINS")
                 .unwrap_or_default()
                 .split(',')

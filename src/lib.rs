@@ -27,6 +27,7 @@ pub mod banners;
 pub mod cache;
 pub mod carts;
 pub mod catalog;
+pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod customers;

@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::{Principal, Sessions};
-use crate::cache::{Cache, ResourceKey};
+use crate::cache::{Cache, Family, ResourceKey};
+use crate::cdn::{PurgeMetrics, Purger};
 use crate::config::Config;
 use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::error::AppResult;
@@ -53,6 +54,10 @@ pub struct App {
     pub job_metrics: JobMetrics,
     /// The Razorpay API client, when configured.
     pub razorpay: Option<crate::payments::razorpay::Razorpay>,
+    /// Purges the CDN after writes, when `CDN_PURGER` names one.
+    pub purger: Option<Purger>,
+    /// What this process's CDN purges did.
+    pub cdn_metrics: PurgeMetrics,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -82,6 +87,36 @@ impl App {
         self.cache
             .get_or_load(key, async move { load(&mut *db.get().await?).await })
             .await
+    }
+
+    /// After a committed write: every cached read of `families` and of the single `entities`
+    /// goes stale in the cache at once and, when a purger is configured, at the CDN — through a
+    /// durable purge job of the same keys, which this process's worker runs at once.
+    pub async fn invalidate(&self, families: &[Family], entities: &[String]) {
+        if !families.is_empty() {
+            self.cache.invalidate(families).await;
+        }
+        if !entities.is_empty() {
+            self.cache.invalidate_entities(entities).await;
+        }
+        if self.purger.is_none() {
+            return;
+        }
+        let keys = crate::cdn::tags::of_write(families, entities);
+        let job = crate::cdn::queue::job(keys, false, format!("{:016x}", crate::random::u64()));
+        let enqueued = match self.db.get().await {
+            Ok(mut conn) => crate::jobs::enqueue(&mut conn, &job)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match enqueued {
+            Ok(_) => self.jobs_wake.notify_one(),
+            // The write stands; the CDN keeps the old copy until its edge TTL.
+            Err(e) => {
+                tracing::error!(error = %e, payload = %job.payload, "could not queue the CDN purge");
+            }
+        }
     }
 
     /// Builds the services from configuration. Connections are made lazily, so this succeeds
@@ -147,7 +182,10 @@ impl App {
             &config.mail,
             config.env == crate::config::AppEnv::Development,
         )?;
+        let purger = Purger::new(&config.cdn)?;
         Ok(AppState(Arc::new(App {
+            purger,
+            cdn_metrics: PurgeMetrics::default(),
             throttle,
             password_slots,
             sessions,

@@ -90,7 +90,7 @@ pub async fn create(app: &AppState, new: NewHeroBanner) -> AppResult<HeroBanner>
 /// After a committed banner write: the banners family goes stale (the store's list and every
 /// response that read it), then staff subscribers hear of it.
 async fn banners_written(app: &AppState, ids: Vec<i64>, action: BannerAction) {
-    app.cache.invalidate(&[Family::Banners]).await;
+    app.invalidate(&[Family::Banners], &[]).await;
     app.events
         .publish(DomainEvent::Banner { ids, action })
         .await;

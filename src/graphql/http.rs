@@ -452,16 +452,34 @@ async fn execute(
         return response;
     }
     let has_credentials = headers.contains_key(header::AUTHORIZATION);
-    let public_candidate =
-        ty == Some(OperationType::Query) && !has_credentials && app.cache.is_enabled();
-    let outcome = match (public_candidate, &document) {
-        (true, Some(doc)) => cached_execute(&state, flavor, request, doc, client).await,
+    // What an anonymous query depends on: the response cache's key and the CDN's surrogate keys.
+    let dependencies = document
+        .as_deref()
+        .filter(|_| ty == Some(OperationType::Query) && !has_credentials)
+        .map(|doc| {
+            response_cache::dependencies(
+                doc,
+                request.operation_name.as_deref(),
+                &request.variables,
+                &crate::graphql::schema::root_reads,
+            )
+        });
+    let tags = dependencies
+        .as_ref()
+        .map(|(families, entities)| crate::cdn::tags::of_response(families, entities));
+    let mut outcome = match dependencies {
+        Some(dependencies) if app.cache.is_enabled() => {
+            cached_execute(&state, flavor, request, dependencies, client).await
+        }
         _ => {
             let context = request_context(app, headers, client).await;
             run(&state, flavor, request, document.is_some(), context, false).await
         }
     };
-    finish(flavor, outcome, headers)
+    if matches!(outcome.policy, CachePolicy::Public(_)) {
+        outcome.tags = tags;
+    }
+    finish(flavor, outcome, headers, &app.config.cdn)
 }
 
 /// Who is asking: the verified token (if any, checked against its account) and the client
@@ -490,6 +508,8 @@ struct Outcome {
     /// `extensions.cost` (JSON text) to add when serving (responses kept in the shared cache
     /// carry none).
     cost: Option<Vec<u8>>,
+    /// Surrogate keys of a public response.
+    tags: Option<Vec<String>>,
 }
 
 impl Outcome {
@@ -502,6 +522,7 @@ impl Outcome {
                 policy: CachePolicy::Public(r.max_age),
                 etag: Some(r.etag),
                 cost: None,
+                tags: None,
             }
         } else {
             Self {
@@ -510,6 +531,7 @@ impl Outcome {
                 policy: CachePolicy::NoStore,
                 etag: None,
                 cost: None,
+                tags: None,
             }
         }
     }
@@ -555,6 +577,7 @@ async fn run(
         policy,
         etag,
         cost,
+        tags: None,
     }
 }
 
@@ -564,17 +587,11 @@ async fn cached_execute(
     state: &GraphqlState,
     flavor: Flavor,
     request: Request,
-    doc: &ExecutableDocument,
+    (families, entities): (Vec<crate::cache::Family>, Vec<String>),
     client: String,
 ) -> Outcome {
     let cache = &state.app.cache;
     let owner = crate::throttle::BucketOwner::Client(client.clone());
-    let (families, entities) = response_cache::dependencies(
-        doc,
-        request.operation_name.as_deref(),
-        &request.variables,
-        &crate::graphql::schema::root_reads,
-    );
     let hash = response_cache::request_hash(&request, flavor.content_type());
     let key = keys::response(&hash, families, entities);
     // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical
@@ -656,6 +673,7 @@ async fn cached_execute(
                 policy: CachePolicy::NoStore,
                 etag: None,
                 cost: None,
+                tags: None,
             };
         }
     };
@@ -682,18 +700,25 @@ async fn cached_execute(
             policy: CachePolicy::NoStore,
             etag: None,
             cost: None,
+            tags: None,
         },
     }
 }
 
 /// Adds caching headers and answers `304` when the client already holds this version.
-fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Response {
+fn finish(
+    flavor: Flavor,
+    outcome: Outcome,
+    request_headers: &HeaderMap,
+    cdn: &crate::config::CdnConfig,
+) -> Response {
     let Outcome {
         status,
         mut body,
         policy,
         etag,
         cost,
+        tags,
     } = outcome;
     if let Some(cost) = cost {
         body = with_cost(body, &cost);
@@ -713,6 +738,9 @@ fn finish(flavor: Flavor, outcome: Outcome, request_headers: &HeaderMap) -> Resp
     };
     if let Some(value) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert(header::ETAG, value);
+    }
+    if let (CachePolicy::Public(max_age), Some(tags)) = (policy, tags) {
+        crate::cdn::tags::add_headers(response.headers_mut(), cdn, &tags, max_age);
     }
     response
 }

@@ -2,6 +2,7 @@
 //! graceful shutdown.
 
 pub mod client;
+pub mod outbound;
 pub mod request_id;
 
 use std::sync::atomic::Ordering;
@@ -122,6 +123,21 @@ async fn jobs_text(app: &AppState) -> String {
          # TYPE techpotli_jobs_dead_total counter\n\
          techpotli_jobs_dead_total {dead}\n"
     );
+    let cdn = &app.cdn_metrics;
+    text.push_str(&format!(
+        "# HELP techpotli_cdn_purges_total CDN purges this process sent (each may cover many writes).\n\
+         # TYPE techpotli_cdn_purges_total counter\n\
+         techpotli_cdn_purges_total {}\n\
+         # HELP techpotli_cdn_purged_keys_total Surrogate keys this process purged.\n\
+         # TYPE techpotli_cdn_purged_keys_total counter\n\
+         techpotli_cdn_purged_keys_total {}\n\
+         # HELP techpotli_cdn_purge_calls_total Calls made to the CDN to purge.\n\
+         # TYPE techpotli_cdn_purge_calls_total counter\n\
+         techpotli_cdn_purge_calls_total {}\n",
+        cdn.purges.load(Ordering::Relaxed),
+        cdn.keys.load(Ordering::Relaxed),
+        cdn.calls.load(Ordering::Relaxed),
+    ));
     if let Some((queued, running, dead_now)) = depth {
         text.push_str(&format!(
             "# HELP techpotli_jobs Jobs in the queue by state (all instances).\n\

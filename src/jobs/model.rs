@@ -92,6 +92,23 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, job: &NewJob) -> QueryResult<
         .optional()
 }
 
+/// Like [`enqueue`], for a job due only after `delay`.
+pub async fn enqueue_after(
+    conn: &mut AsyncPgConnection,
+    job: &NewJob,
+    delay: Duration,
+) -> QueryResult<Option<i64>> {
+    let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    diesel::insert_into(jobs::table)
+        .values((job, jobs::run_at.eq(run_at)))
+        .on_conflict((jobs::kind, jobs::key))
+        .do_nothing()
+        .returning(jobs::id)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
 /// Claims up to `limit` due jobs for `claim` (a token unique to this claim): queued jobs whose
 /// time has come, and running jobs whose lease ran out (their worker died). Rows another worker
 /// is claiming at the same moment are skipped, not waited for.

@@ -13,6 +13,7 @@ impl Handlers {
                 crate::customers::service::EMAIL_REQUEST_KIND,
                 crate::customers::jobs::EmailRequestJob,
             )
+            .with(crate::cdn::queue::JOB_KIND, crate::cdn::job::PurgeJob)
             .with(
                 crate::payments::webhooks::JOB_KIND,
                 crate::payments::jobs::RazorpayWebhookJob,

@@ -6,15 +6,13 @@
 use base64::Engine;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::config::RazorpayConfig;
 use crate::error::{AppError, AppResult};
+use crate::http::outbound::{self, HttpsClient};
 
 /// Largest API response read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -76,20 +74,15 @@ pub struct RazorpayRefund {
 /// The Razorpay API client.
 pub struct Razorpay {
     config: RazorpayConfig,
-    http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpsClient,
 }
 
 impl Razorpay {
     /// A client for the configured account (`https` roots from the operating system).
     pub fn new(config: RazorpayConfig) -> anyhow::Result<Self> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Self {
             config,
-            http: Client::builder(TokioExecutor::new()).build(https),
+            http: outbound::https_client()?,
         })
     }
 
@@ -194,19 +187,10 @@ impl Razorpay {
             .header("authorization", format!("Basic {credentials}"))
             .body(Full::new(payload))
             .map_err(|e| AppError::Internal(e.into()))?;
-        let response = tokio::time::timeout(self.config.timeout, self.http.request(request))
-            .await
-            .map_err(|_| unavailable("timed out".into()))?
-            .map_err(|e| unavailable(e.to_string()))?;
-        let status = response.status();
-        let bytes = tokio::time::timeout(
-            self.config.timeout,
-            http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect(),
-        )
-        .await
-        .map_err(|_| unavailable("timed out reading the response".into()))?
-        .map_err(|e| unavailable(e.to_string()))?
-        .to_bytes();
+        let (status, bytes) =
+            outbound::send(&self.http, request, self.config.timeout, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(unavailable)?;
         if status.is_server_error() {
             return Err(unavailable(format!("HTTP {status}")));
         }

@@ -9,6 +9,7 @@ mod banners;
 mod cache;
 mod catalog;
 mod catalog_admin;
+mod cdn;
 mod checkout;
 mod customers;
 mod errors;

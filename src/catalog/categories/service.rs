@@ -64,7 +64,7 @@ pub async fn create_category(
     let c = Category::insert(&mut conn, handle, name, parent_id, rank, is_active)
         .await
         .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?;
-    app.cache.invalidate(&[Family::Categories]).await;
+    app.invalidate(&[Family::Categories], &[]).await;
     Ok(c)
 }
 
@@ -119,7 +119,7 @@ pub async fn update_category(
                 .map_err(|e| conflict_on(e, UNIQUE_FIELDS))
         })
         .await?;
-    app.cache.invalidate(&[Family::Categories]).await;
+    app.invalidate(&[Family::Categories], &[]).await;
     Ok(category)
 }
 
@@ -136,6 +136,6 @@ pub async fn delete_category(app: &AppState, id: i64) -> AppResult<()> {
     if !deleted {
         return Err(not_found("Category", id));
     }
-    app.cache.invalidate(&[Family::Categories]).await;
+    app.invalidate(&[Family::Categories], &[]).await;
     Ok(())
 }

@@ -45,7 +45,7 @@ pub async fn create_collection(
     let c = Collection::insert(&mut *app.db.get().await?, handle, title, description)
         .await
         .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?;
-    app.cache.invalidate(&[Family::Collections]).await;
+    app.invalidate(&[Family::Collections], &[]).await;
     Ok(c)
 }
 
@@ -67,7 +67,7 @@ pub async fn update_collection(
         .await
         .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?
         .ok_or_else(|| not_found("Collection", id))?;
-    app.cache.invalidate(&[Family::Collections]).await;
+    app.invalidate(&[Family::Collections], &[]).await;
     Ok(c)
 }
 
@@ -79,13 +79,12 @@ pub async fn delete_collection(app: &AppState, id: i64) -> AppResult<()> {
     if !Collection::delete(&mut conn, id).await? {
         return Err(not_found("Collection", id));
     }
-    app.cache
-        .invalidate(&[Family::Collections, Family::Products])
-        .await;
+    drop(conn);
     let mut entities = Vec::new();
     for (product_id, handle) in &members {
         entities.extend(keys::product_entities(Some(*product_id), Some(handle)));
     }
-    app.cache.invalidate_entities(&entities).await;
+    app.invalidate(&[Family::Collections, Family::Products], &entities)
+        .await;
     Ok(())
 }

@@ -59,12 +59,11 @@ pub async fn product_by_handle(app: &AppState, handle: &str) -> AppResult<Option
 /// every listing (the products family) and that product's own reads (its id and handles, old and
 /// new) go stale, other products' pages stay cached; then staff subscribers hear of it.
 pub async fn product_written(app: &AppState, id: i64, handles: &[&str], action: ProductAction) {
-    app.cache.invalidate(&[Family::Products]).await;
     let mut entities = keys::product_entities(Some(id), None);
     for handle in handles {
         entities.extend(keys::product_entities(None, Some(handle)));
     }
-    app.cache.invalidate_entities(&entities).await;
+    app.invalidate(&[Family::Products], &entities).await;
     app.events
         .publish(DomainEvent::Product { id, action })
         .await;
@@ -80,7 +79,7 @@ pub async fn stock_changed(app: &AppState, id: i64, handle: &str, flipped: bool)
     }
     let mut entities = keys::product_entities(Some(id), None);
     entities.extend(keys::product_entities(None, Some(handle)));
-    app.cache.invalidate_entities(&entities).await;
+    app.invalidate(&[], &entities).await;
 }
 
 fn check_status(status: &str) -> AppResult<()> {

@@ -55,7 +55,7 @@ pub async fn create_region(
         tax_rate_bps,
     )
     .await?;
-    app.cache.invalidate(&[Family::Regions]).await;
+    app.invalidate(&[Family::Regions], &[]).await;
     Ok(r)
 }
 
@@ -78,7 +78,8 @@ pub async fn update_region(
     r.tax_rate_bps = tax_rate_bps.unwrap_or(r.tax_rate_bps);
     check_region(&r.name, &r.currency_code, &r.countries, r.tax_rate_bps)?;
     let r = Region::save(&mut conn, &r).await?;
-    app.cache.invalidate(&[Family::Regions]).await;
+    drop(conn);
+    app.invalidate(&[Family::Regions], &[]).await;
     Ok(r)
 }
 
@@ -96,6 +97,6 @@ pub async fn delete_region(app: &AppState, id: i64) -> AppResult<()> {
     if !deleted {
         return Err(not_found("Region", id));
     }
-    app.cache.invalidate(&[Family::Regions]).await;
+    app.invalidate(&[Family::Regions], &[]).await;
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod db;
 pub mod fixtures;
 pub mod mail;
 pub mod proxy;
+pub mod varnish;
 
 use axum::Router;
 use axum::body::Body;
