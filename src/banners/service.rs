@@ -110,6 +110,7 @@ pub async fn update(app: &AppState, id: i64, changes: HeroBannerChanges) -> AppR
                 .ok_or_else(|| not_found(id))
         })
         .await?;
+    drop(conn);
     banners_written(app, vec![id], BannerAction::Updated).await;
     Ok(banner)
 }
@@ -181,6 +182,7 @@ pub async fn update_many(app: &AppState, changes: Vec<BatchChange>) -> AppResult
             Ok(out)
         })
         .await?;
+    drop(conn);
     banners_written(
         app,
         banners.iter().map(|b| b.id).collect(),

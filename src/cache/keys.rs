@@ -11,7 +11,7 @@
 //! | `products:{hash}`                   | one listing page (filter+sort+cursor)   | 120 s  | products, categories    |
 //! | `products_count:{hash}`             | capped totalCount of a listing          | 120 s  | products, categories    |
 //! | `product:id:{id}` / `product:handle:{hash(h)}` | one store-visible product row      | 300 s  | that product (entity)   |
-//! | `resp:{hash}`                       | a whole public GraphQL response         | its max-age | by root fields     |
+//! | `resp:v2:{hash}`                    | a whole public GraphQL response         | its max-age | by root fields     |
 //! | `apq:{sha256}`                      | a persisted query document              | 30 d   | none                    |
 //! | `apq:registered:{sha256}`           | an allow-listed operation (from PG)     | 1 h    | none (deleted on removal) |
 //! | `v:{family}`, `v:e:{entity}`        | family and entity version counters      | none   | —                       |
@@ -209,7 +209,7 @@ pub fn product_by_handle(handle: &str) -> ResourceKey {
 pub fn response(hash: &str, families: Vec<Family>, entities: Vec<String>) -> ResourceKey {
     ResourceKey {
         entities,
-        ..key(format!("resp:{hash}"), 0, families)
+        ..key(format!("resp:v2:{hash}"), 0, families)
     }
 }
 

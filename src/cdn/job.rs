@@ -17,8 +17,11 @@ impl Handler for PurgeJob {
     fn run<'a>(&'a self, app: &'a AppState, job: &'a Job) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             let Some(purger) = app.purger.as_ref() else {
-                // The CDN was switched off since: nothing to keep fresh.
-                return Ok(());
+                // A worker started without the CDN settings of the servers that queue purges:
+                // leave the job to one that has them (and say so in `last_error`).
+                return Err(JobError::Retry(anyhow::anyhow!(
+                    "CDN_PURGER is not set in this worker; start it with the servers' CDN settings"
+                )));
             };
             let mine: Purge = serde_json::from_value(job.payload.clone())
                 .map_err(|e| JobError::Permanent(anyhow::anyhow!("unreadable purge: {e}")))?;

@@ -90,7 +90,7 @@ impl Purger {
                             .header(header, group.join(" "))
                             .body(Full::new(Bytes::new()))
                             .map_err(|e| e.to_string())?;
-                        self.call(host, request).await?;
+                        self.call(&shown(host), request).await?;
                         calls += 1;
                     }
                 }
@@ -151,7 +151,8 @@ impl Purger {
                     if let Some(token) = token {
                         request = request.header("authorization", format!("Bearer {token}"));
                     }
-                    self.call(url, json_request(request, &body)?).await?;
+                    self.call(&shown(url), json_request(request, &body)?)
+                        .await?;
                     calls += 1;
                 }
             }
@@ -186,6 +187,20 @@ fn json_request(
         .map_err(|e| e.to_string())
 }
 
+/// A URL as errors and logs may show it: scheme, host and port only (a webhook URL may carry a
+/// token in its path, query or user info).
+fn shown(url: &str) -> String {
+    match url.parse::<hyper::Uri>() {
+        Ok(uri) => format!(
+            "{}://{}{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.host().unwrap_or("?"),
+            uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
 /// Splits `keys` into groups whose space-joined length stays within `limit` bytes.
 fn by_bytes(keys: &[String], limit: usize) -> Vec<Vec<&str>> {
     let mut groups: Vec<Vec<&str>> = Vec::new();
@@ -208,6 +223,15 @@ fn by_bytes(keys: &[String], limit: usize) -> Vec<Vec<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_in_errors_lose_their_secrets() {
+        assert_eq!(
+            shown("https://user:pa55@hooks.example.com:8443/purge/s3cret?token=t0k"),
+            "https://hooks.example.com:8443"
+        );
+        assert_eq!(shown("http://10.0.0.5:6081"), "http://10.0.0.5:6081");
+    }
 
     #[test]
     fn varnish_headers_are_split_by_size() {

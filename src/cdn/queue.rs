@@ -62,9 +62,9 @@ pub async fn take_over(
          others AS ( \
              SELECT id, state, payload FROM jobs \
              WHERE kind = $3 AND id <> $1 AND state IN ('queued', 'running') \
-               AND COALESCE((payload->>'repeat')::boolean, false) = $4 \
+               AND COALESCE(payload->'repeat' = 'true'::jsonb, false) = $4 \
                AND (NOT $4 OR run_at <= now()) \
-               AND jsonb_array_length(payload->'keys') > 0 \
+               AND payload->'keys' <> '[]'::jsonb \
                AND EXISTS (SELECT 1 FROM mine) \
              ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED), \
          gone AS ( \

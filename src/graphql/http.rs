@@ -510,19 +510,24 @@ struct Outcome {
     cost: Option<Vec<u8>>,
     /// Surrogate keys of a public response.
     tags: Option<Vec<String>>,
+    /// Seconds until a field of it changes by itself (`u32::MAX`: none); bounds the edge TTL.
+    edge_cap: u32,
 }
 
 impl Outcome {
     fn from_cached(r: CachedResponse) -> Self {
         let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+        // A field that changes by itself (a banner window) bounds every cache from now on.
+        let changes_in = r.changes_in();
         if r.max_age > 0 {
             Self {
                 status,
                 body: r.body,
-                policy: CachePolicy::Public(r.max_age),
+                policy: CachePolicy::Public(r.max_age.min(changes_in.max(1))),
                 etag: Some(r.etag),
                 cost: None,
                 tags: None,
+                edge_cap: changes_in,
             }
         } else {
             Self {
@@ -532,6 +537,7 @@ impl Outcome {
                 etag: None,
                 cost: None,
                 tags: None,
+                edge_cap: u32::MAX,
             }
         }
     }
@@ -578,6 +584,7 @@ async fn run(
         etag,
         cost,
         tags: None,
+        edge_cap: cap.get(),
     }
 }
 
@@ -647,6 +654,7 @@ async fn cached_execute(
         let encoded = CachedResponse::new(
             outcome.status.as_u16(),
             max_age,
+            CachedResponse::changes_after(outcome.edge_cap),
             u32::try_from(requested).unwrap_or(u32::MAX),
             outcome.body,
         )
@@ -674,6 +682,7 @@ async fn cached_execute(
                 etag: None,
                 cost: None,
                 tags: None,
+                edge_cap: u32::MAX,
             };
         }
     };
@@ -701,6 +710,7 @@ async fn cached_execute(
             etag: None,
             cost: None,
             tags: None,
+            edge_cap: u32::MAX,
         },
     }
 }
@@ -719,6 +729,7 @@ fn finish(
         etag,
         cost,
         tags,
+        edge_cap,
     } = outcome;
     if let Some(cost) = cost {
         body = with_cost(body, &cost);
@@ -740,7 +751,7 @@ fn finish(
         response.headers_mut().insert(header::ETAG, value);
     }
     if let (CachePolicy::Public(max_age), Some(tags)) = (policy, tags) {
-        crate::cdn::tags::add_headers(response.headers_mut(), cdn, &tags, max_age);
+        crate::cdn::tags::add_headers(response.headers_mut(), cdn, &tags, max_age, edge_cap);
     }
     response
 }

@@ -52,13 +52,16 @@ impl CachePolicy {
     }
 }
 
-/// A stored response: status, max-age, requested cost, ETag and body (without `extensions`:
-/// the cost block is per client and added when served).
+/// A stored response: status, max-age, the bound a time-bound field put on it, requested cost,
+/// ETag and body (without `extensions`: the cost block is per client and added when served).
 pub struct CachedResponse {
     /// HTTP status.
     pub status: u16,
     /// Seconds it stays valid.
     pub max_age: u32,
+    /// When a field of it changes by itself (a banner window opens or closes), in Unix seconds;
+    /// `u32::MAX` when never: no cache, not even a purged CDN, may keep it past that.
+    pub changes_at: u32,
     /// The query's requested cost.
     pub cost: u32,
     /// Strong ETag of the body, computed once when stored.
@@ -69,23 +72,26 @@ pub struct CachedResponse {
 
 impl CachedResponse {
     /// A response with its ETag.
-    pub fn new(status: u16, max_age: u32, cost: u32, body: Vec<u8>) -> Self {
+    pub fn new(status: u16, max_age: u32, changes_at: u32, cost: u32, body: Vec<u8>) -> Self {
         Self {
             status,
             max_age,
+            changes_at,
             cost,
             etag: etag(&body),
             body,
         }
     }
 
-    /// `[status u16][max_age u32][cost u32][etag len u8][etag][body]`.
+    /// `[status u16][max_age u32][changes_at u32][cost u32][etag len u8][etag][body]` (stored
+    /// under `resp:v2:`; the earlier layout without `changes_at` was under `resp:`).
     pub fn encode(&self) -> Vec<u8> {
         let tag = self.etag.as_bytes();
         let len = u8::try_from(tag.len()).unwrap_or(0);
-        let mut out = Vec::with_capacity(self.body.len() + 11 + tag.len());
+        let mut out = Vec::with_capacity(self.body.len() + HEAD + tag.len());
         out.extend(self.status.to_be_bytes());
         out.extend(self.max_age.to_be_bytes());
+        out.extend(self.changes_at.to_be_bytes());
         out.extend(self.cost.to_be_bytes());
         out.push(len);
         out.extend(&tag[..usize::from(len)]);
@@ -93,21 +99,40 @@ impl CachedResponse {
         out
     }
 
+    /// Seconds from now until [`Self::changes_at`] (`u32::MAX` when never).
+    pub fn changes_in(&self) -> u32 {
+        if self.changes_at == u32::MAX {
+            return u32::MAX;
+        }
+        self.changes_at.saturating_sub(unix_now())
+    }
+
+    /// The moment `seconds` from now, as [`Self::changes_at`] wants it.
+    pub fn changes_after(seconds: u32) -> u32 {
+        if seconds == u32::MAX {
+            u32::MAX
+        } else {
+            unix_now().saturating_add(seconds).min(u32::MAX - 1)
+        }
+    }
+
     /// Reverses [`Self::encode`].
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let status = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
         let max_age = u32::from_be_bytes(bytes.get(2..6)?.try_into().ok()?);
-        let cost = u32::from_be_bytes(bytes.get(6..10)?.try_into().ok()?);
-        let len = usize::from(*bytes.get(10)?);
-        let etag = String::from_utf8(bytes.get(11..11 + len)?.to_vec()).ok()?;
+        let changes_at = u32::from_be_bytes(bytes.get(6..10)?.try_into().ok()?);
+        let cost = u32::from_be_bytes(bytes.get(10..14)?.try_into().ok()?);
+        let len = usize::from(*bytes.get(14)?);
+        let etag = String::from_utf8(bytes.get(HEAD..HEAD + len)?.to_vec()).ok()?;
         Some(Self {
             status,
             max_age,
+            changes_at,
             cost,
             etag,
             // Room for the per-client `extensions.cost` added when served: no second copy.
             body: {
-                let body = bytes.get(11 + len..)?;
+                let body = bytes.get(HEAD + len..)?;
                 let mut out = Vec::with_capacity(body.len() + 256);
                 out.extend_from_slice(body);
                 out
@@ -115,6 +140,13 @@ impl CachedResponse {
         })
     }
 }
+
+fn unix_now() -> u32 {
+    u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX - 1)
+}
+
+/// Bytes before the ETag in an encoded response.
+const HEAD: usize = 15;
 
 /// Hash of everything that changes the answer of an anonymous query.
 pub fn request_hash(request: &Request, media_type: &str) -> String {
@@ -355,11 +387,18 @@ mod tests {
 
     #[test]
     fn cached_responses_round_trip() {
-        let r = CachedResponse::new(200, 60, 123, b"{}".to_vec());
+        let r = CachedResponse::new(200, 60, 45, 123, b"{}".to_vec());
         let back = CachedResponse::decode(&r.encode()).unwrap();
         assert_eq!(
-            (back.status, back.max_age, back.cost, &back.etag, &back.body),
-            (200, 60, 123, &r.etag, &r.body)
+            (
+                back.status,
+                back.max_age,
+                back.changes_at,
+                back.cost,
+                &back.etag,
+                &back.body
+            ),
+            (200, 60, 45, 123, &r.etag, &r.body)
         );
     }
 }

@@ -212,6 +212,7 @@ pub async fn complete(app: &AppState, cart: Cart, actor: &str) -> AppResult<Orde
             Ok((order, flipped, true))
         })
         .await?;
+    drop(conn);
     let (order, flipped, created) = outcome;
     if created {
         app.jobs_wake.notify_one();
@@ -285,9 +286,11 @@ async fn stock_flipped(app: &AppState, products: &[(i64, String, bool)]) {
         let entry = by_product.entry(*id).or_insert((handle, false));
         entry.1 |= flipped;
     }
-    for (id, (handle, flipped)) in by_product {
-        stock_changed(app, id, handle, flipped).await;
-    }
+    let products: Vec<(i64, &str, bool)> = by_product
+        .into_iter()
+        .map(|(id, (handle, flipped))| (id, handle, flipped))
+        .collect();
+    stock_changed(app, &products).await;
 }
 
 /// A staff transition of an order's status.
@@ -401,6 +404,7 @@ pub async fn transition(
             Ok((order, flipped))
         })
         .await?;
+    drop(conn);
     stock_flipped(app, &flipped).await;
     super::events::order_changed(app, &order).await;
     Ok(order)

@@ -64,6 +64,7 @@ pub async fn create_category(
     let c = Category::insert(&mut conn, handle, name, parent_id, rank, is_active)
         .await
         .map_err(|e| conflict_on(e, UNIQUE_FIELDS))?;
+    drop(conn);
     app.invalidate(&[Family::Categories], &[]).await;
     Ok(c)
 }
@@ -119,6 +120,7 @@ pub async fn update_category(
                 .map_err(|e| conflict_on(e, UNIQUE_FIELDS))
         })
         .await?;
+    drop(conn);
     app.invalidate(&[Family::Categories], &[]).await;
     Ok(category)
 }

@@ -69,17 +69,31 @@ pub async fn product_written(app: &AppState, id: i64, handles: &[&str], action: 
         .await;
 }
 
-/// A product's stock changed (an order placed or canceled): its own reads go stale at once (by id
-/// and handle: they show `inventoryQuantity`); when its availability flipped, every listing too
-/// (they show `inStock`) and staff subscribers hear of it. Listings whose products only changed
-/// quantity keep their cached `inventoryQuantity` until their TTL.
-pub async fn stock_changed(app: &AppState, id: i64, handle: &str, flipped: bool) {
-    if flipped {
-        return product_written(app, id, &[handle], ProductAction::Updated).await;
+/// Products' stock changed (an order placed or canceled), each with whether its availability
+/// flipped: their own reads go stale at once (by id and handle: they show `inventoryQuantity`);
+/// when an availability flipped, every listing too (they show `inStock`) and staff subscribers
+/// hear of that product. One invalidation (one CDN purge) for the whole order. Listings whose
+/// products only changed quantity keep their cached `inventoryQuantity` until their TTL.
+pub async fn stock_changed(app: &AppState, products: &[(i64, &str, bool)]) {
+    let mut entities = Vec::new();
+    let mut families: &[Family] = &[];
+    for &(id, handle, flipped) in products {
+        entities.extend(keys::product_entities(Some(id), Some(handle)));
+        if flipped {
+            families = &[Family::Products];
+        }
     }
-    let mut entities = keys::product_entities(Some(id), None);
-    entities.extend(keys::product_entities(None, Some(handle)));
-    app.invalidate(&[], &entities).await;
+    app.invalidate(families, &entities).await;
+    for &(id, _, flipped) in products {
+        if flipped {
+            app.events
+                .publish(DomainEvent::Product {
+                    id,
+                    action: ProductAction::Updated,
+                })
+                .await;
+        }
+    }
 }
 
 fn check_status(status: &str) -> AppResult<()> {
@@ -137,6 +151,7 @@ pub async fn create_product(
             Ok(product)
         })
         .await?;
+    drop(conn);
     product_written(app, product.id, &[&product.handle], ProductAction::Created).await;
     Ok(product)
 }
@@ -182,6 +197,7 @@ pub async fn update_product(
     } else {
         ProductAction::Updated
     };
+    drop(conn);
     product_written(app, id, &[&product.handle, &old_handle], action).await;
     Ok(product)
 }
@@ -198,6 +214,7 @@ pub async fn add_product_image(
         .await?
         .ok_or_else(|| not_found("Product", product_id))?;
     let image = ProductImage::append(&mut conn, product_id, url, alt).await?;
+    drop(conn);
     product_written(app, product_id, &[&product.handle], ProductAction::Updated).await;
     Ok(image)
 }
@@ -222,6 +239,7 @@ pub async fn reorder_product_images(
             Ok(product)
         })
         .await?;
+    drop(conn);
     product_written(app, product_id, &[&product.handle], ProductAction::Updated).await;
     Ok(())
 }

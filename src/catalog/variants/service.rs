@@ -60,6 +60,7 @@ pub async fn create_variant(
             Ok((variant, product.handle))
         })
         .await?;
+    drop(conn);
     product_written(app, variant.product_id, &[&handle], ProductAction::Updated).await;
     Ok(variant)
 }
@@ -91,6 +92,7 @@ pub async fn update_variant(
             Ok((variant, product.map(|p| p.handle).unwrap_or_default()))
         })
         .await?;
+    drop(conn);
     product_written(app, variant.product_id, &[&handle], ProductAction::Updated).await;
     Ok(variant)
 }

@@ -64,7 +64,7 @@ impl OwnVarnish {
             .process_group(0)
             .spawn()
             .expect("varnishd (Debian packages varnish and varnish-modules; scripts/test installs them)");
-        let varnish = Self {
+        let mut varnish = Self {
             child,
             port,
             dir,
@@ -72,6 +72,9 @@ impl OwnVarnish {
         };
         // Up, and its probe has found the backend healthy.
         for _ in 0..150 {
+            if let Ok(Some(status)) = varnish.child.try_wait() {
+                panic!("varnishd exited ({status}): port {port} taken, or the VCL is invalid");
+            }
             if let Some(r) = varnish.try_get("/healthz").await
                 && r == 200
             {
