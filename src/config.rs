@@ -224,6 +224,9 @@ pub struct CdnConfig {
     pub repeat_after: Option<Duration>,
     /// How long one purge call may take (`CDN_PURGE_TIMEOUT_MS`, 5000).
     pub timeout: Duration,
+    /// How long a write waits for its own purge before answering (`CDN_PURGE_WAIT_MS`, 1000;
+    /// 0: never, the workers send every purge).
+    pub wait: Option<Duration>,
 }
 
 impl std::fmt::Debug for CdnConfig {
@@ -301,6 +304,9 @@ impl CdnConfig {
             edge_max_age: num::<u32>(get, "CDN_MAX_AGE_SECS", 3_600)?.max(1),
             repeat_after: (repeat_ms > 0).then(|| Duration::from_millis(repeat_ms)),
             timeout: Duration::from_millis(num::<u64>(get, "CDN_PURGE_TIMEOUT_MS", 5_000)?.max(1)),
+            wait: Some(num::<u64>(get, "CDN_PURGE_WAIT_MS", 1_000)?)
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
             target,
         })
     }

@@ -90,8 +90,8 @@ impl App {
     }
 
     /// After a committed write: every cached read of `families` and of the single `entities`
-    /// goes stale in the cache at once and, when a purger is configured, at the CDN — through a
-    /// durable purge job of the same keys, which this process's worker runs at once.
+    /// goes stale in the cache at once and, when a purger is configured, at the CDN — a durable
+    /// purge job of the same keys, sent before this returns when the CDN answers in time.
     pub async fn invalidate(&self, families: &[Family], entities: &[String]) {
         if !families.is_empty() {
             self.cache.invalidate(families).await;
@@ -99,23 +99,17 @@ impl App {
         if !entities.is_empty() {
             self.cache.invalidate_entities(entities).await;
         }
-        if self.purger.is_none() {
-            return;
-        }
-        let keys = crate::cdn::tags::of_write(families, entities);
-        let job = crate::cdn::queue::job(keys, false, format!("{:016x}", crate::random::u64()));
-        let enqueued = match self.db.get().await {
-            Ok(mut conn) => crate::jobs::enqueue(&mut conn, &job)
-                .await
-                .map_err(anyhow::Error::from),
-            Err(e) => Err(e.into()),
-        };
-        match enqueued {
-            Ok(_) => self.jobs_wake.notify_one(),
-            // The write stands; the CDN keeps the old copy until its edge TTL.
-            Err(e) => {
-                tracing::error!(error = %e, payload = %job.payload, "could not queue the CDN purge");
-            }
+        if let Some(purger) = &self.purger {
+            let keys = crate::cdn::tags::of_write(families, entities);
+            crate::cdn::dispatch::after_write(
+                &self.db,
+                purger,
+                &self.cdn_metrics,
+                &self.config.cdn,
+                &self.jobs_wake,
+                keys,
+            )
+            .await;
         }
     }
 

@@ -55,7 +55,7 @@ impl Handler for PurgeJob {
             );
             if let (false, Some(delay)) = (purge.repeat, app.config.cdn.repeat_after) {
                 let mut conn = app.db.get().await.map_err(|e| JobError::Retry(e.into()))?;
-                if let Err(e) = queue::enqueue_repeat(&mut conn, job, purge.keys, delay).await {
+                if let Err(e) = queue::enqueue_repeat(&mut conn, job.id, purge.keys, delay).await {
                     // The first purge happened; only the race guard is missing.
                     tracing::warn!(error = %e, "could not schedule the repeated CDN purge");
                 }

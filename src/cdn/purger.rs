@@ -51,6 +51,8 @@ impl PurgeMetrics {
 pub struct Purger {
     config: CdnConfig,
     http: HttpsClient,
+    /// Until when (Unix ms) writes queue their purges without trying them (after a failure).
+    backing_off_until: std::sync::atomic::AtomicU64,
 }
 
 impl Purger {
@@ -62,7 +64,23 @@ impl Purger {
         Ok(Some(Self {
             config: config.clone(),
             http: outbound::https_client()?,
+            backing_off_until: std::sync::atomic::AtomicU64::new(0),
         }))
+    }
+
+    /// Whether a write may try its purge itself (no recent failure).
+    pub fn may_try_now(&self) -> bool {
+        now_ms()
+            >= self
+                .backing_off_until
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// After a failed attempt: writes only queue their purges for `pause`.
+    pub fn back_off(&self, pause: std::time::Duration) {
+        let until = now_ms().saturating_add(u64::try_from(pause.as_millis()).unwrap_or(u64::MAX));
+        self.backing_off_until
+            .store(until, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The purger's name (`varnish`, `fastly`, …).
@@ -176,6 +194,10 @@ impl Purger {
             Err(format!("{what}: HTTP {}", status.as_u16()))
         }
     }
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
 fn json_request(

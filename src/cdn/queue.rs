@@ -93,13 +93,36 @@ pub async fn take_over(
     Ok(row.and_then(|r| serde_json::from_value(r.payload).ok()))
 }
 
-/// Enqueues the repeat of a finished first purge, due after `delay` (once per first purge).
+/// Enqueues the repeat of the first purge `first` (a job id), due after `delay` (once per first
+/// purge).
 pub async fn enqueue_repeat(
     conn: &mut AsyncPgConnection,
-    first: &Job,
+    first: i64,
     keys: Vec<String>,
     delay: Duration,
 ) -> QueryResult<Option<i64>> {
-    let job = job(keys, true, format!("repeat:{}", first.id));
+    let job = job(keys, true, format!("repeat:{first}"));
     crate::jobs::model::enqueue_after(conn, &job, delay).await
+}
+
+/// Marks a purge the write sent itself as done, unless a worker or another purge has it by now
+/// (then it is sent again, which is harmless).
+pub async fn finish_sent(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE jobs SET state = 'done', finished_at = now(), updated_at = now() \
+         WHERE id = $1 AND state = 'queued'",
+    )
+    .bind::<BigInt, _>(id)
+    .execute(conn)
+    .await
+}
+
+/// Makes a purge the write could not send due at once, for the workers.
+pub async fn due_now(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE jobs SET run_at = now(), updated_at = now() WHERE id = $1 AND state = 'queued'",
+    )
+    .bind::<BigInt, _>(id)
+    .execute(conn)
+    .await
 }
