@@ -13,7 +13,7 @@ use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::events::{BannerAction, DomainEvent};
 use crate::graphql::context::{app, db};
-use crate::graphql::ids::{expect_global, to_global};
+use crate::graphql::ids::{event_id, expect_global, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 
 /// A banner as staff see it (inactive ones and timestamps included).
@@ -21,9 +21,9 @@ pub struct AdminHeroBanner(pub model::HeroBanner);
 
 #[Object(cache_control(private))]
 impl AdminHeroBanner {
-    /// Global ID (the same as the store's).
-    async fn id(&self) -> ID {
-        to_global("HeroBanner", self.0.id)
+    /// Global ID (its own; arguments also take the store's `HeroBanner` ID).
+    pub async fn id(&self) -> ID {
+        to_global("AdminHeroBanner", self.0.id)
     }
     /// Headline.
     async fn title(&self) -> &str {
@@ -304,8 +304,10 @@ impl BannersMutation {
 /// A banner change, as admin subscribers receive it: ids and action only.
 #[derive(async_graphql::SimpleObject, Clone)]
 pub struct BannerUpdatedEvent {
-    /// The (first) banner changed.
+    /// This event's own ID.
     pub id: ID,
+    /// The (first) banner changed.
+    pub banner_id: ID,
     /// Every banner changed (several for a batch).
     pub ids: Vec<ID>,
     /// What happened.
@@ -327,8 +329,12 @@ impl BannersSubscription {
         let rx = app(ctx)?.events.subscribe();
         Ok(crate::events::stream(rx, |event| match event {
             DomainEvent::Banner { ids, action } => Some(BannerUpdatedEvent {
-                id: to_global("HeroBanner", ids.first().copied().unwrap_or_default()),
-                ids: ids.iter().map(|id| to_global("HeroBanner", *id)).collect(),
+                id: event_id("BannerUpdatedEvent"),
+                banner_id: to_global("AdminHeroBanner", ids.first().copied().unwrap_or_default()),
+                ids: ids
+                    .iter()
+                    .map(|id| to_global("AdminHeroBanner", *id))
+                    .collect(),
                 action: *action,
             }),
             _ => None,

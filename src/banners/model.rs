@@ -75,6 +75,16 @@ pub struct HeroBannerChanges {
 }
 
 impl HeroBanner {
+    /// One banner, live or not (staff).
+    pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<HeroBanner>> {
+        hero_banners::table
+            .find(id)
+            .select(HeroBanner::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// One banner locked for update (concurrent updates of one banner serialize on it).
     pub async fn find_for_update(
         conn: &mut AsyncPgConnection,

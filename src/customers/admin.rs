@@ -47,7 +47,7 @@ pub struct AdminCustomer {
 impl From<Customer> for AdminCustomer {
     fn from(c: Customer) -> Self {
         Self {
-            id: to_global("Customer", c.id),
+            id: to_global("AdminCustomer", c.id),
             email: c.email,
             first_name: c.first_name,
             last_name: c.last_name,

@@ -1,5 +1,9 @@
-//! Opaque Relay global IDs: `base64url("Type:123")`. Clients must treat them as opaque; the type
-//! prefix lets `node(id)` route, and a wrong-type or malformed ID is `BAD_USER_INPUT`.
+//! Opaque Relay global IDs: `base64url("Type:123")`, where `Type` is the GraphQL type that carries
+//! the ID, so no two types share one (Relay's and Apollo's normalized stores key records by it):
+//! a staff type has its own (`AdminProduct:139` beside the store's `Product:139`). Clients must
+//! treat them as opaque; the type prefix lets `node(id)` route. An argument that names an entity
+//! accepts the store's ID and the staff type's ID alike; a wrong-type or malformed ID is
+//! `BAD_USER_INPUT`.
 
 use async_graphql::ID;
 use base64::Engine;
@@ -40,10 +44,22 @@ pub fn from_global(id: &str) -> AppResult<(String, i64)> {
     Ok((kind.to_owned(), key))
 }
 
-/// The primary key of a global ID that must name a `type_name`.
+/// The ID of an event delivered to subscribers: its own type and a random key, so each event is
+/// a record of its own in a client's store.
+pub fn event_id(type_name: &str) -> ID {
+    to_global(
+        type_name,
+        i64::try_from(crate::random::u64() >> 1).unwrap_or_default(),
+    )
+}
+
+/// The primary key of a global ID that must name a `type_name` (or its staff type,
+/// `Admin{type_name}`).
 pub fn expect_global(id: &str, type_name: &str) -> AppResult<i64> {
     match from_global(id)? {
-        (kind, key) if kind == type_name => Ok(key),
+        (kind, key) if kind == type_name || kind.strip_prefix("Admin") == Some(type_name) => {
+            Ok(key)
+        }
         _ => Err(AppError::bad_input(format!(
             "ID `{}` is not a {type_name} ID",
             truncate(id)
@@ -71,6 +87,11 @@ mod tests {
         assert_eq!(from_global(&id).unwrap(), ("Product".to_owned(), 42));
         assert_eq!(expect_global(&id, "Product").unwrap(), 42);
         assert!(expect_global(&id, "Region").is_err());
+        assert_eq!(
+            expect_global(&to_global("AdminProduct", 42), "Product").unwrap(),
+            42
+        );
+        assert!(expect_global(&to_global("AdminRegion", 42), "Product").is_err());
         assert!(from_global("%%%").is_err());
         assert!(from_global(&URL_SAFE_NO_PAD.encode("Product:x")).is_err());
     }

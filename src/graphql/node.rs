@@ -1,20 +1,27 @@
 //! Relay object identification: the `Node` interface over every identifiable store type and the
-//! `node(id)` / `nodes(ids)` roots. Part of the assembly: it is the one place that knows how each
-//! domain loads an entity by ID.
+//! staff types a staff app refetches (`AdminProduct`, `AdminHeroBanner`: staff only, by
+//! permission), and the `node(id)` / `nodes(ids)` roots. Part of the assembly: it is the one place
+//! that knows how each domain loads an entity by ID.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
+use crate::auth::RequirePermission;
+use crate::auth::viewer::Permission;
+use crate::banners::admin::AdminHeroBanner;
 use crate::banners::graphql::HeroBanner;
+use crate::banners::model::HeroBanner as BannerRow;
 use crate::banners::service as banner_service;
 use crate::cache::Family;
 use crate::catalog::graph::{Category, Collection, Product, ProductVariant};
 use crate::catalog::loaders::CatalogLoaders;
+use crate::catalog::products::admin::AdminProduct;
+use crate::catalog::products::model::Product as ProductRow;
 use crate::catalog::regions::graphql::Region;
 use crate::db::pagination::MAX_PAGE_SIZE;
 use crate::error::{AppError, LoadResultExt};
-use crate::graphql::context::{app, request_data};
+use crate::graphql::context::{app, db, request_data};
 use crate::graphql::ids::from_global;
 use crate::graphql::response_cache::{Reads, RootReads};
 
@@ -34,6 +41,16 @@ pub enum Node {
     Region(Region),
     /// A hero banner.
     HeroBanner(HeroBanner),
+    /// Any product, as staff see it (catalog permission).
+    AdminProduct(AdminProduct),
+    /// Any hero banner, as staff see it (banners permission).
+    AdminHeroBanner(AdminHeroBanner),
+}
+
+/// Staff types are refetched only by staff whose role grants `permission` (the same guard as
+/// their own fields).
+async fn require(ctx: &Context<'_>, permission: Permission) -> Result<()> {
+    async_graphql::Guard::check(&RequirePermission(permission), ctx).await
 }
 
 async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
@@ -76,6 +93,20 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .into_iter()
             .find(|b| b.id == key)
             .map(|b| Node::HeroBanner(HeroBanner(b))),
+        "AdminProduct" => {
+            require(ctx, Permission::Catalog).await?;
+            ProductRow::find_any(&mut *db(ctx).await?, key)
+                .await
+                .map_err(AppError::from)?
+                .map(|r| Node::AdminProduct(AdminProduct(r)))
+        }
+        "AdminHeroBanner" => {
+            require(ctx, Permission::Banners).await?;
+            BannerRow::find(&mut *db(ctx).await?, key)
+                .await
+                .map_err(AppError::from)?
+                .map(|b| Node::AdminHeroBanner(AdminHeroBanner(b)))
+        }
         _ => {
             return Err(AppError::bad_input(format!(
                 "ID `{}` does not name a refetchable type",

@@ -44,7 +44,7 @@ pub struct AdminJob {
 impl From<Job> for AdminJob {
     fn from(job: Job) -> Self {
         Self {
-            id: to_global("Job", job.id),
+            id: to_global("AdminJob", job.id),
             state: JobState::parse(&job.state),
             kind: job.kind,
             key: job.key,
@@ -90,7 +90,7 @@ impl JobsMutation {
     /// Puts a dead job back in the queue with fresh attempts; it runs within a second.
     #[graphql(guard = "RequirePermission(Permission::Staff)")]
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> Result<AdminJob> {
-        let id = expect_global(&id, "Job")?;
+        let id = expect_global(&id, "AdminJob")?;
         let app = app(ctx)?;
         let conn = &mut *db(ctx).await?;
         match model::retry_dead(conn, id).await.map_err(AppError::from)? {

@@ -12,7 +12,7 @@ use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::events::DomainEvent;
 use crate::graphql::context::{app, request_context};
-use crate::graphql::ids::{expect_global, to_global};
+use crate::graphql::ids::{event_id, expect_global, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 use crate::state::App;
 
@@ -331,8 +331,10 @@ impl CheckoutMutation {
 /// An order change, as admin subscribers receive it.
 #[derive(SimpleObject, Clone)]
 pub struct OrderUpdatedEvent {
-    /// The order.
+    /// This event's own ID.
     pub id: ID,
+    /// The order (refetch it with `adminOrder(id)`).
+    pub order_id: ID,
     /// Its new status.
     pub status: String,
 }
@@ -352,7 +354,8 @@ impl OrdersSubscription {
         let rx = app(ctx)?.events.subscribe();
         Ok(crate::events::stream(rx, |event| match event {
             DomainEvent::Order { id, status } => Some(OrderUpdatedEvent {
-                id: to_global("Order", *id),
+                id: event_id("OrderUpdatedEvent"),
+                order_id: to_global("Order", *id),
                 status: status.clone(),
             }),
             _ => None,

@@ -97,10 +97,8 @@ async fn zero_stale_reads(mode: CacheMode) {
         json!({ "input": { "title": "Brand new", "imageUrl": "/files/b.png", "sortOrder": 0 } }),
     )
     .await;
-    let new_id = created["data"]["createHeroBanner"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_id =
+        crate::support::store_id(created["data"]["createHeroBanner"]["id"].as_str().unwrap());
     let after = app.get_query(banners).await;
     assert!(
         after["data"]["heroBanners"]
@@ -263,7 +261,7 @@ async fn concurrent_updates_of_one_banner_leave_a_consistent_row() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["node"]["id"] == id.as_str())
+        .find(|e| crate::support::store_id(e["node"]["id"].as_str().unwrap()) == id)
         .unwrap()["node"]
         .clone();
     let n = node["title"].as_str().unwrap().trim_start_matches("Title ");

@@ -395,3 +395,57 @@ async fn product_pages_are_invalidated_per_product_with_redis() {
 async fn product_pages_are_invalidated_per_product_in_process() {
     product_pages_are_invalidated_per_product(CacheMode::Memory).await;
 }
+
+#[tokio::test]
+async fn store_and_staff_types_have_their_own_ids_and_staff_types_are_nodes() {
+    let app = TestApp::new().await;
+    let staff = staff_token(&app, Role::Owner).await;
+    let store = gid("Product", 10);
+    let both = app
+        .ok_as(
+            &staff,
+            "query($id: ID!) { product(id: $id) { id } adminProduct(id: $id) { id } }",
+            json!({ "id": store }),
+        )
+        .await;
+    // The same product, two types, two IDs (a normalized client store needs them distinct).
+    assert_eq!(both["product"]["id"], store);
+    let staff_id = gid("AdminProduct", 10);
+    assert_eq!(both["adminProduct"]["id"], staff_id);
+    // Either ID is accepted where a product is named, and staff types refetch through `node`.
+    let again = app
+        .ok_as(
+            &staff,
+            "query($id: ID!) { adminProduct(id: $id) { id } node(id: $id) { __typename id } }",
+            json!({ "id": staff_id }),
+        )
+        .await;
+    assert_eq!(again["adminProduct"]["id"], staff_id);
+    assert_eq!(
+        again["node"],
+        json!({ "__typename": "AdminProduct", "id": staff_id })
+    );
+    let banner = gid("AdminHeroBanner", 1);
+    let node = app
+        .ok_as(
+            &staff,
+            "query($id: ID!) { node(id: $id) { __typename id } }",
+            json!({ "id": banner }),
+        )
+        .await;
+    assert_eq!(node["node"]["__typename"], "AdminHeroBanner");
+    // Only staff whose role may see them.
+    let q = "query($id: ID!) { node(id: $id) { id } }";
+    let anonymous = app.post_as(None, q, json!({ "id": staff_id })).await;
+    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+    let content = staff_token(&app, Role::Content).await;
+    let refused = app
+        .post_as(Some(&content), q, json!({ "id": staff_id }))
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN");
+    let (_, customer) = crate::support::customer_token(&app, "node-reader@techpotli.test").await;
+    let refused = app
+        .post_as(Some(&customer), q, json!({ "id": banner }))
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN");
+}

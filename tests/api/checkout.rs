@@ -197,7 +197,7 @@ async fn a_customer_checks_out_and_staff_see_it_live() {
         .await
         .unwrap();
     watcher
-        .subscribe("o", "subscription { orderUpdated { id status } }")
+        .subscribe("o", "subscription { orderUpdated { orderId status } }")
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -235,7 +235,7 @@ async fn a_customer_checks_out_and_staff_see_it_live() {
     let heard = watcher.event("o").await;
     assert_eq!(
         heard["data"]["orderUpdated"],
-        json!({ "id": order_id, "status": "PAID" })
+        json!({ "orderId": order_id, "status": "PAID" })
     );
 
     // The customer sees it; staff see it; the confirmation mail arrives once.

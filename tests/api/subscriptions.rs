@@ -10,7 +10,9 @@ use techpotli::auth::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{CacheMode, OwnRedis, TestApp, customer_token, signed_token, staff_token};
+use crate::support::{
+    CacheMode, OwnRedis, TestApp, customer_token, gid, signed_token, staff_token,
+};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -113,8 +115,8 @@ async fn mutate(app: &TestApp, token: &str, query: &str) -> Value {
     body
 }
 
-const BANNERS: &str = "subscription { bannerUpdated { id ids action } }";
-const PRODUCTS: &str = "subscription { productUpdated { id action } }";
+const BANNERS: &str = "subscription { bannerUpdated { bannerId ids action } }";
+const PRODUCTS: &str = "subscription { productUpdated { productId action } }";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_on_one_instance_reach_subscribers_on_another() {
@@ -144,7 +146,7 @@ async fn events_on_one_instance_reach_subscribers_on_another() {
     let event = client.event("b").await;
     assert_eq!(
         event["data"]["bannerUpdated"],
-        json!({ "id": id, "ids": [id], "action": "CREATED" })
+        json!({ "bannerId": id, "ids": [id], "action": "CREATED" })
     );
 
     mutate(
@@ -183,7 +185,7 @@ async fn events_on_one_instance_reach_subscribers_on_another() {
     mutate(&a, &token, r#"mutation { updateProduct(id: "UHJvZHVjdDox", input: { title: "Live product" }) { id } }"#).await;
     assert_eq!(
         client.event("p").await["data"]["productUpdated"],
-        json!({ "id": "UHJvZHVjdDox", "action": "UPDATED" })
+        json!({ "productId": gid("AdminProduct", 1), "action": "UPDATED" })
     );
     mutate(
         &a,
@@ -255,8 +257,8 @@ async fn the_in_process_bus_delivers_on_a_single_instance() {
     )
     .await;
     assert_eq!(
-        client.event("b").await["data"]["bannerUpdated"]["id"],
-        "SGVyb0Jhbm5lcjox"
+        client.event("b").await["data"]["bannerUpdated"]["bannerId"],
+        gid("AdminHeroBanner", 1)
     );
 }
 

@@ -18,7 +18,7 @@ pub struct AdminCategory(pub model::Category);
 impl AdminCategory {
     /// Global ID.
     async fn id(&self) -> ID {
-        to_global("Category", self.0.id)
+        to_global("AdminCategory", self.0.id)
     }
     /// Handle.
     async fn handle(&self) -> &str {

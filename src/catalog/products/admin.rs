@@ -15,7 +15,7 @@ use crate::catalog::rules::ids_of;
 use crate::db::pagination::PageRequest;
 use crate::error::{AppError, LoadResultExt};
 use crate::graphql::context::{app, db};
-use crate::graphql::ids::{expect_global, expect_globals, to_global};
+use crate::graphql::ids::{event_id, expect_global, expect_globals, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 
 /// Publication state.
@@ -41,9 +41,9 @@ pub struct AdminProduct(pub model::Product);
 
 #[Object(cache_control(private))]
 impl AdminProduct {
-    /// Global ID (the same as the store's).
-    async fn id(&self) -> ID {
-        to_global("Product", self.0.id)
+    /// Global ID (its own; arguments also take the store's `Product` ID).
+    pub async fn id(&self) -> ID {
+        to_global("AdminProduct", self.0.id)
     }
     /// URL handle.
     async fn handle(&self) -> &str {
@@ -383,8 +383,10 @@ impl ProductImagesMutation {
 /// A product change, as admin subscribers receive it.
 #[derive(async_graphql::SimpleObject, Clone)]
 pub struct ProductUpdatedEvent {
-    /// The product.
+    /// This event's own ID.
     pub id: ID,
+    /// The product (refetch it with `adminProduct(id)` or `node(id)`).
+    pub product_id: ID,
     /// What happened.
     pub action: crate::events::ProductAction,
 }
@@ -404,7 +406,8 @@ impl ProductsSubscription {
         let rx = app(ctx)?.events.subscribe();
         Ok(crate::events::stream(rx, |event| match event {
             crate::events::DomainEvent::Product { id, action } => Some(ProductUpdatedEvent {
-                id: to_global("Product", *id),
+                id: event_id("ProductUpdatedEvent"),
+                product_id: to_global("AdminProduct", *id),
                 action: *action,
             }),
             _ => None,

@@ -1,17 +1,165 @@
 // Boots GraphiQL from assets served by this server (no CDN), so it works offline and under a
 // strict Content-Security-Policy that forbids inline scripts.
+//
+// Staff sign in with the form above the editor (adminLogin); the token is kept in
+// localStorage['techpotli.adminToken'] (setting it by hand and reloading works too). Queries and
+// mutations then carry `Authorization: Bearer <token>` (a header typed in the Headers pane wins),
+// and subscriptions send it in graphql-transport-ws's connection_init. A socket the server closes
+// with 4401 (no or expired token) or 4403 (not staff) is reported in the result pane and above.
 (function () {
-  var wsScheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
-  // Subscriptions are staff-only: the token travels in connection_init. Set it once with
-  // localStorage.setItem('techpotli.adminToken', '<token from adminLogin>') and reload.
-  var fetcher = GraphiQL.createFetcher({
-    url: window.location.origin + '/graphql',
-    subscriptionUrl: wsScheme + window.location.host + '/graphql/ws',
-    wsConnectionParams: function () {
-      var token = window.localStorage.getItem('techpotli.adminToken');
-      return token ? { Authorization: 'Bearer ' + token } : {};
-    },
+  var TOKEN_KEY = 'techpotli.adminToken';
+  var statusEl = document.getElementById('staff-status');
+  var signOut = document.getElementById('staff-sign-out');
+
+  function token() {
+    return window.localStorage.getItem(TOKEN_KEY);
+  }
+
+  function show(message, isError) {
+    statusEl.textContent = message;
+    statusEl.className = isError ? 'error' : '';
+  }
+
+  function showSignedIn() {
+    var signedIn = !!token();
+    signOut.hidden = !signedIn;
+    show(signedIn ? 'Signed in as staff: admin queries and subscriptions allowed.'
+                  : 'Not signed in: store queries only.', false);
+  }
+
+  function headerValue(headers, name) {
+    if (!headers) return undefined;
+    var wanted = name.toLowerCase();
+    for (var key in headers) {
+      if (Object.prototype.hasOwnProperty.call(headers, key) && key.toLowerCase() === wanted) {
+        return headers[key];
+      }
+    }
+    return undefined;
+  }
+
+  // The Authorization of a request: the Headers pane's, else the signed-in token's.
+  function authorization(opts) {
+    var typed = headerValue(opts && opts.headers, 'Authorization');
+    if (typed) return typed;
+    var t = token();
+    return t ? 'Bearer ' + t : undefined;
+  }
+
+  function isSubscription(params) {
+    var text = (params.query || '').replace(/#[^\n]*/g, '');
+    if (params.operationName) {
+      return new RegExp('\\bsubscription\\s+' + params.operationName + '\\b').test(text);
+    }
+    return /^\s*subscription\b/.test(text);
+  }
+
+  function httpFetch(params, opts) {
+    var headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+    var extra = (opts && opts.headers) || {};
+    for (var key in extra) {
+      if (Object.prototype.hasOwnProperty.call(extra, key)) headers[key] = extra[key];
+    }
+    var auth = authorization(opts);
+    if (auth) headers.Authorization = auth;
+    return fetch(window.location.origin + '/graphql', {
+      method: 'POST',
+      headers: headers,
+      body: JSON.stringify(params),
+    }).then(function (response) {
+      return response.json();
+    });
+  }
+
+  var CLOSE_REASONS = {
+    4401: 'The server refused the subscription (4401 Unauthorized): sign in as staff above (or your token expired).',
+    4403: 'The server refused the subscription (4403 Forbidden): this account may not subscribe.',
+    4408: 'The server closed the subscription: no connection_init in time (4408).',
+  };
+
+  // One graphql-transport-ws connection per subscription, as an observable GraphiQL renders.
+  function subscribe(params, opts) {
+    return {
+      subscribe: function (observer) {
+        var scheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+        var socket = new WebSocket(scheme + window.location.host + '/graphql/ws', 'graphql-transport-ws');
+        var done = false;
+        function finish(error) {
+          if (done) return;
+          done = true;
+          if (error) observer.next({ errors: [{ message: error }] });
+          observer.complete();
+        }
+        socket.onopen = function () {
+          var auth = authorization(opts);
+          socket.send(JSON.stringify({ type: 'connection_init', payload: auth ? { Authorization: auth } : {} }));
+        };
+        socket.onmessage = function (event) {
+          var message = JSON.parse(event.data);
+          if (message.type === 'connection_ack') {
+            socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: params }));
+          } else if (message.type === 'next') {
+            observer.next(message.payload);
+          } else if (message.type === 'error') {
+            observer.next({ errors: message.payload });
+          } else if (message.type === 'complete') {
+            finish();
+            socket.close(1000);
+          } else if (message.type === 'ping') {
+            socket.send(JSON.stringify({ type: 'pong' }));
+          }
+        };
+        socket.onclose = function (event) {
+          var reason = CLOSE_REASONS[event.code];
+          if (reason) show(reason, true);
+          finish(reason || (done || event.code === 1000 ? null : 'The subscription closed (' + event.code + (event.reason ? ' ' + event.reason : '') + ').'));
+        };
+        return {
+          unsubscribe: function () {
+            if (socket.readyState === WebSocket.OPEN) {
+              socket.send(JSON.stringify({ id: '1', type: 'complete' }));
+              socket.close(1000);
+            }
+            done = true;
+          },
+        };
+      },
+    };
+  }
+
+  function fetcher(params, opts) {
+    return isSubscription(params) ? subscribe(params, opts) : httpFetch(params, opts);
+  }
+
+  document.getElementById('staff').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var email = document.getElementById('staff-email').value;
+    var password = document.getElementById('staff-password').value;
+    show('Signing in…', false);
+    httpFetch({
+      query: 'mutation SignIn($email: String!, $password: String!) { adminLogin(email: $email, password: $password) { token } }',
+      variables: { email: email, password: password },
+      operationName: 'SignIn',
+    }, { headers: {} }).then(function (result) {
+      var login = result && result.data && result.data.adminLogin;
+      if (login && login.token) {
+        window.localStorage.setItem(TOKEN_KEY, login.token);
+        document.getElementById('staff-password').value = '';
+        showSignedIn();
+      } else {
+        var message = result && result.errors && result.errors[0] ? result.errors[0].message : 'sign-in failed';
+        show('Sign-in failed: ' + message, true);
+      }
+    }, function () {
+      show('Sign-in failed: the server did not answer.', true);
+    });
   });
+  signOut.addEventListener('click', function () {
+    window.localStorage.removeItem(TOKEN_KEY);
+    showSignedIn();
+  });
+  showSignedIn();
+
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(
     React.createElement(GraphiQL, {

@@ -260,6 +260,13 @@ impl TestApp {
         response.raw_json()
     }
 
+    /// POSTs an operation as `token` that must succeed; returns `data`.
+    pub async fn ok_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.post_as(Some(token), query, variables).await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"].clone()
+    }
+
     /// POSTs a variable-free query with an optional bearer token; the whole response.
     pub async fn send_as(&self, token: Option<&str>, query: &str) -> TestResponse {
         self.send_with(token, query, json!({})).await
@@ -510,4 +517,10 @@ pub async fn invalidate_product(app: &TestApp, id: i64, handle: &str) {
 /// The global ID the API gives a row.
 pub fn gid(type_name: &str, id: i64) -> String {
     techpotli::graphql::ids::to_global(type_name, id).0
+}
+
+/// The store's ID of the entity a staff ID (`AdminHeroBanner:7`) names (`HeroBanner:7`).
+pub fn store_id(staff_id: &str) -> String {
+    let (kind, key) = techpotli::graphql::ids::from_global(staff_id).expect("a global ID");
+    gid(kind.strip_prefix("Admin").expect("a staff ID"), key)
 }
