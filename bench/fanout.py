@@ -15,7 +15,7 @@ async def subscriber(url, token, ready, received, index):
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
         ack = json.loads(await ws.recv())
         assert ack["type"] == "connection_ack", ack
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "subscription { bannerUpdated { id action } }"}}))
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "subscription { bannerUpdated { bannerId action } }"}}))
         ready.release()
         async for raw in ws:
             msg = json.loads(raw)

@@ -26,7 +26,7 @@ const MAX_SEARCH_CHARS: usize = 100;
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(cache_control(private))]
 pub struct AdminCustomer {
-    /// Global ID (the same as the customer's own `me.id`).
+    /// Global ID (its own; arguments also take the customer's `me.id`).
     pub id: ID,
     /// Email (lower case).
     pub email: String,

@@ -146,7 +146,19 @@ impl NodeQuery {
                 AppError::bad_input(format!("`ids` takes at most {MAX_PAGE_SIZE} IDs")).into(),
             );
         }
-        // Resolved concurrently, so the loaders batch them into one query per type.
-        futures_util::future::try_join_all(ids.iter().map(|id| load_node(ctx, id))).await
+        // Store types resolve concurrently, so the loaders batch them into one query per type;
+        // staff types read one row each, one after the other (one pooled connection at a time).
+        let staff = ids
+            .iter()
+            .any(|id| from_global(id).is_ok_and(|(kind, _)| kind.starts_with("Admin")));
+        if !staff {
+            return futures_util::future::try_join_all(ids.iter().map(|id| load_node(ctx, id)))
+                .await;
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.push(load_node(ctx, id).await?);
+        }
+        Ok(out)
     }
 }

@@ -90,7 +90,7 @@ impl JobsMutation {
     /// Puts a dead job back in the queue with fresh attempts; it runs within a second.
     #[graphql(guard = "RequirePermission(Permission::Staff)")]
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> Result<AdminJob> {
-        let id = expect_global(&id, "AdminJob")?;
+        let id = expect_global(&id, "Job")?;
         let app = app(ctx)?;
         let conn = &mut *db(ctx).await?;
         match model::retry_dead(conn, id).await.map_err(AppError::from)? {

@@ -38,10 +38,11 @@
     return undefined;
   }
 
-  // The Authorization of a request: the Headers pane's, else the signed-in token's.
+  // The Authorization of a request: the Headers pane's when it has one (an empty value sends
+  // none), else the signed-in token's.
   function authorization(opts) {
     var typed = headerValue(opts && opts.headers, 'Authorization');
-    if (typed) return typed;
+    if (typed !== undefined) return typed || undefined;
     var t = token();
     return t ? 'Bearer ' + t : undefined;
   }
@@ -55,13 +56,17 @@
   }
 
   function httpFetch(params, opts) {
-    var headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
-    var extra = (opts && opts.headers) || {};
-    for (var key in extra) {
-      if (Object.prototype.hasOwnProperty.call(extra, key)) headers[key] = extra[key];
+    // One value per header, whatever the case it was typed in.
+    var headers = {};
+    var typed = (opts && opts.headers) || {};
+    for (var key in typed) {
+      if (Object.prototype.hasOwnProperty.call(typed, key)) headers[key.toLowerCase()] = typed[key];
     }
+    if (!headers['content-type']) headers['content-type'] = 'application/json';
+    if (!headers.accept) headers.accept = 'application/graphql-response+json, application/json';
     var auth = authorization(opts);
-    if (auth) headers.Authorization = auth;
+    if (auth) headers.authorization = auth;
+    else delete headers.authorization;
     return fetch(window.location.origin + '/graphql', {
       method: 'POST',
       headers: headers,
@@ -89,38 +94,51 @@
           done = true;
           if (error) observer.next({ errors: [{ message: error }] });
           observer.complete();
+          if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+            socket.close(1000);
+          }
         }
         socket.onopen = function () {
+          if (done) return socket.close(1000);
           var auth = authorization(opts);
           socket.send(JSON.stringify({ type: 'connection_init', payload: auth ? { Authorization: auth } : {} }));
         };
         socket.onmessage = function (event) {
-          var message = JSON.parse(event.data);
+          if (done) return;
+          var message;
+          try {
+            message = JSON.parse(event.data);
+          } catch (e) {
+            return finish('The server sent something that is not JSON.');
+          }
           if (message.type === 'connection_ack') {
             socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: params }));
           } else if (message.type === 'next') {
             observer.next(message.payload);
           } else if (message.type === 'error') {
+            // An `error` ends the operation (graphql-transport-ws).
             observer.next({ errors: message.payload });
+            finish();
           } else if (message.type === 'complete') {
             finish();
-            socket.close(1000);
           } else if (message.type === 'ping') {
             socket.send(JSON.stringify({ type: 'pong' }));
           }
         };
         socket.onclose = function (event) {
           var reason = CLOSE_REASONS[event.code];
-          if (reason) show(reason, true);
-          finish(reason || (done || event.code === 1000 ? null : 'The subscription closed (' + event.code + (event.reason ? ' ' + event.reason : '') + ').'));
+          if (reason && !done) show(reason, true);
+          finish(reason || (event.code === 1000 ? null : 'The subscription closed (' + event.code + (event.reason ? ' ' + event.reason : '') + ').'));
         };
         return {
           unsubscribe: function () {
-            if (socket.readyState === WebSocket.OPEN) {
+            if (!done && socket.readyState === WebSocket.OPEN) {
               socket.send(JSON.stringify({ id: '1', type: 'complete' }));
-              socket.close(1000);
             }
             done = true;
+            if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+              socket.close(1000);
+            }
           },
         };
       },
