@@ -82,14 +82,7 @@ pub struct NewJob {
 /// Inserts a job on `conn` — call it inside the transaction of the change that causes it. Returns
 /// the new id, or `None` when a job with the same kind and key already exists.
 pub async fn enqueue(conn: &mut AsyncPgConnection, job: &NewJob) -> QueryResult<Option<i64>> {
-    diesel::insert_into(jobs::table)
-        .values(job)
-        .on_conflict((jobs::kind, jobs::key))
-        .do_nothing()
-        .returning(jobs::id)
-        .get_result(conn)
-        .await
-        .optional()
+    insert(conn, job, None).await
 }
 
 /// Like [`enqueue`], for a job due only after `delay`.
@@ -99,8 +92,17 @@ pub async fn enqueue_after(
     delay: Duration,
 ) -> QueryResult<Option<i64>> {
     let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    insert(conn, job, Some(run_at)).await
+}
+
+/// Inserts `job`, due at `run_at` (the database's `now()` when `None`).
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    job: &NewJob,
+    run_at: Option<DateTime<Utc>>,
+) -> QueryResult<Option<i64>> {
     diesel::insert_into(jobs::table)
-        .values((job, jobs::run_at.eq(run_at)))
+        .values((job, run_at.map(|t| jobs::run_at.eq(t))))
         .on_conflict((jobs::kind, jobs::key))
         .do_nothing()
         .returning(jobs::id)
