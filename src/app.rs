@@ -43,6 +43,8 @@ pub fn build_router(app: AppState) -> Router {
     }
     let cors = http::cors(&app.config.cors_origins);
     let router = router
+        .route("/admin", get(crate::admin_console::page))
+        .route("/admin/assets/{name}", get(crate::admin_console::assets))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz).with_state(app.clone()))
         .route("/metrics", get(http::metrics).with_state(app.clone()))

@@ -21,6 +21,7 @@
 //!   points), [`http::client`] (client addresses), [`auth::sessions`] (tokens die with accounts).
 //! - [`seed`]: the deterministic demo catalog; [`cli`]: the command line.
 
+pub mod admin_console;
 pub mod app;
 pub mod auth;
 pub mod banners;

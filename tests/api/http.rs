@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{CacheMode, TestApp};
 
 fn get(uri: &str, accept: Option<&str>) -> Request<Body> {
     let mut builder = Request::get(uri);
@@ -153,6 +153,36 @@ async fn graphiql_is_served_from_the_binary_under_a_strict_csp() {
     }
     assert_eq!(
         app.send(get("/graphiql/assets/nope.js", None)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_console_is_served_with_graphiql_and_introspection_off() {
+    let app = TestApp::with_settings(
+        CacheMode::Redis,
+        &[("GRAPHIQL", "false"), ("GRAPHQL_INTROSPECTION", "false")],
+    )
+    .await;
+    assert_eq!(
+        app.send(get("/graphiql", None)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = app.send(get("/admin", None)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    assert!(!html.contains("<script>"), "no inline script");
+    for asset in ["/admin/assets/app.js", "/admin/assets/app.css"] {
+        let response = app.send(get(asset, None)).await;
+        assert_eq!(response.status, StatusCode::OK, "{asset}");
+        assert!(html.contains(asset), "{asset} is linked from the page");
+    }
+    assert_eq!(
+        app.send(get("/admin/assets/../../Cargo.toml", None))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 }

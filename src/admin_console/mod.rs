@@ -1,0 +1,56 @@
+//! The admin console at `/admin`: a small framework-free app (HTML, CSS and one script, embedded in
+//! the binary) that staff use for hero banners today. It talks only to the public API —
+//! `/graphql` with the staff token and `/graphql/ws` for live changes — so it works with
+//! introspection and GraphiQL off, and has no back door of its own.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Only our own script; images from anywhere the banners point (uploads may live on a CDN) and
+/// local previews (`blob:`).
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data: blob: https: http:; connect-src 'self' ws: wss:; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+fn with_headers(mut response: Response, cache: &'static str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// `GET /admin`.
+pub async fn page() -> Response {
+    with_headers(
+        (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            include_str!("assets/index.html"),
+        )
+            .into_response(),
+        "no-cache",
+    )
+}
+
+/// `GET /admin/assets/{name}`: versioned with the binary; revalidated so a deploy shows at once.
+pub async fn assets(Path(name): Path<String>) -> Response {
+    let (bytes, content_type): (&'static [u8], &'static str) = match name.as_str() {
+        "app.js" => (
+            include_bytes!("assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "app.css" => (include_bytes!("assets/app.css"), "text/css; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    with_headers(
+        ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        "no-cache",
+    )
+}
