@@ -7,10 +7,10 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Only our own script; images from anywhere the banners point (uploads may live on a CDN) and
-/// local previews (`blob:`).
+/// Only our own script, styles and connections (the API and its WebSocket are same-origin);
+/// images also from any https origin (uploads may live on a CDN) and local previews (`blob:`).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-                   img-src 'self' data: blob: https: http:; connect-src 'self' ws: wss:; \
+                   img-src 'self' data: blob: https:; connect-src 'self'; \
                    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 fn with_headers(mut response: Response, cache: &'static str) -> Response {

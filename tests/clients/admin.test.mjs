@@ -108,6 +108,7 @@ test('the admin console: skeletons, create with an image, live, reorder, rollbac
 
     // The server refuses (the window ends before it starts): the optimistic row goes away again
     // and the server's message is shown.
+    await a.unroute('**/graphql');
     await slow(a, 'createHeroBanner', 800);
     await a.click('#new-banner');
     await a.fill('#f-title', 'Backwards window');
@@ -122,6 +123,20 @@ test('the admin console: skeletons, create with an image, live, reorder, rollbac
     await a.screenshot({ path: `${ARTIFACTS}admin-rolled-back.png` });
     const after = (await api('{ adminHeroBanners(first: 100) { edges { node { title } } } }')).adminHeroBanners.edges;
     assert.ok(!after.some((e) => e.node.title === 'Backwards window'));
+
+    // Toggle, then delete (confirmed): saved, and gone from the other browser too.
+    await a.click(`#rows tr[data-id="${monsoon.id}"] input[type=checkbox]`);
+    let active = true;
+    for (let i = 0; i < 50 && active; i++) {
+      const node = (await api('query($id: ID!) { node(id: $id) { ... on AdminHeroBanner { isActive } } }', { id: monsoon.id })).node;
+      active = node.isActive;
+      if (active) await a.waitForTimeout(100);
+    }
+    assert.equal(active, false, 'the toggle was saved');
+    await a.click(`#rows tr[data-id="${monsoon.id}"] [data-role=delete]`);
+    await a.waitForFunction((id) => !document.querySelector(`#rows tr[data-id="${id}"]`), monsoon.id);
+    await b.waitForFunction((id) => !document.querySelector(`#rows tr[data-id="${id}"]`), monsoon.id, { timeout: 10000 });
+    assert.match(await b.textContent('#activity'), /Banner deleted/);
 
     // A token the server no longer accepts: back to the sign-in form, with a message.
     await a.evaluate(() => window.sessionStorage.setItem('techpotli.console.token', 'no.longer.valid'));

@@ -8,7 +8,7 @@
   var IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/avif'];
   var FIELDS = 'id title subtitle imageUrl linkUrl ctaText isActive sortOrder startsAt endsAt isLive';
 
-  var state = { banners: [], editing: null, socket: null, retry: 0, retryTimer: null, previewUrl: null };
+  var state = { banners: [], gone: {}, editing: null, socket: null, retry: 0, retryTimer: null, previewUrl: null };
   var tempIds = 0;
 
   function $(id) { return document.getElementById(id); }
@@ -26,8 +26,8 @@
     var first = body.errors[0];
     var error = new Error(first.message);
     error.code = first.extensions && first.extensions.code;
-    if (error.code === 'UNAUTHENTICATED' && token()) {
-      signOut('Your session has expired. Please sign in again.');
+    if (error.code === 'UNAUTHENTICATED') {
+      if (token()) signOut('Your session has expired. Please sign in again.');
       error.signedOut = true;
     }
     return error;
@@ -37,11 +37,17 @@
     var headers = { 'content-type': 'application/json', accept: 'application/json' };
     if (token()) headers.authorization = 'Bearer ' + token();
     return fetch('/graphql', { method: 'POST', headers: headers, body: JSON.stringify({ query: query, variables: variables || {} }) })
-      .then(function (response) { return response.json(); })
+      .then(readJson)
       .then(function (body) {
         if (body.errors && body.errors.length) throw apiError(body);
         return body.data;
       });
+  }
+
+  function readJson(response) {
+    return response.json().catch(function () {
+      throw new Error('the server answered HTTP ' + response.status);
+    });
   }
 
   // The GraphQL multipart request spec (one file).
@@ -58,7 +64,7 @@
       headers: { authorization: 'Bearer ' + token(), 'apollo-require-preflight': 'true', accept: 'application/json' },
       body: form,
     })
-      .then(function (response) { return response.json(); })
+      .then(readJson)
       .then(function (body) {
         if (body.errors && body.errors.length) throw apiError(body);
         return body.data.uploadHeroBannerImage;
@@ -76,7 +82,11 @@
   function signOut(message) {
     window.sessionStorage.removeItem(TOKEN_KEY);
     disconnect();
+    state.retry = 0;
     state.banners = [];
+    state.gone = {};
+    $('activity').textContent = '';
+    if ($('editor').open) $('editor').close();
     showView('login');
     notice(message || '', !!message);
     $('login-email').focus();
@@ -159,7 +169,15 @@
     return b;
   }
 
+  // Which control of which row has the focus, to give it back after the table is rebuilt.
+  function focused() {
+    var el = document.activeElement;
+    var row = el && el.closest ? el.closest('tr[data-id]') : null;
+    return row ? { id: row.dataset.id, role: el.dataset.role } : null;
+  }
+
   function render() {
+    var keep = focused();
     var rows = $('rows');
     rows.textContent = '';
     rows.removeAttribute('aria-busy');
@@ -168,7 +186,9 @@
       tr.dataset.id = b.id;
       tr.draggable = !b.pending;
       if (b.pending) tr.className = 'pending';
-      var handle = button('⋮⋮', function () {}, { 'aria-label': 'Move ' + b.title + ' (Alt+Up / Alt+Down)', class: 'handle' });
+      var temp = String(b.id).indexOf('pending-') === 0;
+      var handle = button('⋮⋮', function () {}, { 'aria-label': 'Move ' + b.title + ' (Alt+Up / Alt+Down)', class: 'handle', 'data-role': 'handle' });
+      handle.disabled = temp;
       handle.addEventListener('keydown', function (event) {
         if (!event.altKey || (event.key !== 'ArrowUp' && event.key !== 'ArrowDown')) return;
         event.preventDefault();
@@ -187,13 +207,16 @@
       toggle.type = 'checkbox';
       toggle.checked = b.isActive;
       toggle.disabled = !!b.pending;
+      toggle.dataset.role = 'toggle';
       toggle.setAttribute('aria-label', 'Active: ' + b.title);
       toggle.addEventListener('change', function () { setActive(b.id, toggle.checked); });
       cell(tr, toggle);
       var actions = document.createElement('span');
-      actions.appendChild(button('Edit', function () { openEditor(b.id); }, { 'aria-label': 'Edit ' + b.title }));
-      actions.appendChild(document.createTextNode(' '));
-      actions.appendChild(button('Delete', function () { remove(b.id); }, { 'aria-label': 'Delete ' + b.title }));
+      if (!temp) {
+        actions.appendChild(button('Edit', function () { openEditor(b.id); }, { 'aria-label': 'Edit ' + b.title, 'data-role': 'edit' }));
+        actions.appendChild(document.createTextNode(' '));
+        actions.appendChild(button('Delete', function () { remove(b.id); }, { 'aria-label': 'Delete ' + b.title, 'data-role': 'delete' }));
+      }
       cell(tr, actions);
       tr.addEventListener('dragstart', function (event) {
         tr.classList.add('dragging');
@@ -208,57 +231,82 @@
       });
       rows.appendChild(tr);
     });
+    if (keep) {
+      var again = document.querySelector('tr[data-id="' + keep.id + '"] [data-role="' + keep.role + '"]');
+      if (again) again.focus();
+    }
   }
 
-  // Applies `change` at once; on failure restores what was there and shows the server's message.
-  function optimistic(change, request, what) {
-    var before = state.banners.map(function (b) { return Object.assign({}, b); });
+  // Applies `change` at once; on failure `undo` takes back just that change (other changes made
+  // meanwhile stay) and the server's message is shown.
+  function optimistic(change, request, what, undo) {
     change();
     render();
     return request().catch(function (error) {
       if (error.signedOut) throw error;
-      state.banners = before;
+      undo();
       render();
       notice(what + ' failed: ' + error.message, true);
       throw error;
     });
   }
 
+  function copy(b) { return Object.assign({}, b); }
+
   function find(id) { return state.banners.filter(function (b) { return b.id === id; })[0]; }
 
+  // Puts a server copy in the table (never one the table knows is deleted).
   function upsert(banner) {
+    if (state.gone[banner.id]) return;
     var existing = find(banner.id);
-    if (existing) Object.assign(existing, banner, { pending: false }); else state.banners.push(banner);
+    if (existing) {
+      Object.assign(existing, banner, { pending: false });
+      delete existing.previewUrl;
+    } else {
+      state.banners.push(banner);
+    }
   }
 
   function setActive(id, active) {
-    optimistic(function () { find(id).isActive = active; },
+    var row = find(id);
+    if (!row) return;
+    optimistic(function () { row.isActive = active; row.pending = true; },
       function () {
         return gql('mutation($id: ID!, $a: Boolean!) { setHeroBannerActive(id: $id, active: $a) { ' + FIELDS + ' } }', { id: id, a: active })
           .then(function (d) { upsert(d.setHeroBannerActive); render(); });
-      }, 'Turning the banner ' + (active ? 'on' : 'off')).catch(function () {});
+      }, 'Turning the banner ' + (active ? 'on' : 'off'),
+      function () { row.isActive = !active; row.pending = false; }).catch(function () {});
   }
 
   function remove(id) {
     var b = find(id);
     if (!b || !window.confirm('Delete the banner "' + b.title + '"?')) return;
-    optimistic(function () { state.banners = state.banners.filter(function (x) { return x.id !== id; }); },
-      function () { return gql('mutation($id: ID!) { deleteHeroBanner(id: $id) }', { id: id }); },
-      'Deleting the banner').catch(function () {});
+    optimistic(function () {
+      state.gone[id] = true;
+      state.banners = state.banners.filter(function (x) { return x.id !== id; });
+    }, function () { return gql('mutation($id: ID!) { deleteHeroBanner(id: $id) }', { id: id }); },
+    'Deleting the banner', function () {
+      delete state.gone[id];
+      if (!find(id)) state.banners.push(b);
+    }).catch(function () {});
   }
 
   function move(id, to, keepFocus) {
     var order = sorted();
     var from = order.findIndex(function (b) { return b.id === id; });
     if (from < 0 || from === to) return;
+    var before = order.map(function (b) { return [b, b.sortOrder]; });
     optimistic(function () {
       var moved = order.splice(from, 1)[0];
       order.splice(to, 0, moved);
       order.forEach(function (b, i) { b.sortOrder = i; });
     }, function () {
-      var changes = order.filter(function (b) { return !b.pending; }).map(function (b) { return { id: b.id, sortOrder: b.sortOrder }; });
+      var changes = order.filter(function (b) { return String(b.id).indexOf('pending-') !== 0; })
+        .map(function (b) { return { id: b.id, sortOrder: b.sortOrder }; });
       return gql('mutation($c: [HeroBannerBatchChange!]!) { updateHeroBanners(changes: $c) { id sortOrder } }', { c: changes });
-    }, 'Reordering').catch(function () {});
+    }, 'Reordering', function () {
+      before.forEach(function (pair) { pair[0].sortOrder = pair[1]; });
+    }).catch(function () {});
     if (keepFocus) {
       var row = document.querySelector('tr[data-id="' + id + '"] .handle');
       if (row) row.focus();
@@ -304,10 +352,12 @@
     // The latest copy, with a skeleton while it loads.
     setEditorLoading(true);
     gql('query($id: ID!) { node(id: $id) { ... on AdminHeroBanner { ' + FIELDS + ' } } }', { id: id }).then(function (data) {
+      if (state.editing !== id) return; // closed, or another banner opened meanwhile
       setEditorLoading(false);
       fill(data.node || find(id));
       $('f-title').focus();
     }, function (error) {
+      if (state.editing !== id) return;
       setEditorLoading(false);
       fill(find(id));
       $('form-error').textContent = error.message;
@@ -322,6 +372,11 @@
 
   $('new-banner').addEventListener('click', function () { openEditor(null); });
   $('cancel-edit').addEventListener('click', closeEditor);
+  // Esc closes the dialog too.
+  $('editor').addEventListener('close', function () {
+    state.editing = null;
+    setEditorLoading(false);
+  });
 
   $('f-image').addEventListener('change', function () {
     var file = $('f-image').files[0];
@@ -367,14 +422,20 @@
     notice('');
     var imageReady = file ? upload(file) : Promise.resolve(input.imageUrl);
     if (id) {
+      var row = find(id);
+      if (!row) return notice('The banner was deleted meanwhile.', true);
+      var old = copy(row);
       optimistic(function () {
-        Object.assign(find(id), input, { pending: true, previewUrl: preview || undefined });
+        Object.assign(row, input, { pending: true, previewUrl: preview || undefined });
       }, function () {
         return imageReady.then(function (url) {
           input.imageUrl = url;
           return gql('mutation($id: ID!, $i: UpdateHeroBannerInput!) { updateHeroBanner(id: $id, input: $i) { ' + FIELDS + ' } }', { id: id, i: input });
         }).then(function (d) { upsert(d.updateHeroBanner); render(); });
-      }, 'Saving the banner').catch(function () {});
+      }, 'Saving the banner', function () {
+        Object.keys(row).forEach(function (k) { delete row[k]; });
+        Object.assign(row, old);
+      }).catch(function () {});
     } else {
       var temp = 'pending-' + (++tempIds);
       var last = sorted().slice(-1)[0];
@@ -390,7 +451,9 @@
           upsert(d.createHeroBanner);
           render();
         });
-      }, 'Creating the banner').catch(function () {});
+      }, 'Creating the banner', function () {
+        state.banners = state.banners.filter(function (b) { return b.id !== temp; });
+      }).catch(function () {});
     }
   });
 
@@ -423,6 +486,8 @@
     if (!ids.length) return;
     gql('query($ids: [ID!]!) { nodes(ids: $ids) { ... on AdminHeroBanner { ' + FIELDS + ' } } }', { ids: ids }).then(function (data) {
       data.nodes.forEach(function (node, i) {
+        var mine = find(ids[i]);
+        if (mine && mine.pending) return; // its own answer updates it
         if (node && node.id) upsert(node);
         else state.banners = state.banners.filter(function (b) { return b.id !== ids[i]; });
       });
@@ -441,6 +506,7 @@
     connection('Connecting…');
     var scheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
     var socket = new WebSocket(scheme + window.location.host + '/graphql/ws', 'graphql-transport-ws');
+    var resubscribe = {};
     state.socket = socket;
     socket.onopen = function () {
       socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: 'Bearer ' + token() } }));
@@ -459,12 +525,29 @@
         if (wasRetrying) load();
       } else if (message.type === 'ping') {
         socket.send(JSON.stringify({ type: 'pong' }));
+      } else if (message.type === 'next' && message.payload && message.payload.errors) {
+        var first = message.payload.errors[0] || {};
+        var code = first.extensions && first.extensions.code;
+        if (code === 'FORBIDDEN' || code === 'UNAUTHENTICATED') {
+          activity('No live ' + message.id + ' events for your role');
+        } else {
+          // Fell behind (or another failure): reload what is shown and subscribe again.
+          activity('Live ' + message.id + ' events interrupted; reloading');
+          if (message.id === 'banners') load();
+          resubscribe[message.id] = true;
+        }
+      } else if (message.type === 'complete') {
+        if (resubscribe[message.id]) {
+          delete resubscribe[message.id];
+          socket.send(JSON.stringify({ id: message.id, type: 'subscribe', payload: { query: SUBSCRIPTIONS[message.id] } }));
+        }
       } else if (message.type === 'next' && message.payload && message.payload.data) {
         var data = message.payload.data;
         if (data.bannerUpdated) {
           var e = data.bannerUpdated;
           activity('Banner ' + e.action.toLowerCase() + (e.ids.length > 1 ? ' (' + e.ids.length + ' banners)' : ''));
           if (e.action === 'DELETED') {
+            e.ids.forEach(function (id) { state.gone[id] = true; });
             state.banners = state.banners.filter(function (b) { return e.ids.indexOf(b.id) < 0; });
             render();
           } else {
@@ -476,8 +559,7 @@
           activity('Order now ' + data.orderUpdated.status.toLowerCase());
         }
       } else if (message.type === 'error') {
-        // A subscription this role may not use (e.g. orders for a content editor).
-        activity('No live ' + message.id + ' events for your role');
+        activity('Live ' + message.id + ' events refused by the server');
       }
     };
     socket.onclose = function (event) {
