@@ -2,7 +2,7 @@
 //! 18.3.1 from npm, licences beside them in `assets/`), so it works offline and under a strict CSP.
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// Only our own scripts run; GraphiQL needs inline style attributes and data: fonts/images.
@@ -38,17 +38,8 @@ fn asset(name: &str) -> Option<(&'static [u8], &'static str)> {
     })
 }
 
-fn with_csp(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+fn with_csp(response: Response) -> Response {
+    crate::http::with_csp(response, CSP)
 }
 
 /// `GET /graphiql`.

@@ -15,6 +15,21 @@ use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
+/// Adds `Content-Security-Policy: csp` and `X-Content-Type-Options: nosniff` to a page or asset
+/// served from the binary (GraphiQL, the admin console).
+pub fn with_csp(mut response: Response, csp: &'static str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> &'static str {
     "ok"

@@ -6,30 +6,13 @@
 // Screenshots of each state go to build/.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { ARTIFACTS, BASE, EMAIL, PASSWORD, staff } from './support.mjs';
 
-const BASE = process.env.TECHPOTLI_URL;
-const TOKEN = process.env.TECHPOTLI_STAFF_TOKEN;
-const EMAIL = process.env.TECHPOTLI_STAFF_EMAIL;
-const PASSWORD = process.env.TECHPOTLI_STAFF_PASSWORD;
-const ARTIFACTS = new URL('./build/', import.meta.url).pathname;
-mkdirSync(ARTIFACTS, { recursive: true });
 const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
   'base64',
 );
-
-async function api(query, variables = {}) {
-  const response = await fetch(`${BASE}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
 
 /// Slows the GraphQL requests whose body mentions `needle` by `ms`.
 async function slow(page, needle, ms) {
@@ -81,7 +64,7 @@ test('the admin console: skeletons, create with an image, live, reorder, rollbac
     await a.waitForFunction(() => [...document.querySelectorAll('#rows td.title')].some((c) => c.textContent === 'Monsoon live'));
     await a.waitForSelector('#rows tr[data-id]:not(.pending) >> text=Monsoon live');
     await a.screenshot({ path: `${ARTIFACTS}admin-created.png` });
-    const created = (await api('{ adminHeroBanners(first: 100) { edges { node { id title imageUrl sortOrder } } } }'))
+    const created = (await staff('{ adminHeroBanners(first: 100) { edges { node { id title imageUrl sortOrder } } } }'))
       .adminHeroBanners.edges.map((e) => e.node);
     const monsoon = created.find((n) => n.title === 'Monsoon live');
     assert.ok(monsoon && monsoon.imageUrl.startsWith('/files/banners/'), JSON.stringify(monsoon));
@@ -99,7 +82,7 @@ test('the admin console: skeletons, create with an image, live, reorder, rollbac
     assert.deepEqual(await titles(a), expected);
     let saved = [];
     for (let i = 0; i < 50; i++) {
-      saved = (await api('{ adminHeroBanners(first: 100) { edges { node { title } } } }')).adminHeroBanners.edges.map((e) => e.node.title);
+      saved = (await staff('{ adminHeroBanners(first: 100) { edges { node { title } } } }')).adminHeroBanners.edges.map((e) => e.node.title);
       if (JSON.stringify(saved) === JSON.stringify(expected)) break;
       await a.waitForTimeout(100);
     }
@@ -121,14 +104,14 @@ test('the admin console: skeletons, create with an image, live, reorder, rollbac
     assert.match(await a.textContent('#notice'), /endsAt.*after.*startsAt/);
     assert.ok(!(await titles(a)).includes('Backwards window'));
     await a.screenshot({ path: `${ARTIFACTS}admin-rolled-back.png` });
-    const after = (await api('{ adminHeroBanners(first: 100) { edges { node { title } } } }')).adminHeroBanners.edges;
+    const after = (await staff('{ adminHeroBanners(first: 100) { edges { node { title } } } }')).adminHeroBanners.edges;
     assert.ok(!after.some((e) => e.node.title === 'Backwards window'));
 
     // Toggle, then delete (confirmed): saved, and gone from the other browser too.
     await a.click(`#rows tr[data-id="${monsoon.id}"] input[type=checkbox]`);
     let active = true;
     for (let i = 0; i < 50 && active; i++) {
-      const node = (await api('query($id: ID!) { node(id: $id) { ... on AdminHeroBanner { isActive } } }', { id: monsoon.id })).node;
+      const node = (await staff('query($id: ID!) { node(id: $id) { ... on AdminHeroBanner { isActive } } }', { id: monsoon.id })).node;
       active = node.isActive;
       if (active) await a.waitForTimeout(100);
     }

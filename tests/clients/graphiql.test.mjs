@@ -4,27 +4,10 @@
 // Screenshots of both go to build/.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { ARTIFACTS, BASE, EMAIL, PASSWORD, staff } from './support.mjs';
 
-const BASE = process.env.TECHPOTLI_URL;
-const TOKEN = process.env.TECHPOTLI_STAFF_TOKEN;
-const EMAIL = process.env.TECHPOTLI_STAFF_EMAIL;
-const PASSWORD = process.env.TECHPOTLI_STAFF_PASSWORD;
 const SUBSCRIPTION = 'subscription Live { bannerUpdated { bannerId action } }';
-const ARTIFACTS = new URL('./build/', import.meta.url).pathname;
-mkdirSync(ARTIFACTS, { recursive: true });
-
-async function staff(query, variables = {}) {
-  const response = await fetch(`${BASE}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
 
 async function runInEditor(page, query) {
   await page.waitForSelector('.graphiql-query-editor .CodeMirror');
