@@ -83,19 +83,19 @@ pub fn add_headers(
     }
 }
 
-/// Whether `key` is safe in every CDN's tag syntax (no separators, no spaces, ASCII).
-pub fn is_valid(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 128
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cache::keys;
+
+    /// Whether `key` is safe in every CDN's tag syntax (no separators, no spaces, ASCII).
+    fn is_valid(key: &str) -> bool {
+        !key.is_empty()
+            && key.len() <= 128
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'_')
+    }
 
     fn product(id: i64, handle: &str) -> Vec<String> {
         let mut out = keys::product_entities(Some(id), None);

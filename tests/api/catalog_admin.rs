@@ -443,6 +443,22 @@ async fn store_and_staff_types_have_their_own_ids_and_staff_types_are_nodes() {
         .post_as(Some(&content), q, json!({ "id": staff_id }))
         .await;
     assert_eq!(code(&refused), "FORBIDDEN");
+    // A stranger asking for many staff records: refused before any SQL.
+    let many: Vec<String> = (1..=100).map(|i| gid("AdminProduct", i)).collect();
+    let before = app.statements();
+    let refused = app
+        .post_as(
+            None,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": many }),
+        )
+        .await;
+    assert_eq!(code(&refused), "UNAUTHENTICATED");
+    assert_eq!(
+        app.statements(),
+        before,
+        "no statement for a refused staff node"
+    );
     let (_, customer) = crate::support::customer_token(&app, "node-reader@techpotli.test").await;
     let refused = app
         .post_as(Some(&customer), q, json!({ "id": banner }))

@@ -62,7 +62,12 @@ test('store and staff records live in one Relay store without conflicts', async 
     const staffId = Buffer.from(`Admin${Buffer.from(storeIds[0], 'base64url')}`).toString('base64url');
     const adminAgain = await load(env, adminRefetch, { id: staffId });
     assert.ok(adminAgain.node, 'the staff product refetched through node(id)');
+    const bannerRefetch = require('./relay/__generated__/AdminHeroBannerRefetchQuery.graphql.js');
+    const bannerId = staffData.adminHeroBanners.edges[0].node.id;
+    const banner = await load(env, bannerRefetch, { id: bannerId });
+    assert.ok(banner.node, 'the staff banner refetched through node(id)');
     const source = env.getStore().getSource();
+    assert.equal(source.get(bannerId).__typename, 'AdminHeroBanner');
     assert.equal(source.get(storeIds[0]).__typename, 'Product');
     assert.equal(source.get(staffId).__typename, 'AdminProduct');
     assert.equal(source.get(storeIds[0]).handle, source.get(staffId).handle);
