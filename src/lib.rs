@@ -38,6 +38,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod locales;
 pub mod mail;
 pub mod orders;
 pub mod payments;

@@ -173,6 +173,8 @@ async fn main() -> anyhow::Result<()> {
             let addr = config.bind_addr;
             let concurrency = config.jobs.concurrency;
             let app = state::App::build(config)?;
+            // Requests negotiate their language against this copy; load it before serving.
+            app.locales.reload_now(&app.db).await;
             if concurrency > 0 {
                 let worker =
                     jobs::Worker::new(app.clone(), jobs::Handlers::standard(), concurrency);

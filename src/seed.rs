@@ -1,5 +1,6 @@
 //! `techpotli seed`: a deterministic, realistic demo catalog (3 regions, 20 collections, a
-//! 3-level category tree, N products with 3-5 variants priced per region, images, 8 hero banners).
+//! 3-level category tree, N products with 3-5 variants priced per region, images, 8 hero banners,
+//! and `hi-IN` and `fr-FR` translations of part of it).
 //!
 //! Generated set-based in PostgreSQL (`generate_series`), so 10,000 products take seconds. The same
 //! N always yields the same rows and ids, which tests and benchmarks rely on.
@@ -26,7 +27,7 @@ pub enum SeedOutcome {
     AlreadySeeded,
 }
 
-const TRUNCATE: &str = "TRUNCATE hero_banners, product_categories, product_images, prices, variant_option_values, \
+const TRUNCATE: &str = "TRUNCATE translations, hero_banners, product_categories, product_images, prices, variant_option_values, \
     product_variants, product_option_values, product_options, products, categories, collections, regions \
     RESTART IDENTITY CASCADE";
 
@@ -151,6 +152,66 @@ const BANNERS: &str = "INSERT INTO hero_banners (title, subtitle, image_url, lin
     ('Audio Lab', 'Hear the difference', 'https://cdn.techpotli.example/banners/audio.jpg', '/collections/audio-lab', 'Listen now', TRUE, 7, now() - interval '1 day', NULL), \
     ('Wedding Season', 'Dress for the occasion', 'https://cdn.techpotli.example/banners/wedding.jpg', '/collections/wedding-season', 'Shop looks', FALSE, 8, NULL, now() + interval '90 days')";
 
+/// Two more locales (`en-IN`, the default, comes with the schema) and translations of part of
+/// the catalog, so a storefront sees both translated text and the fallback to the default:
+/// Hindi for every second product (title and description; subtitles and variants fall back),
+/// French for every third (title only); both for the departments, the options, a few
+/// collections and banners.
+const TRANSLATIONS: &str = "
+    INSERT INTO locales (code, name, dictionary) VALUES
+        ('hi-IN', 'हिन्दी (भारत)', 'hindi'), ('fr-FR', 'Français (France)', 'french')
+    ON CONFLICT (code) DO NOTHING;
+    WITH nouns(en, hi, fr) AS (VALUES
+        ('Kurta','कुर्ता','Kurta'), ('Backpack','बैकपैक','Sac à dos'), ('Lamp','लैंप','Lampe'),
+        ('Headphones','हेडफ़ोन','Casque audio'), ('Water Bottle','पानी की बोतल','Gourde'),
+        ('Sneakers','स्नीकर्स','Baskets'), ('Notebook','नोटबुक','Carnet'), ('Mug','मग','Tasse'),
+        ('Desk Chair','डेस्क कुर्सी','Chaise de bureau'), ('Watch','घड़ी','Montre'),
+        ('Yoga Mat','योगा मैट','Tapis de yoga'), ('Saree','साड़ी','Sari'), ('Speaker','स्पीकर','Enceinte'),
+        ('Blender','ब्लेंडर','Mixeur'), ('Jacket','जैकेट','Veste'),
+        ('Sunglasses','धूप का चश्मा','Lunettes de soleil'), ('Throw Blanket','कंबल','Plaid'),
+        ('Phone Case','फ़ोन कवर','Coque de téléphone'), ('Kettle','केतली','Bouilloire'),
+        ('Wallet','बटुआ','Portefeuille')),
+    p AS (SELECT p.id, p.title, substring(p.handle from 9)::bigint AS g, n.hi, n.fr,
+                 split_part(p.title, ' ', 1) || ' ' || split_part(p.title, ' ', 2) AS words
+          FROM products p JOIN nouns n ON p.title LIKE '% ' || n.en)
+    INSERT INTO translations (entity_type, entity_id, locale, fields)
+    SELECT 'product', id, 'hi-IN', jsonb_build_object('title', words || ' ' || hi,
+           'description', 'रोज़मर्रा के इस्तेमाल के लिए बना ' || hi || '।')
+    FROM p WHERE g % 2 = 0
+    UNION ALL
+    SELECT 'product', id, 'fr-FR', jsonb_build_object('title', fr || ' ' || words)
+    FROM p WHERE g % 3 = 0;
+    INSERT INTO translations (entity_type, entity_id, locale, fields)
+    SELECT 'option', o.id, l.code,
+           CASE WHEN o.title = 'Size' THEN jsonb_build_object('title', CASE l.code WHEN 'hi-IN' THEN 'आकार' ELSE 'Taille' END)
+                ELSE jsonb_build_object('title', CASE l.code WHEN 'hi-IN' THEN 'रंग' ELSE 'Couleur' END,
+                     'values', CASE l.code WHEN 'hi-IN'
+                         THEN '{\"Black\": \"काला\", \"White\": \"सफ़ेद\", \"Blue\": \"नीला\"}'::jsonb
+                         ELSE '{\"Black\": \"Noir\", \"White\": \"Blanc\", \"Blue\": \"Bleu\"}'::jsonb END) END
+    FROM product_options o CROSS JOIN (VALUES ('hi-IN'), ('fr-FR')) AS l(code);
+    INSERT INTO translations (entity_type, entity_id, locale, fields)
+    SELECT 'category', c.id, t.code, jsonb_build_object('name', t.name)
+    FROM categories c JOIN (VALUES
+        ('electronics','hi-IN','इलेक्ट्रॉनिक्स'), ('fashion','hi-IN','फ़ैशन'), ('home','hi-IN','घर'),
+        ('beauty','hi-IN','सौंदर्य'), ('sports','hi-IN','खेल'), ('books','hi-IN','किताबें'),
+        ('electronics','fr-FR','Électronique'), ('fashion','fr-FR','Mode'), ('home','fr-FR','Maison'),
+        ('beauty','fr-FR','Beauté'), ('sports','fr-FR','Sports'), ('books','fr-FR','Livres')) AS t(handle, code, name)
+      ON c.handle = t.handle;
+    INSERT INTO translations (entity_type, entity_id, locale, fields)
+    SELECT 'collection', c.id, t.code, jsonb_build_object('title', t.title)
+    FROM collections c JOIN (VALUES
+        ('festive-edit','hi-IN','त्योहार विशेष'), ('new-arrivals','hi-IN','नए आगमन'),
+        ('bestsellers','hi-IN','सबसे ज़्यादा बिकने वाले'),
+        ('festive-edit','fr-FR','Sélection festive'), ('new-arrivals','fr-FR','Nouveautés')) AS t(handle, code, title)
+      ON c.handle = t.handle;
+    INSERT INTO translations (entity_type, entity_id, locale, fields)
+    SELECT 'banner', b.id, t.code, t.fields::jsonb
+    FROM hero_banners b JOIN (VALUES
+        ('Festive Sale','hi-IN','{\"title\": \"त्योहार सेल\", \"subtitle\": \"पूरे स्टोर पर 60% तक की छूट\", \"ctaText\": \"सेल देखें\"}'),
+        ('New Arrivals','hi-IN','{\"title\": \"नए आगमन\"}'),
+        ('Festive Sale','fr-FR','{\"title\": \"Soldes festives\", \"ctaText\": \"Voir les soldes\"}')) AS t(title, code, fields)
+      ON b.title = t.title";
+
 /// Generates the demo catalog in one transaction.
 pub async fn seed(
     conn: &mut AsyncPgConnection,
@@ -196,6 +257,7 @@ pub async fn seed(
             .execute(conn)
             .await
             .context("seeding banners")?;
+        run_script(conn, "locales and translations", TRANSLATIONS).await?;
         diesel::sql_query("ANALYZE")
             .execute(conn)
             .await

@@ -20,6 +20,7 @@ use crate::db::{self, DbPool, PoolOptions, StatementCounter};
 use crate::error::AppResult;
 use crate::events::{DomainEvent, EventBus};
 use crate::jobs::metrics::JobMetrics;
+use crate::locales::registry::LocaleRegistry;
 use crate::mail::Mailer;
 use crate::storage::FileStore;
 use crate::throttle::Throttle;
@@ -58,6 +59,8 @@ pub struct App {
     pub purger: Option<Purger>,
     /// What this process's CDN purges did.
     pub cdn_metrics: PurgeMetrics,
+    /// This instance's copy of the store's locales (negotiated against on every request).
+    pub locales: Arc<LocaleRegistry>,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -113,6 +116,37 @@ impl App {
         }
     }
 
+    /// After a committed translation write in `locale`: the reads of `families` and `entities`
+    /// *in that locale* go stale (other locales' stay cached; see `cache::keys::scoped`), and the
+    /// CDN purges the same keys (it keys languages apart by URL or `Vary`, not by tag, so every
+    /// language's copy of those keys goes; they refill from the cache).
+    pub async fn invalidate_translations(
+        &self,
+        locale: &str,
+        families: &[Family],
+        entities: &[String],
+    ) {
+        let scoped: Vec<String> = families
+            .iter()
+            .map(|f| f.name())
+            .chain(entities.iter().map(String::as_str))
+            .map(|name| crate::cache::keys::scoped(name, locale))
+            .collect();
+        self.cache.invalidate_entities(&scoped).await;
+        if let Some(purger) = &self.purger {
+            let keys = crate::cdn::tags::of_write(families, entities);
+            crate::cdn::dispatch::after_write(
+                &self.db,
+                purger,
+                &self.cdn_metrics,
+                &self.config.cdn,
+                &self.jobs_wake,
+                keys,
+            )
+            .await;
+        }
+    }
+
     /// Builds the services from configuration. Connections are made lazily, so this succeeds
     /// while the database or Redis is down (`/readyz` tells); it fails only on invalid settings.
     pub fn build(config: Config) -> anyhow::Result<AppState> {
@@ -147,10 +181,12 @@ impl App {
         };
         let throttle = Throttle::new(config.throttle);
         let sessions = Sessions::default();
+        let locales = Arc::new(LocaleRegistry::default());
         // Another instance changed an account: forget it here too (open sockets re-check on the
-        // same event).
+        // same event); or changed the locales: reload them on the next request.
         let mut changes = events.subscribe();
         let forget = sessions.clone();
+        let stale_locales = locales.clone();
         tokio::spawn(async move {
             loop {
                 match changes.recv().await {
@@ -159,6 +195,7 @@ impl App {
                         DomainEvent::CustomerChanged { id } => {
                             forget.forget(Principal::Customer(id));
                         }
+                        DomainEvent::LocalesChanged => stale_locales.mark_stale(),
                         _ => {}
                     },
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -180,6 +217,7 @@ impl App {
         Ok(AppState(Arc::new(App {
             purger,
             cdn_metrics: PurgeMetrics::default(),
+            locales,
             throttle,
             password_slots,
             sessions,

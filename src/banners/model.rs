@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::hero_banners;
+use crate::db::schema::{hero_banners, translations};
+use crate::locales::fields::{EntityKind, Localized};
+use crate::translation_of;
 
 /// A home-page hero banner.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
@@ -26,14 +28,23 @@ pub struct HeroBanner {
 }
 
 impl HeroBanner {
-    /// Every active banner (any window), by sort order.
-    pub async fn active(conn: &mut AsyncPgConnection) -> QueryResult<Vec<HeroBanner>> {
-        hero_banners::table
+    /// Every active banner (any window) with its translation in `locale`, by sort order.
+    pub async fn active_in(
+        conn: &mut AsyncPgConnection,
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<HeroBanner>>> {
+        let rows = hero_banners::table
+            .left_join(translation_of!(
+                hero_banners::id,
+                EntityKind::Banner,
+                locale
+            ))
             .filter(hero_banners::is_active)
-            .select(HeroBanner::as_select())
+            .select((HeroBanner::as_select(), translations::fields.nullable()))
             .order((hero_banners::sort_order, hero_banners::id))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Whether the banner shows at `now` (active, window started, not ended).

@@ -8,12 +8,18 @@ use super::model::{HeroBanner, HeroBannerChanges, NewHeroBanner};
 use crate::cache::{Family, keys};
 use crate::error::{AppError, AppResult};
 use crate::events::{BannerAction, DomainEvent};
+use crate::locales::fields::Localized;
+use crate::locales::negotiate::RequestLocale;
 use crate::state::AppState;
 
 /// Active banners whose window contains `now`, by sort order. The cache holds every *active*
 /// banner (windows included), so a window opening or closing shows without waiting for a TTL.
-pub async fn live_banners(app: &AppState, now: DateTime<Utc>) -> AppResult<Vec<HeroBanner>> {
-    Ok(live_banners_until(app, now).await?.0)
+pub async fn live_banners(
+    app: &AppState,
+    now: DateTime<Utc>,
+    locale: &RequestLocale,
+) -> AppResult<Vec<Localized<HeroBanner>>> {
+    Ok(live_banners_until(app, now, locale).await?.0)
 }
 
 /// [`live_banners`], and the next instant a window opens or closes (when the answer changes by
@@ -21,19 +27,24 @@ pub async fn live_banners(app: &AppState, now: DateTime<Utc>) -> AppResult<Vec<H
 pub async fn live_banners_until(
     app: &AppState,
     now: DateTime<Utc>,
-) -> AppResult<(Vec<HeroBanner>, Option<DateTime<Utc>>)> {
-    let active: Vec<HeroBanner> = app
-        .cached(&keys::hero_banners_active(), |conn| {
-            Box::pin(async move { Ok(HeroBanner::active(conn).await?) })
+    locale: &RequestLocale,
+) -> AppResult<(Vec<Localized<HeroBanner>>, Option<DateTime<Utc>>)> {
+    let code = locale.code.to_string();
+    let active: Vec<Localized<HeroBanner>> = app
+        .cached(&locale.key(keys::hero_banners_active()), |conn| {
+            Box::pin(async move { Ok(HeroBanner::active_in(conn, &code).await?) })
         })
         .await?;
     let next_change = active
         .iter()
-        .flat_map(|b| [b.starts_at, b.ends_at])
+        .flat_map(|b| [b.row.starts_at, b.row.ends_at])
         .flatten()
         .filter(|t| *t > now)
         .min();
-    let live = active.into_iter().filter(|b| b.is_live_at(now)).collect();
+    let live = active
+        .into_iter()
+        .filter(|b| b.row.is_live_at(now))
+        .collect();
     Ok((live, next_change))
 }
 

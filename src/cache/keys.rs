@@ -4,6 +4,7 @@
 //! |-------------------------------------|-----------------------------------------|--------|-------------------------|
 //! | `hero_banners:active`               | active banners (window filtered on read)| 300 s  | banners                 |
 //! | `regions:list`                      | every region                            | 3600 s | regions                 |
+//! | `locales:list`                      | every locale                            | 3600 s | locales                 |
 //! | `collections:list:{hash}`           | a page of collections                   | 300 s  | collections             |
 //! | `collection:handle:{hash(handle)}`  | one collection                          | 300 s  | collections             |
 //! | `categories:top`                    | active top-level categories             | 300 s  | categories              |
@@ -18,6 +19,11 @@
 //!
 //! The versions of a key's families are appended to it (`…@3.7`), so bumping a version makes every
 //! dependent entry unreachable at once (see `cache::Cache::invalidate`).
+//!
+//! Reads that show text name their locale at the end of the key (`products:{hash}:hi-IN`); in
+//! any locale but the default they also fold in the versions of their families and entities *in
+//! that locale* (`v:e:products@hi-IN`, see [`scoped`]), which translation writes bump, so a
+//! translation makes stale only its own locale's entries.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -37,16 +43,19 @@ pub enum Family {
     Categories,
     /// Regions.
     Regions,
+    /// The store's locales.
+    Locales,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::Banners,
         Family::Products,
         Family::Collections,
         Family::Categories,
         Family::Regions,
+        Family::Locales,
     ];
     /// Families any catalog read may touch.
     pub const CATALOG: [Family; 4] = [
@@ -64,6 +73,7 @@ impl Family {
             Self::Collections => "collections",
             Self::Categories => "categories",
             Self::Regions => "regions",
+            Self::Locales => "locales",
         }
     }
 
@@ -84,6 +94,29 @@ pub struct ResourceKey {
     pub families: Cow<'static, [Family]>,
     /// Single entities whose versions are folded in too (see [`product_entities`]).
     pub entities: Vec<String>,
+    /// A locale whose translations the value shows: the versions of its families and entities
+    /// *in that locale* ([`scoped`]) are folded in too, so a translation write makes stale only
+    /// that locale's reads. `None` for the default locale (the catalog's own fields).
+    pub scope: Option<String>,
+}
+
+impl ResourceKey {
+    /// This key read in `locale` (its code ends the name); `scoped` when the value shows that
+    /// locale's translations (any locale but the default).
+    pub fn in_locale(mut self, locale: &str, scoped: bool) -> Self {
+        if !locale.is_empty() {
+            self.name = format!("{}:{locale}", self.name);
+        }
+        self.scope = scoped.then(|| locale.to_owned());
+        self
+    }
+}
+
+/// The name of a family's or entity's version *in one locale*, bumped by translation writes in
+/// that locale (`products@hi-IN`, `product:id:7@hi-IN`); an entity version (see
+/// [`entity_version_key`]).
+pub fn scoped(name: &str, locale: &str) -> String {
+    format!("{name}@{locale}")
 }
 
 const MIN: u64 = 60;
@@ -94,6 +127,7 @@ fn key(name: String, ttl_secs: u64, families: impl Into<Cow<'static, [Family]>>)
         ttl: Duration::from_secs(ttl_secs),
         families: families.into(),
         entities: Vec::new(),
+        scope: None,
     }
 }
 
@@ -153,6 +187,11 @@ pub fn collection_by_handle(handle: &str) -> ResourceKey {
         5 * MIN,
         &[Family::Collections],
     )
+}
+
+/// The store's locales.
+pub fn locales_list() -> ResourceKey {
+    key("locales:list".into(), 60 * MIN, &[Family::Locales])
 }
 
 /// Active top-level categories.

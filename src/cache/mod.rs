@@ -311,12 +311,21 @@ impl Cache {
 
     /// The versioned key of a resource, or `None` when the cache is unreachable.
     pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
-        let versions = if key.entities.is_empty() {
+        let versions = if key.entities.is_empty() && key.scope.is_none() {
             self.versions(&key.families).await?
         } else {
-            // Entity-scoped reads fetch their families and entities in one round trip.
+            // Entity-scoped and translated reads fetch every version in one round trip.
             let mut names: Vec<String> = key.families.iter().map(|f| f.version_key()).collect();
             names.extend(key.entities.iter().map(|e| keys::entity_version_key(e)));
+            if let Some(locale) = &key.scope {
+                let scoped = key
+                    .families
+                    .iter()
+                    .map(|f| f.name())
+                    .chain(key.entities.iter().map(String::as_str))
+                    .map(|name| keys::entity_version_key(&keys::scoped(name, locale)));
+                names.extend(scoped.collect::<Vec<_>>());
+            }
             self.counters_at(&names).await?
         };
         let suffix: Vec<String> = versions.iter().map(u64::to_string).collect();

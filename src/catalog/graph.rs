@@ -24,22 +24,30 @@ use super::variants::model as variant_model;
 use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult, LoadResultExt};
 use crate::graphql::ids::to_global;
+use crate::locales::fields::{EntityKind, Localized, Translation, pick, pick_opt};
+use crate::locales::graphql::{FieldLocale, field_locales};
 
-/// A product as the storefront sees it.
+/// A product as the storefront sees it, in the request's language.
 #[derive(Clone)]
 pub struct Product {
     row: Arc<model::Product>,
+    translation: Option<Arc<Translation>>,
     /// Region the product was requested in; the default for its variants' prices.
     region: Option<Arc<Region>>,
 }
 
 impl Product {
-    /// Wraps a row with the region it was requested in.
-    pub fn new(row: model::Product, region: Option<Arc<Region>>) -> Self {
+    /// Wraps a row (with its translation) with the region it was requested in.
+    pub fn new(row: Localized<model::Product>, region: Option<Arc<Region>>) -> Self {
         Self {
-            row: Arc::new(row),
+            row: Arc::new(row.row),
+            translation: row.translation.map(Arc::new),
             region,
         }
+    }
+
+    fn text<'a>(&'a self, field: &str, own: &'a str) -> &'a str {
+        pick(self.translation.as_deref(), field, own)
     }
 }
 
@@ -55,15 +63,24 @@ impl Product {
     }
     /// Title.
     async fn title(&self) -> &str {
-        &self.row.title
+        self.text("title", &self.row.title)
     }
     /// Optional subtitle.
     async fn subtitle(&self) -> Option<&str> {
-        self.row.subtitle.as_deref()
+        pick_opt(
+            self.translation.as_deref(),
+            "subtitle",
+            self.row.subtitle.as_deref(),
+        )
     }
     /// Long description (plain text).
     async fn description(&self) -> &str {
-        &self.row.description
+        self.text("description", &self.row.description)
+    }
+    /// Which locale each translatable field (title, subtitle, description) is in: the
+    /// request's where translated, else the default's.
+    async fn field_locales(&self, ctx: &Context<'_>) -> Vec<FieldLocale> {
+        field_locales(ctx, EntityKind::Product, self.translation.as_deref())
     }
     /// Thumbnail image URL.
     async fn thumbnail(&self) -> Option<&str> {
@@ -104,7 +121,7 @@ impl Product {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(|v| ProductVariant::in_region(v, self.region.clone()))
+            .map(|v| ProductVariant::localized(v, self.region.clone()))
             .collect())
     }
     /// Options (Size, Colour) with their values.
@@ -113,10 +130,22 @@ impl Product {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(|(o, values)| ProductOption {
-                id: to_global("ProductOption", o.id),
-                title: o.title,
-                values: values.into_iter().map(|v| v.value).collect(),
+            .map(|o| {
+                let t = o.translation.as_ref();
+                ProductOption {
+                    id: to_global("ProductOption", o.option.id),
+                    title: pick(t, "title", &o.option.title).to_owned(),
+                    values: o
+                        .values
+                        .iter()
+                        .map(|v| {
+                            t.and_then(|t| t.value_of(&v.value))
+                                .unwrap_or(&v.value)
+                                .to_owned()
+                        })
+                        .collect(),
+                    translation: o.translation.clone(),
+                }
             })
             .collect())
     }
@@ -153,7 +182,7 @@ impl Product {
             .unwrap_or_default();
         let prices = l
             .prices
-            .load_many(variants.iter().map(|v| v.id))
+            .load_many(variants.iter().map(|v| v.row.id))
             .await
             .gql()?;
         let amounts = prices
@@ -176,6 +205,7 @@ impl Product {
 
 /// A product option and its values.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct ProductOption {
     /// Global ID.
     pub id: ID,
@@ -183,6 +213,16 @@ pub struct ProductOption {
     pub title: String,
     /// Values in display order (S, M, L).
     pub values: Vec<String>,
+    #[graphql(skip)]
+    pub translation: Option<Translation>,
+}
+
+#[async_graphql::ComplexObject]
+impl ProductOption {
+    /// Which locale each translatable field (title, values) is in.
+    async fn field_locales(&self, ctx: &Context<'_>) -> Vec<FieldLocale> {
+        field_locales(ctx, EntityKind::Option, self.translation.as_ref())
+    }
 }
 
 /// A product image.
@@ -207,23 +247,32 @@ pub struct VariantOption {
     pub value: String,
 }
 
-/// A purchasable variant.
+/// A purchasable variant, in the request's language.
 #[derive(Clone)]
 pub struct ProductVariant {
     row: Arc<variant_model::Variant>,
+    translation: Option<Arc<Translation>>,
     region: Option<Arc<Region>>,
 }
 
 impl ProductVariant {
-    /// Wraps a variant row.
+    /// Wraps a variant row (the catalog's own text: staff answers).
     pub fn new(row: variant_model::Variant) -> Self {
-        Self::in_region(row, None)
+        Self::localized(
+            Localized {
+                row,
+                translation: None,
+            },
+            None,
+        )
     }
 
-    /// Wraps a variant row listed under a product requested in `region` (its default for prices).
-    pub fn in_region(row: variant_model::Variant, region: Option<Arc<Region>>) -> Self {
+    /// Wraps a variant row with its translation, listed under a product requested in `region`
+    /// (its default for prices).
+    pub fn localized(row: Localized<variant_model::Variant>, region: Option<Arc<Region>>) -> Self {
         Self {
-            row: Arc::new(row),
+            row: Arc::new(row.row),
+            translation: row.translation.map(Arc::new),
             region,
         }
     }
@@ -237,7 +286,11 @@ impl ProductVariant {
     }
     /// Title (e.g. "M / Blue").
     async fn title(&self) -> &str {
-        &self.row.title
+        pick(self.translation.as_deref(), "title", &self.row.title)
+    }
+    /// Which locale each translatable field (title) is in.
+    async fn field_locales(&self, ctx: &Context<'_>) -> Vec<FieldLocale> {
+        field_locales(ctx, EntityKind::Variant, self.translation.as_deref())
     }
     /// Stock keeping unit.
     async fn sku(&self) -> Option<&str> {
@@ -335,26 +388,40 @@ impl ProductVariant {
     }
 }
 
-/// A curated collection.
-pub struct Collection(pub Arc<collection_model::Collection>);
+/// A curated collection, in the request's language.
+pub struct Collection(pub Arc<Localized<collection_model::Collection>>);
+
+impl Collection {
+    /// A collection row as the catalog has it (staff answers).
+    pub fn plain(row: collection_model::Collection) -> Self {
+        Self(Arc::new(Localized {
+            row,
+            translation: None,
+        }))
+    }
+}
 
 #[Object(cache_control(max_age = 300))]
 impl Collection {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        to_global("Collection", self.0.id)
+        to_global("Collection", self.0.row.id)
     }
     /// URL handle, unique.
     async fn handle(&self) -> &str {
-        &self.0.handle
+        &self.0.row.handle
     }
     /// Title.
     async fn title(&self) -> &str {
-        &self.0.title
+        self.0.text("title", &self.0.row.title)
     }
     /// Description.
     async fn description(&self) -> &str {
-        &self.0.description
+        self.0.text("description", &self.0.row.description)
+    }
+    /// Which locale each translatable field (title, description) is in.
+    async fn field_locales(&self, ctx: &Context<'_>) -> Vec<FieldLocale> {
+        field_locales(ctx, EntityKind::Collection, self.0.translation.as_ref())
     }
     /// The collection's store-visible products.
     #[allow(clippy::too_many_arguments)]
@@ -379,38 +446,52 @@ impl Collection {
             sort,
             region_id,
         };
-        Ok(nested_products(ctx, args, Partition::Collection, self.0.id).await?)
+        Ok(nested_products(ctx, args, Partition::Collection, self.0.row.id).await?)
     }
 }
 
-/// A node of the category tree.
-pub struct Category(pub Arc<category_model::Category>);
+/// A node of the category tree, in the request's language.
+pub struct Category(pub Arc<Localized<category_model::Category>>);
+
+impl Category {
+    /// A category row as the catalog has it (staff answers).
+    pub fn plain(row: category_model::Category) -> Self {
+        Self(Arc::new(Localized {
+            row,
+            translation: None,
+        }))
+    }
+}
 
 #[Object(cache_control(max_age = 300))]
 impl Category {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        to_global("Category", self.0.id)
+        to_global("Category", self.0.row.id)
     }
     /// URL handle, unique.
     async fn handle(&self) -> &str {
-        &self.0.handle
+        &self.0.row.handle
     }
     /// Display name.
     async fn name(&self) -> &str {
-        &self.0.name
+        self.0.text("name", &self.0.row.name)
     }
     /// Description.
     async fn description(&self) -> &str {
-        &self.0.description
+        self.0.text("description", &self.0.row.description)
+    }
+    /// Which locale each translatable field (name, description) is in.
+    async fn field_locales(&self, ctx: &Context<'_>) -> Vec<FieldLocale> {
+        field_locales(ctx, EntityKind::Category, self.0.translation.as_ref())
     }
     /// Position among its siblings.
     async fn rank(&self) -> i32 {
-        self.0.rank
+        self.0.row.rank
     }
     /// The parent category; null at the top level.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
-        let Some(id) = self.0.parent_id else {
+        let Some(id) = self.0.row.parent_id else {
             return Ok(None);
         };
         let row = loaders(ctx)?.category.load_one(id).await.gql()?;
@@ -420,7 +501,7 @@ impl Category {
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
         let rows = loaders(ctx)?
             .category_children
-            .load_one(self.0.id)
+            .load_one(self.0.row.id)
             .await
             .gql()?;
         Ok(rows
@@ -452,7 +533,7 @@ impl Category {
             sort,
             region_id,
         };
-        Ok(nested_products(ctx, args, Partition::Category, self.0.id).await?)
+        Ok(nested_products(ctx, args, Partition::Category, self.0.row.id).await?)
     }
 }
 
@@ -472,10 +553,14 @@ pub fn build_connection(
         has_next,
         ProductConnectionFields { count },
     );
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|r| Edge::new(r.cursor(query), Product::new(r.product, region.clone()))),
-    );
+    connection.edges.extend(rows.into_iter().map(|r| {
+        let cursor = r.cursor(query);
+        let row = Localized {
+            row: r.product,
+            translation: Translation::from_column(r.translation),
+        };
+        Edge::new(cursor, Product::new(row, region.clone()))
+    }));
     connection
 }
 

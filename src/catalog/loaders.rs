@@ -19,6 +19,8 @@ use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::graphql::batch::{BatchLoader, Dispatcher};
 use crate::graphql::context::request_data;
+use crate::locales::fields::{Localized, Translation};
+use crate::locales::negotiate::RequestLocale;
 
 /// The request's catalog loaders (attached per request by the schema).
 pub fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a CatalogLoaders> {
@@ -41,9 +43,9 @@ fn group<K: std::hash::Hash + Eq, V>(rows: impl IntoIterator<Item = (K, V)>) -> 
 }
 
 macro_rules! loader {
-    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, |$conn:ident, $keys:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, |$conn:ident, $keys:ident, $locale:ident| $body:expr) => {
         $(#[$doc])*
-        pub struct $name(pub DbPool);
+        pub struct $name(pub DbPool, pub Arc<str>);
 
         impl Loader<$key> for $name {
             type Value = $value;
@@ -52,6 +54,8 @@ macro_rules! loader {
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
                 let mut conn = self.0.get().await.map_err(fail)?;
                 let $conn = &mut *conn;
+                #[allow(unused_variables)]
+                let $locale: &str = &self.1;
                 $body
             }
         }
@@ -60,31 +64,31 @@ macro_rules! loader {
 
 loader!(
     /// Store-visible products by id.
-    ProductByIdLoader, i64 => Product, |conn, keys| {
-        let rows = Product::visible_by_ids(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    ProductByIdLoader, i64 => Localized<Product>, |conn, keys, locale| {
+        let rows = Product::visible_by_ids(conn, keys, locale).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|p| (p.row.id, p)).collect())
     }
 );
 
 loader!(
     /// Live variants of store-visible products by variant id.
-    VariantByIdLoader, i64 => Variant, |conn, keys| {
-        let rows = Variant::visible_by_ids(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|v| (v.id, v)).collect())
+    VariantByIdLoader, i64 => Localized<Variant>, |conn, keys, locale| {
+        let rows = Variant::visible_by_ids(conn, keys, locale).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|v| (v.row.id, v)).collect())
     }
 );
 
 loader!(
     /// Live variants per product, by rank.
-    VariantsByProductIdLoader, i64 => Vec<Variant>, |conn, keys| {
-        let rows = Variant::of_products(conn, keys).await.map_err(fail)?;
-        Ok(group(rows.into_iter().map(|v| (v.product_id, v))))
+    VariantsByProductIdLoader, i64 => Vec<Localized<Variant>>, |conn, keys, locale| {
+        let rows = Variant::of_products(conn, keys, locale).await.map_err(fail)?;
+        Ok(group(rows.into_iter().map(|v| (v.row.product_id, v))))
     }
 );
 
 loader!(
     /// Prices per variant, every currency.
-    PricesByVariantIdLoader, i64 => Vec<Price>, |conn, keys| {
+    PricesByVariantIdLoader, i64 => Vec<Price>, |conn, keys, locale| {
         let rows = Price::of_variants(conn, keys).await.map_err(fail)?;
         Ok(group(rows.into_iter().map(|p| (p.variant_id, p))))
     }
@@ -92,7 +96,7 @@ loader!(
 
 loader!(
     /// Images per product, by rank.
-    ImagesByProductIdLoader, i64 => Vec<ProductImage>, |conn, keys| {
+    ImagesByProductIdLoader, i64 => Vec<ProductImage>, |conn, keys, locale| {
         let rows = ProductImage::of_products(conn, keys).await.map_err(fail)?;
         Ok(group(rows.into_iter().map(|i| (i.product_id, i))))
     }
@@ -100,16 +104,20 @@ loader!(
 
 loader!(
     /// Options per product, each with its values.
-    OptionsByProductIdLoader, i64 => Vec<(ProductOption, Vec<OptionValue>)>, |conn, keys| {
-        let rows = ProductOption::of_products(conn, keys).await.map_err(fail)?;
-        let mut map: HashMap<i64, Vec<(ProductOption, Vec<OptionValue>)>> = HashMap::new();
-        for (option, value) in rows {
+    OptionsByProductIdLoader, i64 => Vec<LocalizedOption>, |conn, keys, locale| {
+        let rows = ProductOption::of_products(conn, keys, locale).await.map_err(fail)?;
+        let mut map: HashMap<i64, Vec<LocalizedOption>> = HashMap::new();
+        for (option, value, fields) in rows {
             let list = map.entry(option.product_id).or_default();
-            if list.last().is_none_or(|(o, _)| o.id != option.id) {
-                list.push((option, Vec::new()));
+            if list.last().is_none_or(|o| o.option.id != option.id) {
+                list.push(LocalizedOption {
+                    option,
+                    values: Vec::new(),
+                    translation: Translation::from_column(fields),
+                });
             }
-            if let (Some(value), Some((_, values))) = (value, list.last_mut()) {
-                values.push(value);
+            if let (Some(value), Some(o)) = (value, list.last_mut()) {
+                o.values.push(value);
             }
         }
         Ok(map)
@@ -118,47 +126,47 @@ loader!(
 
 loader!(
     /// `(option title, value)` pairs per variant.
-    OptionValuesByVariantIdLoader, i64 => Vec<(String, String)>, |conn, keys| {
-        let rows = OptionValue::of_variants(conn, keys).await.map_err(fail)?;
+    OptionValuesByVariantIdLoader, i64 => Vec<(String, String)>, |conn, keys, locale| {
+        let rows = OptionValue::of_variants(conn, keys, locale).await.map_err(fail)?;
         Ok(group(rows.into_iter().map(|(variant, title, value)| (variant, (title, value)))))
     }
 );
 
 loader!(
     /// Collections by id.
-    CollectionByIdLoader, i64 => Collection, |conn, keys| {
-        let rows = Collection::by_ids(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    CollectionByIdLoader, i64 => Localized<Collection>, |conn, keys, locale| {
+        let rows = Collection::by_ids(conn, keys, locale).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|c| (c.row.id, c)).collect())
     }
 );
 
 loader!(
     /// Active categories by id.
-    CategoryByIdLoader, i64 => Category, |conn, keys| {
-        let rows = Category::by_ids(conn, keys).await.map_err(fail)?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    CategoryByIdLoader, i64 => Localized<Category>, |conn, keys, locale| {
+        let rows = Category::by_ids(conn, keys, locale).await.map_err(fail)?;
+        Ok(rows.into_iter().map(|c| (c.row.id, c)).collect())
     }
 );
 
 loader!(
     /// Active child categories per parent, by rank.
-    CategoryChildrenLoader, i64 => Vec<Category>, |conn, keys| {
-        let rows = Category::children_of(conn, keys).await.map_err(fail)?;
-        Ok(group(rows.into_iter().filter_map(|c| c.parent_id.map(|p| (p, c)))))
+    CategoryChildrenLoader, i64 => Vec<Localized<Category>>, |conn, keys, locale| {
+        let rows = Category::children_of(conn, keys, locale).await.map_err(fail)?;
+        Ok(group(rows.into_iter().filter_map(|c| c.row.parent_id.map(|p| (p, c)))))
     }
 );
 
 loader!(
     /// Active categories per product.
-    CategoriesByProductIdLoader, i64 => Vec<Category>, |conn, keys| {
-        let rows = Category::of_products(conn, keys).await.map_err(fail)?;
+    CategoriesByProductIdLoader, i64 => Vec<Localized<Category>>, |conn, keys, locale| {
+        let rows = Category::of_products(conn, keys, locale).await.map_err(fail)?;
         Ok(group(rows))
     }
 );
 
 loader!(
     /// Regions by id.
-    RegionByIdLoader, i64 => Region, |conn, keys| {
+    RegionByIdLoader, i64 => Region, |conn, keys, locale| {
         let rows = Region::by_ids(conn, keys).await.map_err(fail)?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
@@ -179,6 +187,17 @@ pub struct ProductPageKey {
 
 /// Pages of products for many parents, one `LATERAL` statement per distinct (query, page).
 pub struct ProductPagesLoader(pub DbPool);
+
+/// A product option with its values and its translation in the request's locale.
+#[derive(Debug, Clone)]
+pub struct LocalizedOption {
+    /// The option.
+    pub option: ProductOption,
+    /// Its values, by rank.
+    pub values: Vec<OptionValue>,
+    /// Its translated title and values.
+    pub translation: Option<Translation>,
+}
 
 impl Loader<ProductPageKey> for ProductPagesLoader {
     type Value = Vec<ListedProduct>;
@@ -288,22 +307,24 @@ pub struct CatalogLoaders {
 }
 
 impl CatalogLoaders {
-    /// Fresh loaders over `pool`, batched by the request's `dispatcher`.
-    pub fn new(pool: &DbPool, dispatcher: &Arc<Dispatcher>) -> Self {
+    /// Fresh loaders over `pool` reading in the request's `locale`, batched by the request's
+    /// `dispatcher`.
+    pub fn new(pool: &DbPool, dispatcher: &Arc<Dispatcher>, locale: RequestLocale) -> Self {
         let p = || pool.clone();
+        let l = || locale.code.clone();
         Self {
-            product: BatchLoader::new(ProductByIdLoader(p()), dispatcher),
-            variant: BatchLoader::new(VariantByIdLoader(p()), dispatcher),
-            variants: BatchLoader::new(VariantsByProductIdLoader(p()), dispatcher),
-            prices: BatchLoader::new(PricesByVariantIdLoader(p()), dispatcher),
-            images: BatchLoader::new(ImagesByProductIdLoader(p()), dispatcher),
-            options: BatchLoader::new(OptionsByProductIdLoader(p()), dispatcher),
-            variant_options: BatchLoader::new(OptionValuesByVariantIdLoader(p()), dispatcher),
-            collection: BatchLoader::new(CollectionByIdLoader(p()), dispatcher),
-            category: BatchLoader::new(CategoryByIdLoader(p()), dispatcher),
-            category_children: BatchLoader::new(CategoryChildrenLoader(p()), dispatcher),
-            product_categories: BatchLoader::new(CategoriesByProductIdLoader(p()), dispatcher),
-            region: BatchLoader::new(RegionByIdLoader(p()), dispatcher),
+            product: BatchLoader::new(ProductByIdLoader(p(), l()), dispatcher),
+            variant: BatchLoader::new(VariantByIdLoader(p(), l()), dispatcher),
+            variants: BatchLoader::new(VariantsByProductIdLoader(p(), l()), dispatcher),
+            prices: BatchLoader::new(PricesByVariantIdLoader(p(), l()), dispatcher),
+            images: BatchLoader::new(ImagesByProductIdLoader(p(), l()), dispatcher),
+            options: BatchLoader::new(OptionsByProductIdLoader(p(), l()), dispatcher),
+            variant_options: BatchLoader::new(OptionValuesByVariantIdLoader(p(), l()), dispatcher),
+            collection: BatchLoader::new(CollectionByIdLoader(p(), l()), dispatcher),
+            category: BatchLoader::new(CategoryByIdLoader(p(), l()), dispatcher),
+            category_children: BatchLoader::new(CategoryChildrenLoader(p(), l()), dispatcher),
+            product_categories: BatchLoader::new(CategoriesByProductIdLoader(p(), l()), dispatcher),
+            region: BatchLoader::new(RegionByIdLoader(p(), l()), dispatcher),
             product_pages: BatchLoader::new(ProductPagesLoader(p()), dispatcher),
             product_counts: BatchLoader::new(ProductCountsLoader(p()), dispatcher),
         }

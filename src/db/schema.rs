@@ -177,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_images,
     product_categories,
     hero_banners,
+    translations,
 );
 
 diesel::table! {
@@ -436,3 +437,28 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    /// Store locales (BCP 47 codes); exactly one is the default.
+    locales (code) {
+        code -> Text,
+        name -> Text,
+        is_default -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Translated fields of one catalog entity or banner in one locale.
+    translations (entity_type, entity_id, locale) {
+        entity_type -> Text,
+        entity_id -> Int8,
+        locale -> Text,
+        fields -> Jsonb,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(translations -> locales (locale));
+diesel::allow_tables_to_appear_in_same_query!(locales, translations);

@@ -65,6 +65,8 @@ pub enum DomainEvent {
         /// `customers.id`.
         id: i64,
     },
+    /// The store's locales changed: every instance reloads its copy.
+    LocalesChanged,
     /// An order changed status.
     Order {
         /// The order id.

@@ -27,6 +27,7 @@ use crate::graphql::multipart;
 use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, AppSchema};
 use crate::http::client::{ClientAddr, TrustedProxies};
+use crate::locales::negotiate::{self, RequestLocale};
 use crate::state::AppState;
 
 /// New persisted documents one client may register per [`APQ_WINDOW`].
@@ -71,6 +72,18 @@ struct GetParams {
     variables: Option<String>,
     operation_name: Option<String>,
     extensions: Option<String>,
+    /// The language to answer in (see `locales::negotiate`).
+    locale: Option<String>,
+}
+
+/// The `locale` URL argument of a POST (its body carries the rest); a malformed query string
+/// is ignored here, as POST never read one before.
+fn locale_argument(raw: Option<&str>) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw?)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "locale")
+        .map(|(_, v)| v)
 }
 
 /// Which response media type the client asked for.
@@ -230,7 +243,16 @@ pub async fn graphql_get(
             }
         }
     }
-    execute(state, Method::GET, &headers, client, flavor, request).await
+    execute(
+        state,
+        Method::GET,
+        &headers,
+        client,
+        flavor,
+        request,
+        params.locale,
+    )
+    .await
 }
 
 /// `POST /graphql` (JSON body, or a multipart upload request).
@@ -238,6 +260,7 @@ pub async fn graphql_post(
     State(state): State<GraphqlState>,
     headers: HeaderMap,
     ClientAddr(client): ClientAddr,
+    RawQuery(raw): RawQuery,
     body: Body,
 ) -> Response {
     let flavor = negotiate(&headers);
@@ -346,7 +369,17 @@ pub async fn graphql_post(
             "POST /graphql takes `Content-Type: application/json` (or multipart/form-data for uploads)",
         );
     };
-    execute(state, Method::POST, &headers, client, flavor, request).await
+    let locale = locale_argument(raw.as_deref());
+    execute(
+        state,
+        Method::POST,
+        &headers,
+        client,
+        flavor,
+        request,
+        locale,
+    )
+    .await
 }
 
 /// The operation the request will run, when the document parses: mutations must not run on GET.
@@ -370,6 +403,7 @@ async fn execute(
     client: String,
     flavor: Flavor,
     mut request: Request,
+    locale_arg: Option<String>,
 ) -> Response {
     let app = &state.app;
     if let Some(name) = request.operation_name.as_deref() {
@@ -451,6 +485,21 @@ async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    // The language to answer in: part of every cache key, reported in the response.
+    let locale = match choose_locale(app, document.as_deref(), &request, headers, locale_arg).await
+    {
+        Ok(locale) => locale,
+        Err(message) => {
+            let body = error_body(&message, "BAD_USER_INPUT");
+            return json_response(
+                flavor,
+                StatusCode::BAD_REQUEST,
+                serde_json::to_vec(&body).unwrap_or_default(),
+                CachePolicy::NoStore,
+            );
+        }
+    };
+    let request = request.data(locale.clone());
     let has_credentials = headers.contains_key(header::AUTHORIZATION);
     // What an anonymous query depends on: the response cache's key and the CDN's surrogate keys.
     let dependencies = document
@@ -469,17 +518,50 @@ async fn execute(
         .map(|(families, entities)| crate::cdn::tags::of_response(families, entities));
     let mut outcome = match dependencies {
         Some(dependencies) if app.cache.is_enabled() => {
-            cached_execute(&state, flavor, request, dependencies, client).await
+            cached_execute(&state, flavor, request, dependencies, client, &locale).await
         }
         _ => {
             let context = request_context(app, headers, client).await;
-            run(&state, flavor, request, document.is_some(), context, false).await
+            run(
+                &state,
+                flavor,
+                request,
+                document.is_some(),
+                context,
+                Some(&locale),
+            )
+            .await
         }
     };
     if matches!(outcome.policy, CachePolicy::Public(_)) {
         outcome.tags = tags;
     }
-    finish(flavor, outcome, headers, &app.config.cdn)
+    finish(flavor, outcome, headers, &app.config.cdn, &locale)
+}
+
+/// The request's locale by the one rule of `locales::negotiate`; `Err` with a message for
+/// `BAD_USER_INPUT`.
+async fn choose_locale(
+    app: &AppState,
+    document: Option<&ExecutableDocument>,
+    request: &Request,
+    headers: &HeaderMap,
+    argument: Option<String>,
+) -> Result<RequestLocale, String> {
+    let directive = match document {
+        Some(doc) => negotiate::directive_language(
+            doc,
+            request.operation_name.as_deref(),
+            &request.variables,
+        )
+        .map_err(|e| e.0)?,
+        None => None,
+    };
+    let accept_language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .map(HeaderValue::as_bytes);
+    let snapshot = app.locales.snapshot(&app.db).await;
+    negotiate::choose(&snapshot, directive, argument.as_deref(), accept_language).map_err(|e| e.0)
 }
 
 /// Who is asking: the verified token (if any, checked against its account) and the client
@@ -543,16 +625,18 @@ impl Outcome {
     }
 }
 
-/// Runs a request. With `detach_cost`, `extensions.cost` is taken out of the body (which may be
-/// shared through the response cache) and returned beside it.
+/// Runs a request. Without `locale`, `extensions.cost` is taken out of the body (which may be
+/// shared through the response cache) and returned beside it, and the locale is added when
+/// served; with it, the body says it in `extensions.locale`.
 async fn run(
     state: &GraphqlState,
     flavor: Flavor,
     request: Request,
     parsed: bool,
     context: RequestContext,
-    detach_cost: bool,
+    locale: Option<&RequestLocale>,
 ) -> Outcome {
+    let detach_cost = locale.is_none();
     let has_credentials = !matches!(context.viewer, crate::auth::Viewer::Anonymous);
     let cap = MaxAgeCap::default();
     let mut response = schema::execute(&state.schema, request.data(cap.clone()), context).await;
@@ -566,6 +650,12 @@ async fn run(
     } else {
         CachePolicy::NoStore
     };
+    if let Some(locale) = locale.filter(|l| !l.code.is_empty()) {
+        response.extensions.insert(
+            "locale".to_owned(),
+            async_graphql::Value::String(locale.code.to_string()),
+        );
+    }
     let cost = if detach_cost {
         response
             .extensions
@@ -596,11 +686,13 @@ async fn cached_execute(
     request: Request,
     (families, entities): (Vec<crate::cache::Family>, Vec<String>),
     client: String,
+    locale: &RequestLocale,
 ) -> Outcome {
     let cache = &state.app.cache;
     let owner = crate::throttle::BucketOwner::Client(client.clone());
     let hash = response_cache::request_hash(&request, flavor.content_type());
-    let key = keys::response(&hash, families, entities);
+    // The locale ends the key (and, outside the default, folds in its translations' versions).
+    let key = locale.key(keys::response(&hash, families, entities));
     // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical
     // concurrent requests still share one execution: a cache outage under load must not turn
     // into a stampede on PostgreSQL.
@@ -637,7 +729,7 @@ async fn cached_execute(
             client,
             ..RequestContext::default()
         };
-        let outcome = run(&work_state, flavor, request, true, context, true).await;
+        let outcome = run(&work_state, flavor, request, true, context, None).await;
         let max_age = match outcome.policy {
             CachePolicy::Public(age) => age,
             _ => 0,
@@ -721,6 +813,7 @@ fn finish(
     outcome: Outcome,
     request_headers: &HeaderMap,
     cdn: &crate::config::CdnConfig,
+    locale: &RequestLocale,
 ) -> Response {
     let Outcome {
         status,
@@ -731,8 +824,9 @@ fn finish(
         tags,
         edge_cap,
     } = outcome;
+    let code = (!locale.code.is_empty()).then_some(&*locale.code);
     if let Some(cost) = cost {
-        body = with_cost(body, &cost);
+        body = with_extensions(body, &cost, code);
     }
     let not_modified = etag.as_deref().is_some_and(|tag| {
         request_headers
@@ -750,21 +844,37 @@ fn finish(
     if let Some(value) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert(header::ETAG, value);
     }
+    let headers = response.headers_mut();
+    if let Some(value) = code.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(header::CONTENT_LANGUAGE, value);
+    }
+    if locale.varies_with_header()
+        && let Some(vary) = headers.get(header::VARY).and_then(|v| v.to_str().ok())
+        && let Ok(value) = HeaderValue::from_str(&format!("{vary}, Accept-Language"))
+    {
+        // The header could have chosen another language: a shared cache must key on it.
+        headers.insert(header::VARY, value);
+    }
     if let (CachePolicy::Public(max_age), Some(tags)) = (policy, tags) {
         crate::cdn::tags::add_headers(response.headers_mut(), cdn, &tags, max_age, edge_cap);
     }
     response
 }
 
-/// Adds `"extensions": {"cost": …}` to a JSON object body that has no `extensions` of its own.
-fn with_cost(mut body: Vec<u8>, cost: &[u8]) -> Vec<u8> {
+/// Adds `"extensions": {"cost": …, "locale": …}` to a JSON object body that has no
+/// `extensions` of its own (one kept in the shared response cache).
+fn with_extensions(mut body: Vec<u8>, cost: &[u8], locale: Option<&str>) -> Vec<u8> {
     let Some(end) = body.iter().rposition(|b| *b == b'}') else {
         return body;
     };
     body.truncate(end);
-    body.reserve(cost.len() + 24);
+    body.reserve(cost.len() + 48);
     body.extend_from_slice(b",\"extensions\":{\"cost\":");
     body.extend_from_slice(cost);
+    if let Some(locale) = locale {
+        body.extend_from_slice(b",\"locale\":");
+        body.extend(serde_json::to_vec(locale).unwrap_or_default());
+    }
     body.extend_from_slice(b"}}");
     body
 }

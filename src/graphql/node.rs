@@ -24,6 +24,7 @@ use crate::error::{AppError, LoadResultExt};
 use crate::graphql::context::{app, db, request_data};
 use crate::graphql::ids::from_global;
 use crate::graphql::response_cache::{Reads, RootReads};
+use crate::locales::graphql::request_locale;
 
 /// An object with a globally unique, opaque ID that `node(id)` can refetch.
 #[derive(Interface)]
@@ -68,7 +69,7 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .load_one(key)
             .await
             .gql()?
-            .map(|r| Node::ProductVariant(ProductVariant::new(r))),
+            .map(|r| Node::ProductVariant(ProductVariant::localized(r, None))),
         "Collection" => l
             .collection
             .load_one(key)
@@ -88,11 +89,13 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .gql()?
             .map(|r| Node::Region(Region(Arc::new(r)))),
         // The same cached, window-filtered list the store shows: one rule for "live".
-        "HeroBanner" => banner_service::live_banners(app(ctx)?, chrono::Utc::now())
-            .await?
-            .into_iter()
-            .find(|b| b.id == key)
-            .map(|b| Node::HeroBanner(HeroBanner(b))),
+        "HeroBanner" => {
+            banner_service::live_banners(app(ctx)?, chrono::Utc::now(), &request_locale(ctx))
+                .await?
+                .into_iter()
+                .find(|b| b.row.id == key)
+                .map(|b| Node::HeroBanner(HeroBanner(b)))
+        }
         "AdminProduct" => {
             require(ctx, Permission::Catalog).await?;
             ProductRow::find_any(&mut *db(ctx).await?, key)

@@ -17,6 +17,9 @@ use crate::catalog::{CatalogAdminQuery, CatalogMutation, CatalogQuery, CatalogSu
 use crate::customers::admin::{CustomersAdminMutation, CustomersAdminQuery};
 use crate::customers::graphql::{CustomersMutation, CustomersQuery};
 use crate::jobs::admin::{JobsAdminQuery, JobsMutation};
+use crate::locales::admin::{LocalesAdminQuery, LocalesMutation};
+use crate::locales::graphql::{InContextDirective, LocalesQuery};
+use crate::locales::negotiate::RequestLocale;
 use tracing::Instrument;
 
 use crate::carts::graphql::{CartsMutation, CartsQuery};
@@ -48,6 +51,8 @@ pub struct QueryRoot(
     OrdersQuery,
     OrdersAdminQuery,
     ShippingAdminQuery,
+    LocalesQuery,
+    LocalesAdminQuery,
 );
 
 /// What every root query field reads, as each domain declares it beside its fields (`READS`).
@@ -64,6 +69,8 @@ const ROOT_READS: &[&[RootReads]] = &[
         crate::banners::admin::READS,
         crate::auth::graphql::READS,
         crate::graphql::node::READS,
+        crate::locales::graphql::READS,
+        crate::locales::admin::READS,
     ],
 ];
 
@@ -91,6 +98,7 @@ pub struct MutationRoot(
     PaymentsMutation,
     OrdersMutation,
     ShippingMutation,
+    LocalesMutation,
 );
 
 /// Every subscription root field (all staff-only).
@@ -115,6 +123,7 @@ fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Subscripti
     .limit_depth(MAX_DEPTH)
     .limit_recursive_depth(64)
     .limit_directives(MAX_DIRECTIVES)
+    .directive(InContextDirective)
 }
 
 /// The schema bound to the application state, with the request guard (limits, cost, throttle)
@@ -166,7 +175,15 @@ impl Extension for LoadersRun {
         let app = ctx
             .data::<AppState>()
             .map_err(|e| ServerError::new(e.message, None))?;
-        let request = request.data(CatalogLoaders::new(&app.db, &self.dispatcher));
+        // The request's language, chosen by the HTTP handler (the default elsewhere): every
+        // catalog statement joins its translations.
+        let locale = request
+            .data
+            .get(&std::any::TypeId::of::<RequestLocale>())
+            .and_then(|d| d.downcast_ref::<RequestLocale>())
+            .cloned()
+            .unwrap_or_else(|| RequestLocale::default_of(&app.locales.peek()));
+        let request = request.data(CatalogLoaders::new(&app.db, &self.dispatcher, locale));
         next.run(ctx, request).await
     }
 

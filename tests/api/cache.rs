@@ -37,9 +37,10 @@ async fn store_reads_land_in_redis_with_their_ttls() {
     };
     for (pattern, max) in [
         ("products:", 120),
-        ("hero_banners:active@", 300),
+        // Reads that show text name their locale (the default here) before the versions.
+        ("hero_banners:active:en-IN@", 300),
         ("regions:list@", 3600),
-        ("categories:top@", 300),
+        ("categories:top:en-IN@", 300),
     ] {
         let key = find(pattern);
         let t = ttl(&key).await;

@@ -17,6 +17,7 @@ mod hostile;
 mod http;
 mod http_cache;
 mod jobs;
+mod localization;
 mod modules;
 mod pagination;
 mod razorpay;

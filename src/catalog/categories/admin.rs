@@ -1,7 +1,5 @@
 //! The staff view of a category and the category mutations (catalog permission).
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
 
 use super::model;
@@ -62,9 +60,9 @@ impl CategoriesMutation {
         let parent = parent_id
             .map(|id| expect_global(&id, "Category"))
             .transpose()?;
-        Ok(Category(Arc::new(
+        Ok(Category::plain(
             service::create_category(app(ctx)?, &handle, &name, parent, rank, is_active).await?,
-        )))
+        ))
     }
 
     /// Updates a category: rename, reorder (`rank`), (de)activate, or move (`parentId`, `null`

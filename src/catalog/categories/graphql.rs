@@ -14,6 +14,7 @@ use crate::error::LoadResultExt;
 use crate::graphql::context::app;
 use crate::graphql::ids::{Lookup, id_or_handle};
 use crate::graphql::response_cache::{Reads, RootReads};
+use crate::locales::graphql::request_locale;
 
 /// What the root fields below read, for the response cache (see `Reads`).
 pub const READS: RootReads = &[
@@ -30,7 +31,7 @@ impl CategoriesQuery {
     /// Active top-level categories by rank; descend with `children`.
     #[graphql(cache_control(max_age = 300))]
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
-        let rows = service::top_categories(app(ctx)?).await?;
+        let rows = service::top_categories(app(ctx)?, &request_locale(ctx)).await?;
         Ok(rows.into_iter().map(|r| Category(Arc::new(r))).collect())
     }
 
@@ -44,7 +45,9 @@ impl CategoriesQuery {
     ) -> Result<Option<Category>> {
         let row = match id_or_handle(id, handle, "Category")? {
             Lookup::Id(id) => loaders(ctx)?.category.load_one(id).await.gql()?,
-            Lookup::Handle(handle) => service::category_by_handle(app(ctx)?, &handle).await?,
+            Lookup::Handle(handle) => {
+                service::category_by_handle(app(ctx)?, &handle, &request_locale(ctx)).await?
+            }
         };
         Ok(row.map(|r| Category(Arc::new(r))))
     }

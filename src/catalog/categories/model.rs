@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::{categories, product_categories};
+use crate::db::schema::{categories, product_categories, translations};
+use crate::locales::fields::{EntityKind, Localized, Translation};
+use crate::translation_of;
 
 /// The one walk down the category tree: a statement selecting `id` of the categories `roots`
 /// selects (a `SELECT … AS id`) and all their descendants. With `active_only`, an inactive
@@ -39,73 +41,128 @@ pub struct Category {
 
 impl Category {
     /// Active top-level categories, by rank.
-    pub async fn top_level(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Category>> {
-        categories::table
+    pub async fn top_level(
+        conn: &mut AsyncPgConnection,
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Category>>> {
+        let rows = categories::table
+            .left_join(translation_of!(
+                categories::id,
+                EntityKind::Category,
+                locale
+            ))
             .filter(categories::parent_id.is_null().and(categories::is_active))
-            .select(Category::as_select())
+            .select((Category::as_select(), translations::fields.nullable()))
             .order((categories::rank, categories::id))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Active children of the given parents, by rank, for loader batches.
     pub async fn children_of(
         conn: &mut AsyncPgConnection,
         parent_ids: &[i64],
-    ) -> QueryResult<Vec<Category>> {
-        categories::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Category>>> {
+        let rows = categories::table
+            .left_join(translation_of!(
+                categories::id,
+                EntityKind::Category,
+                locale
+            ))
             .filter(
                 categories::parent_id
                     .eq_any(parent_ids)
                     .and(categories::is_active),
             )
-            .select(Category::as_select())
+            .select((Category::as_select(), translations::fields.nullable()))
             .order((categories::rank, categories::id))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Active categories by id, for loader batches.
-    pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Category>> {
-        categories::table
+    pub async fn by_ids(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Category>>> {
+        let rows = categories::table
+            .left_join(translation_of!(
+                categories::id,
+                EntityKind::Category,
+                locale
+            ))
             .filter(categories::id.eq_any(ids).and(categories::is_active))
-            .select(Category::as_select())
+            .select((Category::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Active categories by handle, for loader batches.
     pub async fn by_handles(
         conn: &mut AsyncPgConnection,
         handles: &[String],
-    ) -> QueryResult<Vec<Category>> {
-        categories::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Category>>> {
+        let rows = categories::table
+            .left_join(translation_of!(
+                categories::id,
+                EntityKind::Category,
+                locale
+            ))
             .filter(
                 categories::handle
                     .eq_any(handles)
                     .and(categories::is_active),
             )
-            .select(Category::as_select())
+            .select((Category::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// `(product_id, category)` pairs for the given products' active categories, for loader batches.
     pub async fn of_products(
         conn: &mut AsyncPgConnection,
         product_ids: &[i64],
-    ) -> QueryResult<Vec<(i64, Category)>> {
-        product_categories::table
+        locale: &str,
+    ) -> QueryResult<Vec<(i64, Localized<Category>)>> {
+        let rows: Vec<(i64, Category, Option<serde_json::Value>)> = product_categories::table
             .inner_join(categories::table)
+            .left_join(translation_of!(
+                categories::id,
+                EntityKind::Category,
+                locale
+            ))
             .filter(
                 product_categories::product_id
                     .eq_any(product_ids)
                     .and(categories::is_active),
             )
-            .select((product_categories::product_id, Category::as_select()))
+            .select((
+                product_categories::product_id,
+                Category::as_select(),
+                translations::fields.nullable(),
+            ))
             .order((categories::rank, categories::id))
             .load(conn)
-            .await
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(product, row, fields)| {
+                (
+                    product,
+                    Localized {
+                        row,
+                        translation: Translation::from_column(fields),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Any category (admin), inactive ones included.

@@ -8,21 +8,32 @@ use crate::cache::{Family, keys};
 use crate::catalog::rules::{UNIQUE_FIELDS, check_handle, check_text, not_found};
 use crate::db::conflict_on;
 use crate::error::{AppError, AppResult};
+use crate::locales::fields::Localized;
+use crate::locales::negotiate::RequestLocale;
 use crate::state::AppState;
 
 /// Active top-level categories.
-pub async fn top_categories(app: &AppState) -> AppResult<Vec<Category>> {
-    app.cached(&keys::categories_top(), |conn| {
-        Box::pin(async move { Ok(Category::top_level(conn).await?) })
+pub async fn top_categories(
+    app: &AppState,
+    locale: &RequestLocale,
+) -> AppResult<Vec<Localized<Category>>> {
+    let code = locale.code.to_string();
+    app.cached(&locale.key(keys::categories_top()), |conn| {
+        Box::pin(async move { Ok(Category::top_level(conn, &code).await?) })
     })
     .await
 }
 
-/// One active category by handle.
-pub async fn category_by_handle(app: &AppState, handle: &str) -> AppResult<Option<Category>> {
+/// One active category by handle, in `locale`.
+pub async fn category_by_handle(
+    app: &AppState,
+    handle: &str,
+    locale: &RequestLocale,
+) -> AppResult<Option<Localized<Category>>> {
     let h = handle.to_owned();
-    app.cached(&keys::category_by_handle(handle), |conn| {
-        Box::pin(async move { Ok(Category::by_handles(conn, &[h]).await?.pop()) })
+    let code = locale.code.to_string();
+    app.cached(&locale.key(keys::category_by_handle(handle)), |conn| {
+        Box::pin(async move { Ok(Category::by_handles(conn, &[h], &code).await?.pop()) })
     })
     .await
 }

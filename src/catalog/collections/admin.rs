@@ -1,7 +1,5 @@
 //! Staff collection mutations (catalog permission).
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 
 use super::service;
@@ -32,7 +30,7 @@ impl CollectionsMutation {
             description.as_deref().unwrap_or(""),
         )
         .await?;
-        Ok(Collection(Arc::new(c)))
+        Ok(Collection::plain(c))
     }
 
     /// Updates a collection.
@@ -54,7 +52,7 @@ impl CollectionsMutation {
             description.as_deref(),
         )
         .await?;
-        Ok(Collection(Arc::new(c)))
+        Ok(Collection::plain(c))
     }
 
     /// Deletes a collection (its products stay, without a collection).

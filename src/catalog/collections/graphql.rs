@@ -16,6 +16,7 @@ use crate::error::LoadResultExt;
 use crate::graphql::context::app;
 use crate::graphql::ids::{Lookup, id_or_handle};
 use crate::graphql::response_cache::{Reads, RootReads};
+use crate::locales::graphql::request_locale;
 
 /// Cursor of the collections listing.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -52,12 +53,13 @@ impl CollectionsQuery {
     ) -> Result<CollectionConnection> {
         let page = PageRequest::new(first, after, None, None)?;
         let after = page.after_key::<CollectionCursor>()?.map(|c| (c.t, c.i));
-        let rows = service::collections_page(app(ctx)?, after, page.limit).await?;
+        let rows =
+            service::collections_page(app(ctx)?, after, page.limit, &request_locale(ctx)).await?;
         Ok(page.connection(
             rows,
             |c| CollectionCursor {
-                t: c.title.clone(),
-                i: c.id,
+                t: c.row.title.clone(),
+                i: c.row.id,
             },
             |c| Collection(Arc::new(c)),
         ))
@@ -73,7 +75,9 @@ impl CollectionsQuery {
     ) -> Result<Option<Collection>> {
         let row = match id_or_handle(id, handle, "Collection")? {
             Lookup::Id(id) => loaders(ctx)?.collection.load_one(id).await.gql()?,
-            Lookup::Handle(handle) => service::collection_by_handle(app(ctx)?, &handle).await?,
+            Lookup::Handle(handle) => {
+                service::collection_by_handle(app(ctx)?, &handle, &request_locale(ctx)).await?
+            }
         };
         Ok(row.map(|r| Collection(Arc::new(r))))
     }

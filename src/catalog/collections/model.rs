@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::collections;
+use crate::db::schema::{collections, translations};
+use crate::locales::fields::{EntityKind, Localized};
+use crate::translation_of;
 
 /// A curated collection of products.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
@@ -26,9 +28,15 @@ impl Collection {
         conn: &mut AsyncPgConnection,
         after: Option<(&str, i64)>,
         limit: usize,
-    ) -> QueryResult<Vec<Collection>> {
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Collection>>> {
         let mut query = collections::table
-            .select(Collection::as_select())
+            .left_join(translation_of!(
+                collections::id,
+                EntityKind::Collection,
+                locale
+            ))
+            .select((Collection::as_select(), translations::fields.nullable()))
             .into_boxed();
         if let Some((title, id)) = after {
             query = query.filter(
@@ -39,32 +47,59 @@ impl Collection {
                         .and(collections::id.gt(id))),
             );
         }
-        query
+        let rows = query
             .order((collections::title, collections::id))
             .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .load(conn)
+            .await?;
+        Ok(Localized::from_pairs(rows))
+    }
+
+    /// Collections by id (existence checks of writes).
+    pub async fn exist(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+        collections::table
+            .filter(collections::id.eq_any(ids))
+            .select(collections::id)
             .load(conn)
             .await
     }
 
     /// Collections by id, for loader batches.
-    pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Collection>> {
-        collections::table
+    pub async fn by_ids(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Collection>>> {
+        let rows = collections::table
+            .left_join(translation_of!(
+                collections::id,
+                EntityKind::Collection,
+                locale
+            ))
             .filter(collections::id.eq_any(ids))
-            .select(Collection::as_select())
+            .select((Collection::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Collections by handle, for loader batches.
     pub async fn by_handles(
         conn: &mut AsyncPgConnection,
         handles: &[String],
-    ) -> QueryResult<Vec<Collection>> {
-        collections::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Collection>>> {
+        let rows = collections::table
+            .left_join(translation_of!(
+                collections::id,
+                EntityKind::Collection,
+                locale
+            ))
             .filter(collections::handle.eq_any(handles))
-            .select(Collection::as_select())
+            .select((Collection::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Inserts a collection.

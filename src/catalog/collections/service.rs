@@ -6,6 +6,8 @@ use crate::catalog::products::model::Product;
 use crate::catalog::rules::{UNIQUE_FIELDS, check_handle, check_text, not_found};
 use crate::db::conflict_on;
 use crate::error::AppResult;
+use crate::locales::fields::Localized;
+use crate::locales::negotiate::RequestLocale;
 use crate::state::AppState;
 
 /// A page of collections by title after `(title, id)`.
@@ -13,22 +15,29 @@ pub async fn collections_page(
     app: &AppState,
     after: Option<(String, i64)>,
     limit: usize,
-) -> AppResult<Vec<Collection>> {
-    let key = keys::collections_page(&(&after, limit));
+    locale: &RequestLocale,
+) -> AppResult<Vec<Localized<Collection>>> {
+    let key = locale.key(keys::collections_page(&(&after, limit)));
+    let code = locale.code.to_string();
     app.cached(&key, move |conn| {
         Box::pin(async move {
             let after = after.as_ref().map(|(t, i)| (t.as_str(), *i));
-            Ok(Collection::page(conn, after, limit).await?)
+            Ok(Collection::page(conn, after, limit, &code).await?)
         })
     })
     .await
 }
 
-/// One collection by handle.
-pub async fn collection_by_handle(app: &AppState, handle: &str) -> AppResult<Option<Collection>> {
+/// One collection by handle, in `locale`.
+pub async fn collection_by_handle(
+    app: &AppState,
+    handle: &str,
+    locale: &RequestLocale,
+) -> AppResult<Option<Localized<Collection>>> {
     let h = handle.to_owned();
-    app.cached(&keys::collection_by_handle(handle), |conn| {
-        Box::pin(async move { Ok(Collection::by_handles(conn, &[h]).await?.pop()) })
+    let code = locale.code.to_string();
+    app.cached(&locale.key(keys::collection_by_handle(handle)), |conn| {
+        Box::pin(async move { Ok(Collection::by_handles(conn, &[h], &code).await?.pop()) })
     })
     .await
 }

@@ -96,7 +96,8 @@ impl AdminProduct {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(ProductVariant::new)
+            // Staff see the catalog's own text.
+            .map(|v| ProductVariant::new(v.row))
             .collect())
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult, LoadResultExt};
 use crate::graphql::context::app;
 use crate::graphql::ids::expect_globals;
 use crate::graphql::scalars::MinorUnits;
+use crate::locales::graphql::request_locale;
 
 /// Server-side filters for product listings; all given filters must match.
 #[derive(InputObject, Default, Clone, Debug)]
@@ -97,7 +98,9 @@ impl ProductConnectionFields {
     /// computed when selected.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         match &self.count {
-            CountSource::Root(query) => Ok(service::count_products(app(ctx)?, query).await?),
+            CountSource::Root(query) => {
+                Ok(service::count_products(app(ctx)?, query, &request_locale(ctx)).await?)
+            }
             CountSource::Nested(key) => Ok(loaders(ctx)?
                 .product_counts
                 .load_one(key.clone())
@@ -174,6 +177,7 @@ impl ProductArgs {
             filter,
             sort,
             currency: region.as_ref().map(|r| r.currency_code.clone()),
+            locale: request_locale(ctx).scope().map(str::to_owned),
         };
         query.validate()?;
         Ok((query, page, region))

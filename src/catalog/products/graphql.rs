@@ -13,6 +13,7 @@ use crate::error::AppResult;
 use crate::graphql::context::app;
 use crate::graphql::ids::{Lookup, id_or_handle};
 use crate::graphql::response_cache::{Reads, RootReads};
+use crate::locales::graphql::request_locale;
 
 /// What the root fields below read, for the response cache (see `Reads`).
 pub const READS: RootReads = &[
@@ -69,9 +70,10 @@ impl ProductsQuery {
     ) -> Result<Option<Product>> {
         let region = region_arg(ctx, region_id.as_ref()).await?;
         let app = app(ctx)?;
+        let locale = request_locale(ctx);
         let row = match id_or_handle(id, handle, "Product")? {
-            Lookup::Id(id) => service::product_by_id(app, id).await?,
-            Lookup::Handle(handle) => service::product_by_handle(app, &handle).await?,
+            Lookup::Id(id) => service::product_by_id(app, id, &locale).await?,
+            Lookup::Handle(handle) => service::product_by_handle(app, &handle, &locale).await?,
         };
         Ok(row.map(|r| Product::new(r, region)))
     }
@@ -80,7 +82,7 @@ impl ProductsQuery {
 /// The store's product listing at the root.
 pub async fn root_products(ctx: &Context<'_>, args: ProductArgs) -> AppResult<ProductConnection> {
     let (query, page, region) = args.resolve(ctx).await?;
-    let rows = service::list_products(app(ctx)?, &query, &page).await?;
+    let rows = service::list_products(app(ctx)?, &query, &page, &request_locale(ctx)).await?;
     Ok(build_connection(
         &query,
         &page,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +57,8 @@ pub struct ProductFilter {
     pub price_max: Option<i64>,
 }
 
-/// A fully specified listing: filter, sort and the currency prices are read in.
+/// A fully specified listing: filter, sort, the currency prices are read in and the locale
+/// titles are read (and sorted and searched) in.
 #[derive(Debug, Clone, Serialize, Deserialize, Hash, PartialEq, Eq)]
 pub struct ProductQuery {
     /// Filters.
@@ -66,6 +67,10 @@ pub struct ProductQuery {
     pub sort: Sort,
     /// Currency of the requested region; required by price sort and price filters.
     pub currency: Option<String>,
+    /// A locale other than the default: rows carry their translation in it, titles sort in it
+    /// and search also matches its text (with its language's dictionary). `None`: the default
+    /// locale, the catalog's own text, no join.
+    pub locale: Option<String>,
 }
 
 /// The opaque cursor of a product edge.
@@ -98,6 +103,12 @@ pub struct ListedProduct {
     /// The collection or category this row was listed under, in a partitioned (batched) listing.
     #[diesel(sql_type = Nullable<BigInt>)]
     pub partition_id: Option<i64>,
+    /// The product's translated fields in the listing's locale, if any.
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub translation: Option<serde_json::Value>,
+    /// The title shown (translated, or the catalog's own): the title sort key.
+    #[diesel(sql_type = Text)]
+    sort_title: String,
 }
 
 /// A listing run once per parent, batched into one statement: the products of many collections
@@ -115,7 +126,7 @@ impl ListedProduct {
     pub fn cursor(&self, query: &ProductQuery) -> String {
         let k = match query.sort.key {
             SortKey::CreatedAt => CursorKey::Int(self.product.created_at.timestamp_micros()),
-            SortKey::Title => CursorKey::Text(self.product.title.clone()),
+            SortKey::Title => CursorKey::Text(self.sort_title.clone()),
             SortKey::Price => CursorKey::Int(self.sort_price.unwrap_or_default()),
         };
         encode_cursor(&ProductCursor {
@@ -216,7 +227,18 @@ impl ProductQuery {
         } else {
             " AS sort_price, NULL::bigint AS partition_id"
         });
-        sql.push(" FROM products p");
+        match &self.locale {
+            // Translations are joined in the same statement: no extra round trip per locale.
+            Some(locale) => {
+                sql.push(
+                    ", t.fields AS translation, COALESCE(t.fields ->> 'title', p.title) AS sort_title \
+                     FROM products p LEFT JOIN translations t ON t.entity_type = 'product' \
+                     AND t.entity_id = p.id AND t.locale = ",
+                );
+                sql.bind_text(locale.clone());
+            }
+            None => sql.push(", NULL::jsonb AS translation, p.title AS sort_title FROM products p"),
+        }
         if self.sort.key == SortKey::Price {
             // Trigger-maintained minimum per product and currency (migration 2).
             sql.push(
@@ -292,7 +314,7 @@ impl ProductQuery {
     fn sort_column(&self) -> &'static str {
         match self.sort.key {
             SortKey::CreatedAt => "s.created_at",
-            SortKey::Title => "s.title",
+            SortKey::Title => "s.sort_title",
             SortKey::Price => "s.sort_price",
         }
     }
@@ -328,9 +350,20 @@ impl ProductQuery {
             );
         }
         if let Some(text) = &f.search {
-            sql.push(" AND p.search @@ plainto_tsquery('simple', ");
-            sql.bind_text(text.clone());
-            sql.push(")");
+            let q = sql.bind_text_placeholder(text.clone());
+            match &self.locale {
+                // The catalog's own text, or the locale's translation with its dictionary.
+                Some(locale) => {
+                    let l = sql.bind_text_placeholder(locale.clone());
+                    sql.push(&format!(
+                        " AND (p.search @@ plainto_tsquery('simple', {q}) OR EXISTS (SELECT 1 \
+                         FROM translations ts WHERE ts.entity_type = 'product' \
+                         AND ts.entity_id = p.id AND ts.locale = {l} AND ts.search @@ \
+                         plainto_tsquery((SELECT lc.dictionary FROM locales lc WHERE lc.code = {l}), {q})))"
+                    ));
+                }
+                None => sql.push(&format!(" AND p.search @@ plainto_tsquery('simple', {q})")),
+            }
         }
         if let Some(ids) = &f.ids {
             sql.push(" AND p.id = ANY(");
@@ -426,6 +459,13 @@ impl SqlBuilder {
     fn bind_i64s_placeholder(&mut self, v: Vec<i64>) -> String {
         self.binds += 1;
         self.take(|q| q.bind::<Array<BigInt>, _>(v));
+        format!("${}", self.binds)
+    }
+
+    /// Binds `v` and returns its placeholder (see [`Self::bind_i64s_placeholder`]).
+    fn bind_text_placeholder(&mut self, v: String) -> String {
+        self.binds += 1;
+        self.take(|q| q.bind::<Text, _>(v));
         format!("${}", self.binds)
     }
 

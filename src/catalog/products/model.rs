@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{
     product_categories, product_images, product_option_values, product_options, products,
-    variant_option_values,
+    translations, variant_option_values,
 };
+use crate::locales::fields::{EntityKind, Localized, Translation};
+use crate::translation_of;
 
 /// Product status: drafts are admin-only.
 pub const STATUS_PUBLISHED: &str = "published";
@@ -51,30 +53,36 @@ pub struct Product {
 }
 
 impl Product {
-    /// Store-visible products by id, for loader batches.
+    /// Store-visible products by id with their translation in `locale`, for loader batches.
     pub async fn visible_by_ids(
         conn: &mut AsyncPgConnection,
         ids: &[i64],
-    ) -> QueryResult<Vec<Product>> {
-        products::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Product>>> {
+        let rows = products::table
+            .left_join(translation_of!(products::id, EntityKind::Product, locale))
             .filter(products::id.eq_any(ids))
             .filter(store_visible())
-            .select(Product::as_select())
+            .select((Product::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
-    /// Store-visible products by handle, for loader batches.
+    /// Store-visible products by handle with their translation in `locale`.
     pub async fn visible_by_handles(
         conn: &mut AsyncPgConnection,
         handles: &[String],
-    ) -> QueryResult<Vec<Product>> {
-        products::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Product>>> {
+        let rows = products::table
+            .left_join(translation_of!(products::id, EntityKind::Product, locale))
             .filter(products::handle.eq_any(handles))
             .filter(store_visible())
-            .select(Product::as_select())
+            .select((Product::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Any product (admin), drafts and deleted ones included.
@@ -315,17 +323,31 @@ pub struct OptionValue {
 }
 
 impl ProductOption {
-    /// Options of the given products with their values, by rank, for loader batches.
+    /// Options of the given products with their values and their translation in `locale`, by
+    /// rank, for loader batches.
     pub async fn of_products(
         conn: &mut AsyncPgConnection,
         product_ids: &[i64],
-    ) -> QueryResult<Vec<(ProductOption, Option<OptionValue>)>> {
+        locale: &str,
+    ) -> QueryResult<
+        Vec<(
+            ProductOption,
+            Option<OptionValue>,
+            Option<serde_json::Value>,
+        )>,
+    > {
         product_options::table
             .left_join(product_option_values::table)
+            .left_join(translation_of!(
+                product_options::id,
+                EntityKind::Option,
+                locale
+            ))
             .filter(product_options::product_id.eq_any(product_ids))
             .select((
                 ProductOption::as_select(),
                 Option::<OptionValue>::as_select(),
+                translations::fields.nullable(),
             ))
             .order((
                 product_options::rank,
@@ -339,21 +361,45 @@ impl ProductOption {
 }
 
 impl OptionValue {
-    /// `(variant_id, option title, value)` for the given variants, for loader batches.
+    /// `(variant_id, option title, value)` for the given variants in `locale` (each falling
+    /// back to the catalog's own), for loader batches.
     pub async fn of_variants(
         conn: &mut AsyncPgConnection,
         variant_ids: &[i64],
+        locale: &str,
     ) -> QueryResult<Vec<(i64, String, String)>> {
-        variant_option_values::table
-            .inner_join(product_option_values::table.inner_join(product_options::table))
-            .filter(variant_option_values::variant_id.eq_any(variant_ids))
-            .select((
-                variant_option_values::variant_id,
-                product_options::title,
-                product_option_values::value,
-            ))
-            .order((product_options::rank, product_options::id))
-            .load(conn)
-            .await
+        let rows: Vec<(i64, String, String, Option<serde_json::Value>)> =
+            variant_option_values::table
+                .inner_join(product_option_values::table.inner_join(product_options::table))
+                .left_join(translation_of!(
+                    product_options::id,
+                    EntityKind::Option,
+                    locale
+                ))
+                .filter(variant_option_values::variant_id.eq_any(variant_ids))
+                .select((
+                    variant_option_values::variant_id,
+                    product_options::title,
+                    product_option_values::value,
+                    translations::fields.nullable(),
+                ))
+                .order((product_options::rank, product_options::id))
+                .load(conn)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(variant, title, value, fields)| {
+                let t = Translation::from_column(fields);
+                let title = t
+                    .as_ref()
+                    .and_then(|t| t.text("title"))
+                    .map_or(title.clone(), str::to_owned);
+                let value = t
+                    .as_ref()
+                    .and_then(|t| t.value_of(&value))
+                    .map_or(value.clone(), str::to_owned);
+                (variant, title, value)
+            })
+            .collect())
     }
 }

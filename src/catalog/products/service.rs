@@ -13,6 +13,8 @@ use crate::db::conflict_on;
 use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::events::{DomainEvent, ProductAction};
+use crate::locales::fields::Localized;
+use crate::locales::negotiate::RequestLocale;
 use crate::state::AppState;
 
 /// One page of the store's product listing (`limit + 1` rows: the extra tells whether more exist).
@@ -20,37 +22,58 @@ pub async fn list_products(
     app: &AppState,
     query: &ProductQuery,
     page: &PageRequest,
+    locale: &RequestLocale,
 ) -> AppResult<Vec<ListedProduct>> {
     let (query, page) = (query.clone(), page.clone());
-    app.cached(&keys::products_page(&(&query, &page)), |conn| {
+    let key = locale.key(keys::products_page(&(&query, &page)));
+    app.cached(&key, |conn| {
         Box::pin(async move { query.load_page(conn, &page).await })
     })
     .await
 }
 
-/// The capped number of products a listing matches.
-pub async fn count_products(app: &AppState, query: &ProductQuery) -> AppResult<i64> {
+/// The capped number of products a listing matches (in a locale, search also matches its
+/// translations).
+pub async fn count_products(
+    app: &AppState,
+    query: &ProductQuery,
+    locale: &RequestLocale,
+) -> AppResult<i64> {
     let query = query.clone();
-    app.cached(
-        &keys::products_count(&(&query.filter, &query.currency)),
-        |conn| Box::pin(async move { query.count(conn).await }),
-    )
-    .await
-}
-
-/// A store-visible product by id.
-pub async fn product_by_id(app: &AppState, id: i64) -> AppResult<Option<Product>> {
-    app.cached(&keys::product_by_id(id), move |conn| {
-        Box::pin(async move { Ok(Product::visible_by_ids(conn, &[id]).await?.pop()) })
+    let key = locale.key(keys::products_count(&(
+        &query.filter,
+        &query.currency,
+        &query.locale,
+    )));
+    app.cached(&key, |conn| {
+        Box::pin(async move { query.count(conn).await })
     })
     .await
 }
 
-/// A store-visible product by handle.
-pub async fn product_by_handle(app: &AppState, handle: &str) -> AppResult<Option<Product>> {
+/// A store-visible product by id, in `locale`.
+pub async fn product_by_id(
+    app: &AppState,
+    id: i64,
+    locale: &RequestLocale,
+) -> AppResult<Option<Localized<Product>>> {
+    let code = locale.code.to_string();
+    app.cached(&locale.key(keys::product_by_id(id)), move |conn| {
+        Box::pin(async move { Ok(Product::visible_by_ids(conn, &[id], &code).await?.pop()) })
+    })
+    .await
+}
+
+/// A store-visible product by handle, in `locale`.
+pub async fn product_by_handle(
+    app: &AppState,
+    handle: &str,
+    locale: &RequestLocale,
+) -> AppResult<Option<Localized<Product>>> {
     let h = handle.to_owned();
-    app.cached(&keys::product_by_handle(handle), |conn| {
-        Box::pin(async move { Ok(Product::visible_by_handles(conn, &[h]).await?.pop()) })
+    let code = locale.code.to_string();
+    app.cached(&locale.key(keys::product_by_handle(handle)), |conn| {
+        Box::pin(async move { Ok(Product::visible_by_handles(conn, &[h], &code).await?.pop()) })
     })
     .await
 }
@@ -109,7 +132,7 @@ async fn ensure_collection(
     id: Option<i64>,
 ) -> AppResult<()> {
     if let Some(id) = id
-        && Collection::by_ids(conn, &[id]).await?.is_empty()
+        && Collection::exist(conn, &[id]).await?.is_empty()
     {
         return Err(not_found("Collection", id));
     }

@@ -6,7 +6,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::products::model::store_visible;
-use crate::db::schema::{prices, product_variants, products};
+use crate::db::schema::{prices, product_variants, products, translations};
+use crate::locales::fields::{EntityKind, Localized};
+use crate::translation_of;
 
 /// A purchasable variant of a product.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
@@ -26,39 +28,55 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// Live variants of the given products, by rank, for loader batches.
+    /// Live variants of the given products with their translation in `locale`, by rank, for
+    /// loader batches.
     pub async fn of_products(
         conn: &mut AsyncPgConnection,
         product_ids: &[i64],
-    ) -> QueryResult<Vec<Variant>> {
-        product_variants::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Variant>>> {
+        let rows = product_variants::table
+            .left_join(translation_of!(
+                product_variants::id,
+                EntityKind::Variant,
+                locale
+            ))
             .filter(
                 product_variants::product_id
                     .eq_any(product_ids)
                     .and(product_variants::deleted_at.is_null()),
             )
-            .select(Variant::as_select())
+            .select((Variant::as_select(), translations::fields.nullable()))
             .order((product_variants::rank, product_variants::id))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
-    /// Live variants of store-visible products by id, for loader batches.
+    /// Live variants of store-visible products by id with their translation in `locale`, for
+    /// loader batches.
     pub async fn visible_by_ids(
         conn: &mut AsyncPgConnection,
         ids: &[i64],
-    ) -> QueryResult<Vec<Variant>> {
-        product_variants::table
+        locale: &str,
+    ) -> QueryResult<Vec<Localized<Variant>>> {
+        let rows = product_variants::table
             .inner_join(products::table)
+            .left_join(translation_of!(
+                product_variants::id,
+                EntityKind::Variant,
+                locale
+            ))
             .filter(
                 product_variants::id
                     .eq_any(ids)
                     .and(product_variants::deleted_at.is_null()),
             )
             .filter(store_visible())
-            .select(Variant::as_select())
+            .select((Variant::as_select(), translations::fields.nullable()))
             .load(conn)
-            .await
+            .await?;
+        Ok(Localized::from_pairs(rows))
     }
 
     /// Any variant (admin).

@@ -30,12 +30,14 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    /// The body as JSON, without the per-client `extensions.cost` block (so answers can be
-    /// compared); panics with the body text when it is not JSON.
+    /// The body as JSON, without the per-client `extensions.cost` block and the request's
+    /// `extensions.locale` (so answers can be compared); panics with the body text when it is not
+    /// JSON.
     pub fn json(&self) -> Value {
         let mut body = self.raw_json();
         if let Some(ext) = body.get_mut("extensions").and_then(Value::as_object_mut) {
             ext.remove("cost");
+            ext.remove("locale");
             if ext.is_empty()
                 && let Some(map) = body.as_object_mut()
             {
@@ -100,7 +102,14 @@ impl TestApp {
     pub async fn with_cache(mode: CacheMode) -> Self {
         let db = TestDatabase::seeded().await;
         let url = db.url.clone();
-        Self::with_database_url(db, &url, mode, &[])
+        Self::with_database_url(db, &url, mode, &[]).warmed().await
+    }
+
+    /// Loads the locales as `serve` does at start-up, so statement counts measure requests only
+    /// (an app built by [`Self::with_database_url`] loads them on its first request).
+    async fn warmed(self) -> Self {
+        self.app.locales.reload_now(&self.app.db).await;
+        self
     }
 
     /// A fresh seeded database, served with `settings` on top of the test defaults.
@@ -108,6 +117,8 @@ impl TestApp {
         let db = TestDatabase::seeded().await;
         let url = db.url.clone();
         Self::with_database_url(db, &url, mode, settings)
+            .warmed()
+            .await
     }
 
     /// An app whose pool talks to `url` (e.g. through a fault-injecting proxy) with extra env.
@@ -184,6 +195,7 @@ impl TestApp {
         })
         .expect("config");
         let app = App::build(config).expect("valid test config");
+        app.locales.reload_now(&app.db).await;
         let addr = serve(build_router(app.clone())).await;
         (app, addr)
     }
