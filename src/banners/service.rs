@@ -29,7 +29,7 @@ pub async fn live_banners_until(
     now: DateTime<Utc>,
     locale: &RequestLocale,
 ) -> AppResult<(Vec<Localized<HeroBanner>>, Option<DateTime<Utc>>)> {
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     let active: Vec<Localized<HeroBanner>> = app
         .cached(&locale.key(keys::hero_banners_active()), |conn| {
             Box::pin(async move { Ok(HeroBanner::active_in(conn, &code).await?) })

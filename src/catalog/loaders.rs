@@ -311,7 +311,8 @@ impl CatalogLoaders {
     /// `dispatcher`.
     pub fn new(pool: &DbPool, dispatcher: &Arc<Dispatcher>, locale: RequestLocale) -> Self {
         let p = || pool.clone();
-        let l = || locale.code.clone();
+        let join: Arc<str> = Arc::from(locale.join_code());
+        let l = || join.clone();
         Self {
             product: BatchLoader::new(ProductByIdLoader(p(), l()), dispatcher),
             variant: BatchLoader::new(VariantByIdLoader(p(), l()), dispatcher),

@@ -489,11 +489,17 @@ async fn execute(
     let locale = match choose_locale(app, document.as_deref(), &request, headers, locale_arg).await
     {
         Ok(locale) => locale,
-        Err(message) => {
-            let body = error_body(&message, "BAD_USER_INPUT");
+        Err(error) => {
+            let (status, code) = match error {
+                negotiate::LocaleError::BadInput(_) => (StatusCode::BAD_REQUEST, "BAD_USER_INPUT"),
+                negotiate::LocaleError::Unavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+                }
+            };
+            let body = error_body(error.message(), code);
             return json_response(
                 flavor,
-                StatusCode::BAD_REQUEST,
+                status,
                 serde_json::to_vec(&body).unwrap_or_default(),
                 CachePolicy::NoStore,
             );
@@ -539,29 +545,27 @@ async fn execute(
     finish(flavor, outcome, headers, &app.config.cdn, &locale)
 }
 
-/// The request's locale by the one rule of `locales::negotiate`; `Err` with a message for
-/// `BAD_USER_INPUT`.
+/// The request's locale by the one rule of `locales::negotiate`.
 async fn choose_locale(
     app: &AppState,
     document: Option<&ExecutableDocument>,
     request: &Request,
     headers: &HeaderMap,
     argument: Option<String>,
-) -> Result<RequestLocale, String> {
+) -> Result<RequestLocale, negotiate::LocaleError> {
     let directive = match document {
         Some(doc) => negotiate::directive_language(
             doc,
             request.operation_name.as_deref(),
             &request.variables,
-        )
-        .map_err(|e| e.0)?,
+        )?,
         None => None,
     };
     let accept_language = headers
         .get(header::ACCEPT_LANGUAGE)
         .map(HeaderValue::as_bytes);
     let snapshot = app.locales.snapshot(&app.db).await;
-    negotiate::choose(&snapshot, directive, argument.as_deref(), accept_language).map_err(|e| e.0)
+    negotiate::choose(&snapshot, directive, argument.as_deref(), accept_language)
 }
 
 /// Who is asking: the verified token (if any, checked against its account) and the client
@@ -828,6 +832,12 @@ fn finish(
     if let Some(cost) = cost {
         body = with_extensions(body, &cost, code);
     }
+    // The same data in two languages is not the same representation (`Content-Language`,
+    // `extensions.locale` differ): the locale is part of the validator.
+    let etag = match (etag, code) {
+        (Some(tag), Some(code)) => Some(format!("{}-{code}\"", tag.trim_end_matches('"'))),
+        (etag, _) => etag,
+    };
     let not_modified = etag.as_deref().is_some_and(|tag| {
         request_headers
             .get(header::IF_NONE_MATCH)

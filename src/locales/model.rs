@@ -45,6 +45,21 @@ impl Locale {
             .optional()
     }
 
+    /// One locale, locked until the transaction ends: `FOR UPDATE` by writes to the locale,
+    /// `FOR SHARE` by translation writes in it (so neither meets the other half-done).
+    pub async fn lock(
+        conn: &mut AsyncPgConnection,
+        code: &str,
+        exclusive: bool,
+    ) -> QueryResult<Option<Locale>> {
+        let mode = if exclusive { "UPDATE" } else { "SHARE" };
+        diesel::sql_query(format!("{SELECT_LOCALES} WHERE code = $1 FOR {mode}"))
+            .bind::<Text, _>(code)
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
     /// Inserts a locale with the text-search configuration `dictionary` when PostgreSQL has one
     /// of that name, `simple` otherwise.
     pub async fn insert(
@@ -129,20 +144,27 @@ pub struct TranslationRow {
 }
 
 impl TranslationRow {
-    /// Merges `fields` into the entity's translation in `locale` (a `null` removes that field),
-    /// creating it when missing; returns the stored row.
+    /// Merges `fields` into the entity's translation in `locale` (a `null` removes that field;
+    /// an option's `values` merge value by value), creating it when missing, in one statement
+    /// (the row lock of `ON CONFLICT` serializes concurrent merges). A translation left with no
+    /// field is deleted; returns what is stored (`None` then).
     pub async fn upsert(
         conn: &mut AsyncPgConnection,
         entity_type: &str,
         entity_id: i64,
         locale: &str,
         fields: &serde_json::Value,
-    ) -> QueryResult<TranslationRow> {
-        diesel::sql_query(
+    ) -> QueryResult<Option<TranslationRow>> {
+        let row = diesel::sql_query(
             "INSERT INTO translations (entity_type, entity_id, locale, fields) \
              VALUES ($1, $2, $3, jsonb_strip_nulls($4)) \
              ON CONFLICT (entity_type, entity_id, locale) DO UPDATE SET \
-             fields = jsonb_strip_nulls(translations.fields || $4), updated_at = now() \
+             fields = jsonb_strip_nulls(translations.fields || $4 || \
+               CASE WHEN jsonb_typeof($4 -> 'values') = 'object' \
+               THEN jsonb_build_object('values', \
+                 COALESCE(translations.fields -> 'values', '{}'::jsonb) || ($4 -> 'values')) \
+               ELSE '{}'::jsonb END), \
+             updated_at = now() \
              RETURNING entity_type, entity_id, locale, fields, updated_at",
         )
         .bind::<Text, _>(entity_type)
@@ -150,8 +172,26 @@ impl TranslationRow {
         .bind::<Text, _>(locale)
         .bind::<Jsonb, _>(fields)
         .get_result::<TranslationByName>(conn)
-        .await
-        .map(TranslationByName::into_row)
+        .await?
+        .into_row();
+        let empty = row.fields.as_object().is_none_or(|map| {
+            map.iter().all(|(_, v)| match v {
+                serde_json::Value::Object(values) => values.is_empty(),
+                _ => false,
+            })
+        });
+        if !empty {
+            return Ok(Some(row));
+        }
+        diesel::delete(
+            translations::table
+                .filter(translations::entity_type.eq(entity_type))
+                .filter(translations::entity_id.eq(entity_id))
+                .filter(translations::locale.eq(locale)),
+        )
+        .execute(conn)
+        .await?;
+        Ok(None)
     }
 
     /// Every translation of one entity (staff), by locale.

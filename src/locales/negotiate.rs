@@ -75,15 +75,38 @@ impl RequestLocale {
         (!self.is_default && !self.code.is_empty()).then_some(&*self.code)
     }
 
+    /// The locale whose translations reads join: this one, or none (`""`, which no translation
+    /// has) in the default, whose text is the catalog's own (as the listing, which skips the
+    /// join there, and the cache keys, which fold in no locale versions there).
+    pub fn join_code(&self) -> &str {
+        self.scope().unwrap_or("")
+    }
+
     /// `key` read in this locale (see [`ResourceKey::in_locale`]).
     pub fn key(&self, key: ResourceKey) -> ResourceKey {
         key.in_locale(&self.code, self.scope().is_some())
     }
 }
 
-/// Why a request's language could not be chosen (`BAD_USER_INPUT`).
+/// Why a request's language could not be chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocaleError(pub String);
+pub enum LocaleError {
+    /// The request named no store locale or sent a malformed header (`BAD_USER_INPUT`).
+    BadInput(String),
+    /// The store's locales could never be read (database down since start-up), so a named
+    /// locale cannot be checked (`SERVICE_UNAVAILABLE`).
+    Unavailable,
+}
+
+impl LocaleError {
+    /// The error's message for the client.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::BadInput(message) => message,
+            Self::Unavailable => "the store's languages cannot be read right now; retry shortly",
+        }
+    }
+}
 
 /// Chooses the request's locale by the rule above.
 pub fn choose(
@@ -94,9 +117,12 @@ pub fn choose(
 ) -> Result<RequestLocale, LocaleError> {
     let default_code: Arc<str> = Arc::from(snapshot.default_code());
     let named = |code: &str, by: DecidedBy, what: &str| {
+        if snapshot.locales.is_empty() {
+            return Err(LocaleError::Unavailable);
+        }
         let Some(locale) = snapshot.find(code) else {
             let known: Vec<&str> = snapshot.locales.iter().map(|l| l.code.as_str()).collect();
-            return Err(LocaleError(format!(
+            return Err(LocaleError::BadInput(format!(
                 "{what} names `{}`, which is not one of the store's locales ({})",
                 truncate(code),
                 known.join(", ")
@@ -161,14 +187,25 @@ pub fn directive_language(
     let Some(value) = directive.node.get_argument("language") else {
         return Ok(None);
     };
-    let resolved = value
-        .node
-        .clone()
-        .into_const_with(|var: Name| variables.get(&var).cloned().ok_or(()));
+    // A variable the client did not send takes its declared default.
+    let resolved = value.node.clone().into_const_with(|var: Name| {
+        variables
+            .get(&var)
+            .cloned()
+            .or_else(|| {
+                op.node
+                    .variable_definitions
+                    .iter()
+                    .find(|d| d.node.name.node == var)
+                    .and_then(|d| d.node.default_value.as_ref())
+                    .map(|v| v.node.clone())
+            })
+            .ok_or(())
+    });
     match resolved {
         Ok(Value::String(code)) => Ok(Some(code)),
         Ok(Value::Null) | Err(()) => Ok(None),
-        Ok(_) => Err(LocaleError(
+        Ok(_) => Err(LocaleError::BadInput(
             "`@inContext(language:)` takes a locale code such as \"hi-IN\"".into(),
         )),
     }
@@ -187,24 +224,26 @@ pub struct Range {
 /// [`MAX_RANGES`]; the ranges by descending weight, ties in the order sent, weight 0 dropped.
 pub fn parse_accept_language(header: &[u8]) -> Result<Vec<Range>, LocaleError> {
     if header.len() > MAX_HEADER_BYTES {
-        return Err(LocaleError(format!(
+        return Err(LocaleError::BadInput(format!(
             "`Accept-Language` is longer than {MAX_HEADER_BYTES} bytes"
         )));
     }
     let malformed =
-        || LocaleError("`Accept-Language` is malformed (e.g. `hi-IN, en;q=0.8`)".into());
+        || LocaleError::BadInput("`Accept-Language` is malformed (e.g. `hi-IN, en;q=0.8`)".into());
     let text = std::str::from_utf8(header).map_err(|_| malformed())?;
     let mut ranges = Vec::new();
-    for (i, item) in text.split(',').enumerate() {
-        if i >= MAX_RANGES {
-            return Err(LocaleError(format!(
-                "`Accept-Language` lists more than {MAX_RANGES} languages"
-            )));
-        }
+    let mut seen = 0;
+    for item in text.split(',') {
         let item = item.trim_matches([' ', '\t']);
         if item.is_empty() {
             // Empty list elements are allowed by the list syntax.
             continue;
+        }
+        seen += 1;
+        if seen > MAX_RANGES {
+            return Err(LocaleError::BadInput(format!(
+                "`Accept-Language` lists more than {MAX_RANGES} languages"
+            )));
         }
         let mut parts = item.split(';');
         let tag = parts.next().unwrap_or_default().trim_matches([' ', '\t']);
@@ -274,6 +313,10 @@ pub fn negotiate<'a>(snapshot: &'a Snapshot, ranges: &[Range]) -> Option<&'a str
         }
         let mut prefix = range.tag.as_str();
         while !prefix.is_empty() {
+            // A store locale that is exactly the truncated range (`fr` for `fr-CA`) first.
+            if let Some(exact) = snapshot.find(prefix) {
+                return Some(&exact.code);
+            }
             let matching: Vec<&str> = snapshot
                 .locales
                 .iter()
@@ -349,6 +392,51 @@ mod tests {
             "tags compare case-insensitively"
         );
         assert_eq!(pick("").as_deref(), None);
+    }
+
+    #[test]
+    fn a_language_only_locale_matches_its_regional_ranges() {
+        let mut s = store();
+        s.locales.push(Locale {
+            code: "de".into(),
+            name: "Deutsch".into(),
+            is_default: false,
+            dictionary: "german".into(),
+        });
+        let ranges = parse_accept_language(b"de-CH, fr;q=0.5").unwrap();
+        assert_eq!(negotiate(&s, &ranges), Some("de"));
+        // Empty list elements do not count towards the limit.
+        let padded = format!("{},,,", vec!["fr"; MAX_RANGES].join(","));
+        assert!(parse_accept_language(padded.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn the_directive_reads_variables_and_their_defaults() {
+        let doc = async_graphql::parser::parse_query(
+            r#"query H($l: String! = "fr-FR") @inContext(language: $l) { __typename }"#,
+        )
+        .unwrap();
+        let none = Variables::default();
+        assert_eq!(
+            directive_language(&doc, None, &none).unwrap().as_deref(),
+            Some("fr-FR")
+        );
+        let sent = Variables::from_json(serde_json::json!({ "l": "hi-IN" }));
+        assert_eq!(
+            directive_language(&doc, None, &sent).unwrap().as_deref(),
+            Some("hi-IN")
+        );
+    }
+
+    #[test]
+    fn a_named_locale_before_any_could_be_read_is_unavailable() {
+        let empty = Snapshot::default();
+        assert_eq!(
+            choose(&empty, Some("hi-IN".into()), None, None).unwrap_err(),
+            LocaleError::Unavailable
+        );
+        let c = choose(&empty, None, None, Some(b"hi")).unwrap();
+        assert_eq!(&*c.code, "", "nothing named: the catalog's own text");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! a database or Redis round trip. It is loaded at start-up, reloaded before a locale write
 //! returns on the instance that made it, on every other instance when the write's
 //! `LocalesChanged` event arrives (Redis pub/sub), and at the latest [`MAX_AGE`] after its last
-//! load (the bound if an event is lost).
+//! load (the bound if an event is lost). A database outage never queues requests behind it: one
+//! request reloads while the others get the last copy, and a failed reload waits [`RETRY_AFTER`].
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ use crate::db::DbPool;
 
 /// The longest a copy is trusted without an event.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
+/// After a failed reload (database down), the last copy is served this long before the next try.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The store's locales as this instance knows them.
 #[derive(Debug, Default)]
@@ -40,13 +43,16 @@ impl Snapshot {
 
 struct Loaded {
     snapshot: Arc<Snapshot>,
+    /// When it was read (`None`: never, or marked stale).
     at: Option<Instant>,
+    /// When the last reload failed.
+    failed_at: Option<Instant>,
 }
 
 /// The registry; cheaply shared through `App`.
 pub struct LocaleRegistry {
     current: RwLock<Loaded>,
-    /// One reload at a time.
+    /// One reload at a time; requests that find it taken serve the last copy.
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -56,6 +62,7 @@ impl Default for LocaleRegistry {
             current: RwLock::new(Loaded {
                 snapshot: Arc::default(),
                 at: None,
+                failed_at: None,
             }),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -72,32 +79,33 @@ impl LocaleRegistry {
             .clone()
     }
 
+    /// Whether the copy may be served without a reload: read within [`MAX_AGE`], or a reload
+    /// failed within [`RETRY_AFTER`].
     fn is_fresh(&self) -> bool {
-        self.current
+        let current = self
+            .current
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .at
-            .is_some_and(|at| at.elapsed() < MAX_AGE)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        current.at.is_some_and(|at| at.elapsed() < MAX_AGE)
+            || current
+                .failed_at
+                .is_some_and(|at| at.elapsed() < RETRY_AFTER)
     }
 
     /// The current copy, reloaded first when it is missing, marked stale or older than
-    /// [`MAX_AGE`]. If the database cannot be read, the last copy is kept.
+    /// [`MAX_AGE`] (by this request, unless another is already reloading it).
     pub async fn snapshot(&self, db: &DbPool) -> Arc<Snapshot> {
-        if !self.is_fresh() {
-            self.reload_if_stale(db).await;
+        if !self.is_fresh()
+            && let Ok(_one) = self.reloading.try_lock()
+            && !self.is_fresh()
+        {
+            self.reload_now(db).await;
         }
         self.peek()
     }
 
-    async fn reload_if_stale(&self, db: &DbPool) {
-        let _one = self.reloading.lock().await;
-        if self.is_fresh() {
-            return;
-        }
-        self.reload_now(db).await;
-    }
-
-    /// Reads the locales now (after a write to them).
+    /// Reads the locales now (at start-up, after a write to them); on failure the last copy is
+    /// kept and the next try waits [`RETRY_AFTER`].
     pub async fn reload_now(&self, db: &DbPool) {
         let read = async {
             Locale::all(&mut *db.get().await?)
@@ -112,19 +120,26 @@ impl LocaleRegistry {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Loaded {
                     snapshot: Arc::new(Snapshot { locales }),
                     at: Some(Instant::now()),
+                    failed_at: None,
                 };
             }
             Err(e) => {
-                tracing::warn!(error = %e, "locales could not be read; keeping the last copy")
+                self.current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .failed_at = Some(Instant::now());
+                tracing::warn!(error = %e, "locales could not be read; keeping the last copy");
             }
         }
     }
 
     /// Marks the copy stale: the next request reloads it (another instance changed locales).
     pub fn mark_stale(&self) {
-        self.current
+        let mut current = self
+            .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .at = None;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        current.at = None;
+        current.failed_at = None;
     }
 }

@@ -148,7 +148,7 @@ pub async fn update_locale(app: &AppState, code: &str, name: &str) -> AppResult<
 pub async fn delete_locale(app: &AppState, code: &str) -> AppResult<()> {
     let mut conn = app.db.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let locale = Locale::find(conn, code)
+        let locale = Locale::lock(conn, code, true)
             .await?
             .ok_or_else(|| locale_not_found(code))?;
         if locale.is_default {
@@ -181,7 +181,9 @@ pub async fn set_default_locale(app: &AppState, code: &str) -> AppResult<Locale>
     let mut conn = app.db.get().await?;
     let locale = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let mut locale = Locale::find(conn, code)
+            // Locked first, so a translation write in it either finished (and is counted) or
+            // waits and then sees it is the default.
+            let mut locale = Locale::lock(conn, code, true)
                 .await?
                 .ok_or_else(|| locale_not_found(code))?;
             let kept = Locale::translation_count(conn, &locale.code).await?;
@@ -379,6 +381,24 @@ pub async fn upsert_translations(
     let mut conn = app.db.get().await?;
     let (rows, stale) = conn
         .transaction::<_, AppError, _>(async |conn| {
+            // This instance's copy may be behind another's locale write: check again, and hold
+            // the locales (`FOR SHARE`) until the translations are committed.
+            let codes: BTreeSet<&str> = writes.iter().map(|w| w.locale.as_str()).collect();
+            for code in codes {
+                match Locale::lock(conn, code, false).await? {
+                    None => {
+                        return Err(AppError::bad_input(format!(
+                            "`{code}` is not one of the store's locales"
+                        )));
+                    }
+                    Some(l) if l.is_default => {
+                        return Err(AppError::bad_input(format!(
+                            "`{code}` is the default locale: its text is the entity's own fields"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
             let mut by_kind: BTreeMap<&str, (EntityKind, Vec<i64>)> = BTreeMap::new();
             for w in &writes {
                 by_kind
@@ -422,11 +442,17 @@ pub async fn upsert_translations(
                     }
                 }
                 let fields = Value::Object(w.fields.clone());
-                // Option values merge one level down: `values` is merged, not replaced.
-                let fields = merge_values(conn, w, fields).await?;
-                rows.push(
-                    TranslationRow::upsert(conn, w.kind.sql(), w.id, &w.locale, &fields).await?,
-                );
+                let stored = TranslationRow::upsert(conn, w.kind.sql(), w.id, &w.locale, &fields)
+                    .await
+                    .map_err(|e| crate::db::conflict_on(e, &[]))?;
+                // A translation left without fields is removed: answer it empty.
+                rows.push(stored.unwrap_or_else(|| TranslationRow {
+                    entity_type: w.kind.sql().to_owned(),
+                    entity_id: w.id,
+                    locale: w.locale.clone(),
+                    fields: Value::Object(Map::new()),
+                    updated_at: chrono::Utc::now(),
+                }));
                 let s = stale.entry(w.locale.clone()).or_default();
                 match w.kind {
                     EntityKind::Product | EntityKind::Variant | EntityKind::Option => {
@@ -478,37 +504,6 @@ pub async fn upsert_translations(
         }
     }
     Ok(rows)
-}
-
-/// An option's `values` is merged with the stored one value by value (a `null` removes one);
-/// every other field replaces its stored value.
-async fn merge_values(
-    conn: &mut AsyncPgConnection,
-    write: &TranslationWrite,
-    mut fields: Value,
-) -> AppResult<Value> {
-    let Some(Value::Object(new)) = fields.get("values").cloned() else {
-        return Ok(fields);
-    };
-    let stored = TranslationRow::of_entity(conn, write.kind.sql(), write.id).await?;
-    let mut merged = stored
-        .into_iter()
-        .find(|r| r.locale == write.locale)
-        .and_then(|r| r.fields.get("values").and_then(Value::as_object).cloned())
-        .unwrap_or_default();
-    for (k, v) in new {
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    fields["values"] = if merged.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(merged)
-    };
-    Ok(fields)
 }
 
 /// Every stored translation of one entity (staff).

@@ -839,3 +839,180 @@ async fn bad_locale_input_is_refused_with_clear_errors_and_changes_nothing() {
         ])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_writes_refresh_every_locale_and_translation_writes_only_their_own() {
+    let app = TestApp::with_cache(CacheMode::Redis).await;
+    let staff = staff_token(&app, Role::Owner).await;
+    let page = |locale: &str| {
+        format!(
+            r#"query @inContext(language: "{locale}") {{ product(handle: "product-000001") {{
+                subtitle options {{ title values }} }} heroBanners {{ title }} }}"#
+        )
+    };
+    let read_all = async || {
+        let mut out = Vec::new();
+        for locale in ["en-IN", "hi-IN", "fr-FR"] {
+            out.push(app.data(&page(locale), json!({})).await);
+        }
+        out
+    };
+    read_all().await;
+    // A write to the catalog's own fields is seen in every language at once.
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { updateProduct(id: $id, input: { subtitle: "Series 42" }) { id } }"#,
+        json!({ "id": gid("Product", 1) }),
+    )
+    .await;
+    for page in read_all().await {
+        assert_eq!(page["product"]["subtitle"], "Series 42");
+    }
+    // An option translation refreshes that product's page in its locale only.
+    let option_id = gid("ProductOption", 1);
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { upsertTranslation(entityId: $id, locale: "hi-IN",
+            fields: { title: "साइज़", values: [{ value: "S", translation: "छोटा" }] }) { title } }"#,
+        json!({ "id": option_id }),
+    )
+    .await;
+    let before = app.statements();
+    let fr = app.data(&page("fr-FR"), json!({})).await;
+    assert_eq!(app.statements(), before, "fr-FR stayed cached");
+    assert_eq!(fr["product"]["options"][0]["title"], "Taille");
+    let hi = app.data(&page("hi-IN"), json!({})).await;
+    assert_eq!(hi["product"]["options"][0]["title"], "साइज़");
+    assert_eq!(
+        hi["product"]["options"][0]["values"],
+        json!(["छोटा", "M", "L", "XL"])
+    );
+    // Values merge one by one: a second value keeps the first.
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { upsertTranslation(entityId: $id, locale: "hi-IN",
+            fields: { values: [{ value: "M", translation: "मध्यम" }] }) { values { value translation } } }"#,
+        json!({ "id": option_id }),
+    )
+    .await;
+    let hi = app.data(&page("hi-IN"), json!({})).await;
+    assert_eq!(
+        hi["product"]["options"][0]["values"],
+        json!(["छोटा", "मध्यम", "L", "XL"])
+    );
+    // A banner translation refreshes the banners in its locale.
+    let banner = app
+        .data(
+            r#"query @inContext(language: "fr-FR") { heroBanners { id title } }"#,
+            json!({}),
+        )
+        .await;
+    let second = banner["heroBanners"][1]["id"].as_str().unwrap().to_owned();
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { upsertTranslation(entityId: $id, locale: "fr-FR",
+            fields: { title: "Nouveautés" }) { title } }"#,
+        json!({ "id": second }),
+    )
+    .await;
+    let fr = app.data(&page("fr-FR"), json!({})).await;
+    assert_eq!(fr["heroBanners"][1]["title"], "Nouveautés");
+    let en = app.data(&page("en-IN"), json!({})).await;
+    assert_eq!(en["heroBanners"][1]["title"], "New Arrivals");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locale_whose_translations_are_removed_or_whose_entities_are_deleted_can_go() {
+    let app = TestApp::new().await;
+    let staff = staff_token(&app, Role::Owner).await;
+    app.ok_as(
+        &staff,
+        r#"mutation { createLocale(code: "it-IT", name: "Italiano") { code } }"#,
+        json!({}),
+    )
+    .await;
+    // A translation set, then all its fields removed: nothing is left behind.
+    let product = gid("Product", 1);
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { upsertTranslation(entityId: $id, locale: "it-IT",
+            fields: { title: "Borsa", subtitle: "Serie" }) { title } }"#,
+        json!({ "id": product }),
+    )
+    .await;
+    let (code, _) = staff_error(
+        &app,
+        &staff,
+        r#"mutation { deleteLocale(code: "it-IT") }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, "CONFLICT");
+    let emptied = app
+        .ok_as(
+            &staff,
+            r#"mutation($id: ID!) { upsertTranslation(entityId: $id, locale: "it-IT",
+                fields: { title: null, subtitle: null }) { title subtitle } }"#,
+            json!({ "id": product }),
+        )
+        .await;
+    assert_eq!(
+        emptied["upsertTranslation"],
+        json!({ "title": null, "subtitle": null })
+    );
+    // A translated category, then deleted: its translation goes with it.
+    let created = app
+        .ok_as(
+            &staff,
+            r#"mutation { createCategory(handle: "stagioni", name: "Seasons") { id } }"#,
+            json!({}),
+        )
+        .await;
+    let category = created["createCategory"]["id"].as_str().unwrap().to_owned();
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { upsertTranslation(entityId: $id, locale: "it-IT", fields: { name: "Stagioni" }) { name } }"#,
+        json!({ "id": category }),
+    )
+    .await;
+    app.ok_as(
+        &staff,
+        r#"mutation($id: ID!) { deleteCategory(id: $id) }"#,
+        json!({ "id": category }),
+    )
+    .await;
+    let deleted = app
+        .ok_as(
+            &staff,
+            r#"mutation { deleteLocale(code: "it-IT") }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(deleted["deleteLocale"], "it-IT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_title_cursor_is_only_valid_in_its_language() {
+    let app = TestApp::with_cache(CacheMode::Disabled).await;
+    let page = |locale: &str| {
+        format!(
+            r#"query P($after: String) @inContext(language: "{locale}") {{
+                products(first: 3, after: $after, sort: {{ field: TITLE }}) {{ pageInfo {{ endCursor }} }} }}"#
+        )
+    };
+    let hi = app.data(&page("hi-IN"), json!({})).await;
+    let cursor = hi["products"]["pageInfo"]["endCursor"].clone();
+    app.data(&page("hi-IN"), json!({ "after": cursor })).await;
+    for other in ["en-IN", "fr-FR"] {
+        let (code, message) = app.error(&page(other), json!({ "after": cursor })).await;
+        assert_eq!(code, "BAD_USER_INPUT", "{other}: {message}");
+        assert!(message.contains("language"), "{message}");
+    }
+    // Creation-time cursors do not depend on the language.
+    let created = r#"query P($after: String, $l: String!) @inContext(language: $l) {
+        products(first: 3, after: $after) { pageInfo { endCursor } } }"#;
+    let first = app.data(created, json!({ "l": "hi-IN" })).await;
+    let cursor = &first["products"]["pageInfo"]["endCursor"];
+    app.data(created, json!({ "l": "fr-FR", "after": cursor }))
+        .await;
+}

@@ -17,7 +17,7 @@ pub async fn top_categories(
     app: &AppState,
     locale: &RequestLocale,
 ) -> AppResult<Vec<Localized<Category>>> {
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     app.cached(&locale.key(keys::categories_top()), |conn| {
         Box::pin(async move { Ok(Category::top_level(conn, &code).await?) })
     })
@@ -31,7 +31,7 @@ pub async fn category_by_handle(
     locale: &RequestLocale,
 ) -> AppResult<Option<Localized<Category>>> {
     let h = handle.to_owned();
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     app.cached(&locale.key(keys::category_by_handle(handle)), |conn| {
         Box::pin(async move { Ok(Category::by_handles(conn, &[h], &code).await?.pop()) })
     })

@@ -18,7 +18,7 @@ pub async fn collections_page(
     locale: &RequestLocale,
 ) -> AppResult<Vec<Localized<Collection>>> {
     let key = locale.key(keys::collections_page(&(&after, limit)));
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     app.cached(&key, move |conn| {
         Box::pin(async move {
             let after = after.as_ref().map(|(t, i)| (t.as_str(), *i));
@@ -35,7 +35,7 @@ pub async fn collection_by_handle(
     locale: &RequestLocale,
 ) -> AppResult<Option<Localized<Collection>>> {
     let h = handle.to_owned();
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     app.cached(&locale.key(keys::collection_by_handle(handle)), |conn| {
         Box::pin(async move { Ok(Collection::by_handles(conn, &[h], &code).await?.pop()) })
     })

@@ -57,7 +57,7 @@ pub async fn product_by_id(
     id: i64,
     locale: &RequestLocale,
 ) -> AppResult<Option<Localized<Product>>> {
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     app.cached(&locale.key(keys::product_by_id(id)), move |conn| {
         Box::pin(async move { Ok(Product::visible_by_ids(conn, &[id], &code).await?.pop()) })
     })
@@ -71,7 +71,7 @@ pub async fn product_by_handle(
     locale: &RequestLocale,
 ) -> AppResult<Option<Localized<Product>>> {
     let h = handle.to_owned();
-    let code = locale.code.to_string();
+    let code = locale.join_code().to_owned();
     app.cached(&locale.key(keys::product_by_handle(handle)), |conn| {
         Box::pin(async move { Ok(Product::visible_by_handles(conn, &[h], &code).await?.pop()) })
     })
