@@ -62,9 +62,16 @@ pub struct CacheMetrics {
 }
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, Arc<AppError>>>>;
-/// A coalesced read of every family version: the keys read and the values (or the error text).
-type VersionRead = Arc<Result<(Vec<String>, Vec<Option<u64>>), String>>;
+/// A coalesced read of version counters: each key read and its value (or the error text).
+type VersionRead = Arc<Result<HashMap<String, Option<u64>>, String>>;
 type VersionFlight = Shared<BoxFuture<'static, VersionRead>>;
+
+/// The version read being assembled: the keys its joiners asked for, and the read itself.
+struct VersionBatch {
+    keys: Vec<String>,
+    asked: std::collections::HashSet<String>,
+    flight: VersionFlight,
+}
 
 /// The cache: cheaply shareable through `App`.
 pub struct Cache {
@@ -75,8 +82,8 @@ pub struct Cache {
     l1: Option<MemoryStore>,
     /// Counters of this instance when there is no shared store (throttles keep working).
     local_counters: MemoryStore,
-    /// The version read being assembled, if any (see `all_versions`).
-    version_batch: Arc<Mutex<Option<VersionFlight>>>,
+    /// The version read being assembled, if any (see `batched_counters`).
+    version_batch: Arc<Mutex<Option<VersionBatch>>>,
     prefix: String,
     flights: Mutex<HashMap<String, Flight>>,
     /// Hit/miss/fault counters.
@@ -191,73 +198,67 @@ impl Cache {
 
     /// Current versions of `families`; `None` when the cache is unreachable (then do not cache).
     pub async fn versions(&self, families: &[Family]) -> Option<Vec<u64>> {
-        match &self.store {
-            Store::Disabled => None,
-            Store::Memory(m) => {
-                let keys: Vec<String> = families
-                    .iter()
-                    .map(|f| self.full(&f.version_key()))
-                    .collect();
-                Some(m.counters(&keys))
-            }
-            Store::Redis(r) => {
-                if families.is_empty() {
-                    return Some(Vec::new());
-                }
-                let all = self.all_versions(r).await?;
-                families
-                    .iter()
-                    .map(|f| {
-                        Family::ALL
-                            .iter()
-                            .position(|a| a == f)
-                            .and_then(|i| all.get(i).copied())
-                    })
-                    .collect()
-            }
-        }
+        let names: Vec<String> = families.iter().map(|f| f.version_key()).collect();
+        self.counters_at(&names).await
     }
 
-    /// Every family's version in one `MGET`, coalesced: requests that arrive while a read is
-    /// being assembled share it, and a read is sent only after all of them arrived, so each
-    /// still sees every bump that finished before it began. A burst of thousands of requests
-    /// makes a handful of Redis calls instead of thousands (which, on a saturated machine, would
-    /// time out and stampede PostgreSQL).
-    async fn all_versions(&self, r: &Arc<RedisStore>) -> Option<Arc<Vec<u64>>> {
+    /// Version counters from Redis in one `MGET`, coalesced: requests that arrive while a read is
+    /// being assembled add their keys to it and share it, and it is sent only after all of them
+    /// arrived, so each still sees every bump that finished before it began. A burst of
+    /// thousands of requests makes a handful of Redis calls instead of thousands (which, on a
+    /// saturated machine, would time out and stampede PostgreSQL), whatever mix of families,
+    /// entities and locales they read.
+    async fn batched_counters(&self, r: &Arc<RedisStore>, keys: &[String]) -> Option<Vec<u64>> {
         let flight = {
             let mut pending = self
                 .version_batch
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match pending.as_ref() {
-                Some(flight) => flight.clone(),
+            match pending.as_mut() {
+                Some(batch) => {
+                    for key in keys {
+                        if batch.asked.insert(key.clone()) {
+                            batch.keys.push(key.clone());
+                        }
+                    }
+                    batch.flight.clone()
+                }
                 None => {
-                    let keys: Vec<String> = Family::ALL
-                        .iter()
-                        .map(|f| self.full(&f.version_key()))
-                        .collect();
                     let (r, batch) = (r.clone(), self.version_batch.clone());
                     let flight = async move {
                         // Let the requests that are runnable now join before the read is sent.
                         tokio::task::yield_now().await;
-                        *batch
+                        let keys = batch
                             .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .take()
+                            .map(|b| b.keys)
+                            .unwrap_or_default();
                         let read = r.counters(&keys).await;
-                        Arc::new(read.map_err(|e| e.to_string()).map(|v| (keys, v)))
+                        Arc::new(
+                            read.map_err(|e| e.to_string())
+                                .map(|values| keys.into_iter().zip(values).collect()),
+                        )
                     }
                     .boxed()
                     .shared();
-                    *pending = Some(flight.clone());
+                    *pending = Some(VersionBatch {
+                        keys: keys.to_vec(),
+                        asked: keys.iter().cloned().collect(),
+                        flight: flight.clone(),
+                    });
                     flight
                 }
             }
         };
         match &*flight.await {
-            Ok((keys, versions)) => self
-                .complete_versions(r, keys, versions.clone())
-                .await
-                .map(Arc::new),
+            Ok(values) => {
+                let read: Vec<Option<u64>> = keys
+                    .iter()
+                    .map(|k| values.get(k).copied().flatten())
+                    .collect();
+                self.complete_versions(r, keys, read).await
+            }
             Err(e) => {
                 self.fault(&CacheError::Pool(e.clone()));
                 None
@@ -311,10 +312,8 @@ impl Cache {
 
     /// The versioned key of a resource, or `None` when the cache is unreachable.
     pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
-        let versions = if key.entities.is_empty() && key.scope.is_none() {
-            self.versions(&key.families).await?
-        } else {
-            // Entity-scoped and translated reads fetch every version in one round trip.
+        let versions = {
+            // Families, entities and (in a locale) their locale versions: one coalesced read.
             let mut names: Vec<String> = key.families.iter().map(|f| f.version_key()).collect();
             names.extend(key.entities.iter().map(|e| keys::entity_version_key(e)));
             if let Some(locale) = &key.scope {
@@ -332,22 +331,15 @@ impl Cache {
         Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
     }
 
-    /// Current values of version counters (one `MGET`; missing counters start at random).
+    /// Current values of version counters (one coalesced `MGET`; missing counters start at
+    /// random).
     async fn counters_at(&self, names: &[String]) -> Option<Vec<u64>> {
         let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
         match &self.store {
             Store::Disabled => None,
             Store::Memory(m) => Some(m.counters(&keys)),
-            Store::Redis(r) => {
-                let read = r.counters(&keys).await;
-                match read {
-                    Ok(v) => self.complete_versions(r, &keys, v).await,
-                    Err(e) => {
-                        self.fault(&e);
-                        None
-                    }
-                }
-            }
+            Store::Redis(_) if keys.is_empty() => Some(Vec::new()),
+            Store::Redis(r) => self.batched_counters(r, &keys).await,
         }
     }
 
