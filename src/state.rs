@@ -102,6 +102,12 @@ impl App {
         if !entities.is_empty() {
             self.cache.invalidate_entities(entities).await;
         }
+        self.purge_cdn(families, entities).await;
+    }
+
+    /// When a purger is configured: a durable purge job of these keys, sent before this returns
+    /// when the CDN answers in time.
+    async fn purge_cdn(&self, families: &[Family], entities: &[String]) {
         if let Some(purger) = &self.purger {
             let keys = crate::cdn::tags::of_write(families, entities);
             crate::cdn::dispatch::after_write(
@@ -133,18 +139,7 @@ impl App {
             .map(|name| crate::cache::keys::scoped(name, locale))
             .collect();
         self.cache.invalidate_entities(&scoped).await;
-        if let Some(purger) = &self.purger {
-            let keys = crate::cdn::tags::of_write(families, entities);
-            crate::cdn::dispatch::after_write(
-                &self.db,
-                purger,
-                &self.cdn_metrics,
-                &self.config.cdn,
-                &self.jobs_wake,
-                keys,
-            )
-            .await;
-        }
+        self.purge_cdn(families, entities).await;
     }
 
     /// Builds the services from configuration. Connections are made lazily, so this succeeds

@@ -384,16 +384,7 @@ pub async fn graphql_post(
 
 /// The operation the request will run, when the document parses: mutations must not run on GET.
 fn operation_type(doc: &ExecutableDocument, operation_name: Option<&str>) -> Option<OperationType> {
-    let op = match operation_name {
-        Some(name) => {
-            doc.operations
-                .iter()
-                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))?
-                .1
-        }
-        None => doc.operations.iter().next()?.1,
-    };
-    Some(op.node.ty)
+    Some(response_cache::find_operation(doc, operation_name)?.node.ty)
 }
 
 async fn execute(

@@ -229,7 +229,9 @@ pub fn dependencies(
     (narrowed, entities)
 }
 
-fn find_operation<'a>(
+/// The operation a request runs: the one named, or the first (async-graphql's validation
+/// reports a missing or ambiguous one).
+pub fn find_operation<'a>(
     doc: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<&'a Positioned<async_graphql::parser::types::OperationDefinition>> {

@@ -167,15 +167,9 @@ pub fn directive_language(
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> Result<Option<String>, LocaleError> {
-    let op = match operation_name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-            .map(|(_, op)| op),
-        None => doc.operations.iter().next().map(|(_, op)| op),
+    let Some(op) = crate::graphql::response_cache::find_operation(doc, operation_name) else {
+        return Ok(None);
     };
-    let Some(op) = op else { return Ok(None) };
     let Some(directive) = op
         .node
         .directives
