@@ -109,6 +109,12 @@ impl AppError {
         }
     }
 
+    /// Whether the connection broke under the statement (backend terminated, network cut): an
+    /// idempotent read may run again on a fresh connection.
+    pub fn is_connection_loss(&self) -> bool {
+        matches!(self, Self::Database(e) if connection_lost(e))
+    }
+
     /// The code clients see.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -119,11 +125,7 @@ impl AppError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::TooManyRequests,
             Self::Database(diesel::result::Error::NotFound) => ErrorCode::NotFound,
-            Self::Database(diesel::result::Error::DatabaseError(kind, _))
-                if is_connection_loss(kind) =>
-            {
-                ErrorCode::ServiceUnavailable
-            }
+            Self::Database(e) if connection_lost(e) => ErrorCode::ServiceUnavailable,
             Self::Pool(_) | Self::Unavailable => ErrorCode::ServiceUnavailable,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
@@ -149,12 +151,21 @@ impl AppError {
     }
 }
 
-fn is_connection_loss(kind: &diesel::result::DatabaseErrorKind) -> bool {
-    matches!(
-        kind,
-        diesel::result::DatabaseErrorKind::ClosedConnection
-            | diesel::result::DatabaseErrorKind::UnableToSendCommand
-    )
+/// The connection broke under the statement: closed, unable to send, or its backend ended by
+/// the server (`57P01` admin shutdown, as `pg_terminate_backend` does; `57P02` crash shutdown),
+/// which the driver reports only by its message.
+fn connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind as Kind;
+    match error {
+        diesel::result::Error::DatabaseError(
+            Kind::ClosedConnection | Kind::UnableToSendCommand,
+            _,
+        ) => true,
+        diesel::result::Error::DatabaseError(Kind::Unknown, info) => {
+            info.message().starts_with("terminating connection")
+        }
+        _ => false,
+    }
 }
 
 /// Formats an error with all its sources, for the log only.

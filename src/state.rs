@@ -78,17 +78,28 @@ impl Deref for AppState {
 impl App {
     /// The cache-first read every domain uses: the value stored under `key`, or on a miss `load`
     /// run on a pooled connection (and stored). `load` returns a boxed future because it
-    /// borrows the connection: `|conn| Box::pin(async move { Ok(Row::find(conn, id).await?) })`.
+    /// borrows the connection: `move |conn| { let id = id.clone(); Box::pin(async move {
+    /// Ok(Row::find(conn, id).await?) }) }`. It is a read, so a connection that breaks under it
+    /// (a killed backend) costs a second try on a fresh one, not a failed request.
     pub async fn cached<T, F>(&self, key: &ResourceKey, load: F) -> AppResult<T>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<T>>
+        F: for<'c> Fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<T>>
             + Send
+            + Sync
             + 'static,
     {
         let db = self.db.clone();
         self.cache
-            .get_or_load(key, async move { load(&mut *db.get().await?).await })
+            .get_or_load(key, async move {
+                match load(&mut *db.get().await?).await {
+                    Err(e) if e.is_connection_loss() => {
+                        tracing::warn!(error = %e, "connection lost under a read; retrying once");
+                        load(&mut db::fresh_connection(&db).await?).await
+                    }
+                    other => other,
+                }
+            })
             .await
     }
 

@@ -31,7 +31,8 @@ pub async fn live_banners_until(
 ) -> AppResult<(Vec<Localized<HeroBanner>>, Option<DateTime<Utc>>)> {
     let code = locale.join_code().to_owned();
     let active: Vec<Localized<HeroBanner>> = app
-        .cached(&locale.key(keys::hero_banners_active()), |conn| {
+        .cached(&locale.key(keys::hero_banners_active()), move |conn| {
+            let code = code.clone();
             Box::pin(async move { Ok(HeroBanner::active_in(conn, &code).await?) })
         })
         .await?;

@@ -21,6 +21,7 @@ use crate::graphql::batch::{BatchLoader, Dispatcher};
 use crate::graphql::context::request_data;
 use crate::locales::fields::{Localized, Translation};
 use crate::locales::negotiate::RequestLocale;
+use diesel_async::AsyncPgConnection;
 
 /// The request's catalog loaders (attached per request by the schema).
 pub fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a CatalogLoaders> {
@@ -32,6 +33,18 @@ pub type LoadError = Arc<AppError>;
 
 fn fail(e: impl Into<AppError>) -> LoadError {
     Arc::new(e.into())
+}
+
+/// Whether a loader batch that failed should run once more on a fresh connection: only when its
+/// connection broke under it (a killed backend).
+fn retry<T>(result: &Result<T, LoadError>) -> bool {
+    match result {
+        Err(e) if e.is_connection_loss() => {
+            tracing::warn!(error = %e, "connection lost under a loader batch; retrying once");
+            true
+        }
+        _ => false,
+    }
 }
 
 fn group<K: std::hash::Hash + Eq, V>(rows: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
@@ -52,10 +65,20 @@ macro_rules! loader {
             type Error = LoadError;
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
-                let mut conn = self.0.get().await.map_err(fail)?;
-                let $conn = &mut *conn;
                 #[allow(unused_variables)]
                 let $locale: &str = &self.1;
+                // A read: a connection that breaks under it is replaced once, by a fresh one.
+                let mut conn = self.0.get().await.map_err(fail)?;
+                let result: Result<HashMap<$key, $value>, LoadError> = async {
+                    let $conn = &mut *conn;
+                    $body
+                }
+                .await;
+                if !retry(&result) {
+                    return result;
+                }
+                let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
+                let $conn = &mut fresh;
                 $body
             }
         }
@@ -208,6 +231,20 @@ impl Loader<ProductPageKey> for ProductPagesLoader {
         keys: &[ProductPageKey],
     ) -> Result<HashMap<ProductPageKey, Self::Value>, LoadError> {
         let mut conn = self.0.get().await.map_err(fail)?;
+        let result = Self::load_on(&mut conn, keys).await;
+        if !retry(&result) {
+            return result;
+        }
+        let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
+        Self::load_on(&mut fresh, keys).await
+    }
+}
+
+impl ProductPagesLoader {
+    async fn load_on(
+        conn: &mut AsyncPgConnection,
+        keys: &[ProductPageKey],
+    ) -> Result<HashMap<ProductPageKey, Vec<ListedProduct>>, LoadError> {
         let groups = group(
             keys.iter()
                 .map(|k| ((k.partition, k.query.clone(), k.page.clone()), k.parent_id)),
@@ -215,7 +252,7 @@ impl Loader<ProductPageKey> for ProductPagesLoader {
         let mut out = HashMap::new();
         for ((partition, query, page), parents) in groups {
             let rows = query
-                .load_pages(&mut conn, &page, Some((partition, &parents)))
+                .load_pages(conn, &page, Some((partition, &parents)))
                 .await
                 .map_err(Arc::new)?;
             let mut by_parent = group(
@@ -260,6 +297,20 @@ impl Loader<ProductCountKey> for ProductCountsLoader {
         keys: &[ProductCountKey],
     ) -> Result<HashMap<ProductCountKey, i64>, LoadError> {
         let mut conn = self.0.get().await.map_err(fail)?;
+        let result = Self::load_on(&mut conn, keys).await;
+        if !retry(&result) {
+            return result;
+        }
+        let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
+        Self::load_on(&mut fresh, keys).await
+    }
+}
+
+impl ProductCountsLoader {
+    async fn load_on(
+        conn: &mut AsyncPgConnection,
+        keys: &[ProductCountKey],
+    ) -> Result<HashMap<ProductCountKey, i64>, LoadError> {
         let groups = group(
             keys.iter()
                 .map(|k| ((k.partition, k.query.clone()), k.parent_id)),
@@ -267,7 +318,7 @@ impl Loader<ProductCountKey> for ProductCountsLoader {
         let mut out = HashMap::new();
         for ((partition, query), parents) in groups {
             let counts = query
-                .counts(&mut conn, Some((partition, &parents)))
+                .counts(conn, Some((partition, &parents)))
                 .await
                 .map_err(Arc::new)?;
             for (parent_id, n) in counts {

@@ -101,9 +101,23 @@ impl<E: std::fmt::Display> bb8::ErrorSink<E> for LogErrors {
 /// and connections are re-established by themselves when it returns.
 pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> DbPool {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
-    // A broken connection is detected by tokio-postgres closing it, so the per-checkout `SELECT 1`
-    // of the default `Verified` method would only add a round trip to every request.
-    config.recycling_method = RecyclingMethod::Fast;
+    // A broken connection is detected by tokio-postgres closing it (its backend was killed, the
+    // network cut): checked at every checkout without a query, so a connection that died idle in
+    // the pool is dropped there instead of failing its next statement. The default `Verified`
+    // method's `SELECT 1` would add a round trip to every request; `Fast` checks nothing.
+    config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+        let broken = diesel_async::pooled_connection::PoolableConnection::is_broken(conn);
+        Box::pin(async move {
+            if broken {
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    Box::new("connection closed while idle in the pool".to_owned()),
+                ))
+            } else {
+                Ok(())
+            }
+        })
+    }));
     config.custom_setup = Box::new(move |url| {
         let counter = counter.clone();
         let url = url.to_owned();
@@ -121,6 +135,16 @@ pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> D
         .connection_timeout(options.connection_timeout)
         .error_sink(Box::new(LogErrors))
         .build_unchecked(manager)
+}
+
+/// A new connection outside the pool, for the one retry of a read whose pooled connection broke
+/// under it: after backends are killed, the pool's other idle connections are likely dead too
+/// (each is noticed only when next used), so the retry must not take one of them.
+pub async fn fresh_connection(pool: &DbPool) -> Result<AsyncPgConnection, crate::error::AppError> {
+    pool.dedicated_connection().await.map_err(|e| {
+        tracing::warn!(error = %e, "no fresh database connection for a retry");
+        crate::error::AppError::Unavailable
+    })
 }
 
 /// Runs pending embedded migrations on a dedicated connection (diesel's migration harness is

@@ -13,6 +13,7 @@ mod cdn;
 mod checkout;
 mod customers;
 mod errors;
+mod faults;
 mod hostile;
 mod http;
 mod http_cache;

@@ -18,7 +18,8 @@ pub async fn top_categories(
     locale: &RequestLocale,
 ) -> AppResult<Vec<Localized<Category>>> {
     let code = locale.join_code().to_owned();
-    app.cached(&locale.key(keys::categories_top()), |conn| {
+    app.cached(&locale.key(keys::categories_top()), move |conn| {
+        let code = code.clone();
         Box::pin(async move { Ok(Category::top_level(conn, &code).await?) })
     })
     .await
@@ -32,7 +33,8 @@ pub async fn category_by_handle(
 ) -> AppResult<Option<Localized<Category>>> {
     let h = handle.to_owned();
     let code = locale.join_code().to_owned();
-    app.cached(&locale.key(keys::category_by_handle(handle)), |conn| {
+    app.cached(&locale.key(keys::category_by_handle(handle)), move |conn| {
+        let (h, code) = (h.clone(), code.clone());
         Box::pin(async move { Ok(Category::by_handles(conn, &[h], &code).await?.pop()) })
     })
     .await

@@ -20,6 +20,7 @@ pub async fn collections_page(
     let key = locale.key(keys::collections_page(&(&after, limit)));
     let code = locale.join_code().to_owned();
     app.cached(&key, move |conn| {
+        let (after, code) = (after.clone(), code.clone());
         Box::pin(async move {
             let after = after.as_ref().map(|(t, i)| (t.as_str(), *i));
             Ok(Collection::page(conn, after, limit, &code).await?)
@@ -36,9 +37,13 @@ pub async fn collection_by_handle(
 ) -> AppResult<Option<Localized<Collection>>> {
     let h = handle.to_owned();
     let code = locale.join_code().to_owned();
-    app.cached(&locale.key(keys::collection_by_handle(handle)), |conn| {
-        Box::pin(async move { Ok(Collection::by_handles(conn, &[h], &code).await?.pop()) })
-    })
+    app.cached(
+        &locale.key(keys::collection_by_handle(handle)),
+        move |conn| {
+            let (h, code) = (h.clone(), code.clone());
+            Box::pin(async move { Ok(Collection::by_handles(conn, &[h], &code).await?.pop()) })
+        },
+    )
     .await
 }
 

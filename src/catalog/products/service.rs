@@ -26,7 +26,8 @@ pub async fn list_products(
 ) -> AppResult<Vec<ListedProduct>> {
     let (query, page) = (query.clone(), page.clone());
     let key = locale.key(keys::products_page(&(&query, &page)));
-    app.cached(&key, |conn| {
+    app.cached(&key, move |conn| {
+        let (query, page) = (query.clone(), page.clone());
         Box::pin(async move { query.load_page(conn, &page).await })
     })
     .await
@@ -45,7 +46,8 @@ pub async fn count_products(
         &query.currency,
         &query.locale,
     )));
-    app.cached(&key, |conn| {
+    app.cached(&key, move |conn| {
+        let query = query.clone();
         Box::pin(async move { query.count(conn).await })
     })
     .await
@@ -59,6 +61,7 @@ pub async fn product_by_id(
 ) -> AppResult<Option<Localized<Product>>> {
     let code = locale.join_code().to_owned();
     app.cached(&locale.key(keys::product_by_id(id)), move |conn| {
+        let code = code.clone();
         Box::pin(async move { Ok(Product::visible_by_ids(conn, &[id], &code).await?.pop()) })
     })
     .await
@@ -72,7 +75,8 @@ pub async fn product_by_handle(
 ) -> AppResult<Option<Localized<Product>>> {
     let h = handle.to_owned();
     let code = locale.join_code().to_owned();
-    app.cached(&locale.key(keys::product_by_handle(handle)), |conn| {
+    app.cached(&locale.key(keys::product_by_handle(handle)), move |conn| {
+        let (h, code) = (h.clone(), code.clone());
         Box::pin(async move { Ok(Product::visible_by_handles(conn, &[h], &code).await?.pop()) })
     })
     .await
