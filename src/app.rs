@@ -19,6 +19,8 @@ const BODY_OVERHEAD_BYTES: usize = 256 * 1024;
 
 /// Every route of the server.
 pub fn build_router(app: AppState) -> Router {
+    // Before the first request, so it is counted.
+    crate::http::metrics::install();
     let gql = GraphqlState {
         schema: schema::build_schema(app.clone()),
         app: app.clone(),

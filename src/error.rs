@@ -154,7 +154,7 @@ impl AppError {
 /// The connection broke under the statement: closed, unable to send, or its backend ended by
 /// the server (`57P01` admin shutdown, as `pg_terminate_backend` does; `57P02` crash shutdown),
 /// which the driver reports only by its message.
-fn connection_lost(error: &diesel::result::Error) -> bool {
+pub fn connection_lost(error: &diesel::result::Error) -> bool {
     use diesel::result::DatabaseErrorKind as Kind;
     match error {
         diesel::result::Error::DatabaseError(

@@ -92,10 +92,15 @@ impl App {
         let db = self.db.clone();
         self.cache
             .get_or_load(key, async move {
-                match load(&mut *db.get().await?).await {
+                let first = {
+                    let mut conn = db.get().await?;
+                    load(&mut conn).await
+                    // The connection goes back (and, broken, is dropped) before any retry.
+                };
+                match first {
                     Err(e) if e.is_connection_loss() => {
                         tracing::warn!(error = %e, "connection lost under a read; retrying once");
-                        load(&mut db::fresh_connection(&db).await?).await
+                        load(&mut *db::fresh_connection(&db).await?).await
                     }
                     other => other,
                 }

@@ -73,34 +73,23 @@ impl Sessions {
             return Ok(account);
         }
         let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
-        let mut conn = db
-            .get()
-            .await
-            .map_err(|_| Viewer::Invalid("cannot verify the token right now; retry".into()))?;
-        let unavailable = |_| Viewer::Invalid("cannot verify the token right now; retry".into());
-        let account = match who {
-            Principal::Staff(id) => AdminUser::find(&mut conn, id)
-                .await
-                .map_err(unavailable)?
-                .map(|u| Account {
-                    active: u.is_active,
-                    version: u.token_version,
-                    role: u.role.parse().ok(),
-                }),
-            Principal::Customer(id) => diesel_async::RunQueryDsl::first::<(bool, i64)>(
-                customers::table
-                    .find(id)
-                    .select((customers::is_active, customers::token_version)),
-                &mut conn,
-            )
-            .await
-            .optional()
-            .map_err(unavailable)?
-            .map(|(active, version)| Account {
-                active,
-                version,
-                role: None,
-            }),
+        let unavailable = || Viewer::Invalid("cannot verify the token right now; retry".into());
+        let first = {
+            let mut conn = db.get().await.map_err(|_| unavailable())?;
+            Self::read_account(&mut conn, who).await
+        };
+        let account = match first {
+            Ok(account) => account,
+            // A read: a connection that broke under it is replaced once.
+            Err(ref e) if crate::error::connection_lost(e) => {
+                let mut fresh = crate::db::fresh_connection(db)
+                    .await
+                    .map_err(|_| unavailable())?;
+                Self::read_account(&mut fresh, who)
+                    .await
+                    .map_err(|_| unavailable())?
+            }
+            Err(_) => return Err(unavailable()),
         };
         // Stored only when no change was announced while we read (it may predate the commit).
         if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
@@ -108,6 +97,32 @@ impl Sessions {
                 .insert(who, account, 1, Some(Instant::now() + TRUST_FOR));
         }
         Ok(account)
+    }
+
+    async fn read_account(
+        conn: &mut diesel_async::AsyncPgConnection,
+        who: Principal,
+    ) -> diesel::QueryResult<Option<Account>> {
+        Ok(match who {
+            Principal::Staff(id) => AdminUser::find(conn, id).await?.map(|u| Account {
+                active: u.is_active,
+                version: u.token_version,
+                role: u.role.parse().ok(),
+            }),
+            Principal::Customer(id) => diesel_async::RunQueryDsl::first::<(bool, i64)>(
+                customers::table
+                    .find(id)
+                    .select((customers::is_active, customers::token_version)),
+                conn,
+            )
+            .await
+            .optional()?
+            .map(|(active, version)| Account {
+                active,
+                version,
+                role: None,
+            }),
+        })
     }
 
     /// The viewer verified claims stand for, checked against their account.

@@ -145,6 +145,18 @@ pub fn product_entities(id: Option<i64>, handle: Option<&str>) -> Vec<String> {
     out
 }
 
+/// A set of families as a metrics label (`products,categories`; `none` for entity-only reads).
+pub fn families_label(families: &[Family]) -> String {
+    if families.is_empty() {
+        return "none".into();
+    }
+    families
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The version counter key of an entity (without prefix).
 pub fn entity_version_key(entity: &str) -> String {
     format!("v:e:{entity}")

@@ -37,6 +37,8 @@ const COMPRESS_ABOVE: usize = 2048;
 /// How long the in-process L1 keeps a value (its key never changes meaning; this bounds memory
 /// churn, not staleness).
 const L1_TTL: Duration = Duration::from_secs(60);
+/// How long an entity's version counter lives without a bump (see `Cache::init_versions`).
+const ENTITY_VERSION_TTL: Duration = Duration::from_secs(24 * 3600);
 /// At most one cache-fault log line per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -273,36 +275,48 @@ impl Cache {
         keys: &[String],
         read: Vec<Option<u64>>,
     ) -> Option<Vec<u64>> {
-        let mut versions = Vec::with_capacity(read.len());
-        for (key, version) in keys.iter().zip(read) {
-            versions.push(match version {
-                Some(v) => v,
-                None => self.init_version(r, key).await?,
-            });
+        let missing: Vec<&String> = keys
+            .iter()
+            .zip(&read)
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        if missing.is_empty() {
+            return read.into_iter().collect();
         }
-        Some(versions)
+        let started = self.init_versions(r, &missing).await?;
+        let mut started = started.into_iter();
+        read.into_iter()
+            .map(|v| v.or_else(|| started.next()))
+            .collect()
     }
 
-    /// Starts a missing counter at a random value (SET NX), so counters recreated after a Redis
-    /// restart never meet keys written under an earlier life of the same number.
-    async fn init_version(&self, r: &RedisStore, key: &str) -> Option<u64> {
-        let seed = random_u32();
+    /// Starts missing counters at random values (`SET NX`, then one `MGET`), all in one round
+    /// trip, so counters recreated after a Redis restart never meet keys written under an
+    /// earlier life of the same number. Entity counters (`v:e:…`, one per product or handle a
+    /// client ever asked for) expire after [`ENTITY_VERSION_TTL`] unless bumped meanwhile (a
+    /// counter that restarts at a new random value only makes old entries unreachable).
+    async fn init_versions(&self, r: &RedisStore, keys: &[&String]) -> Option<Vec<u64>> {
+        let entity_prefix = self.full("v:e:");
         let result = r
             .run(async |c| {
-                let _: Option<String> = redis::cmd("SET")
-                    .arg(key)
-                    .arg(seed)
-                    .arg("NX")
-                    .query_async(c)
-                    .await?;
-                redis::cmd("GET")
-                    .arg(key)
-                    .query_async::<Option<u64>>(c)
-                    .await
+                let mut pipe = redis::pipe();
+                for key in keys {
+                    let cmd = pipe.cmd("SET").arg(*key).arg(random_u32()).arg("NX");
+                    if key.starts_with(&entity_prefix) {
+                        cmd.arg("EX").arg(ENTITY_VERSION_TTL.as_secs());
+                    }
+                    cmd.ignore();
+                }
+                pipe.cmd("MGET");
+                for key in keys {
+                    pipe.arg(*key);
+                }
+                pipe.query_async::<(Vec<Option<u64>>,)>(c).await
             })
             .await;
         match result {
-            Ok(v) => Some(v.unwrap_or(u64::from(seed))),
+            Ok((values,)) => values.into_iter().collect(),
             Err(e) => {
                 self.fault(&e);
                 None
@@ -457,9 +471,18 @@ impl Cache {
         T: Serialize + DeserializeOwned + Send + 'static,
         F: Future<Output = AppResult<T>> + Send + 'static,
     {
+        let outcome = |outcome: &'static str| {
+            metrics::counter!(
+                "techpotli_cache_reads_total",
+                "outcome" => outcome,
+                "families" => keys::families_label(&key.families),
+            )
+            .increment(1);
+        };
         let Some(full_key) = self.versioned_key(key).await else {
             // Cache unreachable: load without storing, but still once per burst of callers.
             self.metrics.misses.fetch_add(1, Ordering::Relaxed);
+            outcome("bypass");
             if !self.is_enabled() {
                 return load.await;
             }
@@ -476,9 +499,11 @@ impl Cache {
             .and_then(|b| decode::<T>(&b))
         {
             self.metrics.hits.fetch_add(1, Ordering::Relaxed);
+            outcome("hit");
             return Ok(value);
         }
         self.metrics.misses.fetch_add(1, Ordering::Relaxed);
+        outcome("miss");
         let bytes = self
             .single_flight(&full_key, async move { encode(&load.await?) })
             .await?;

@@ -141,7 +141,10 @@ impl RedisStore {
         let result = tokio::time::timeout(self.timeout, async {
             let (mut conn, broken) = self.connection().await?;
             self.round_trips.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
             let result = op(&mut conn).await;
+            metrics::histogram!("techpotli_redis_command_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
             // Anything but an error reply from the server (which has a code, e.g. WRONGTYPE)
             // means the connection itself is suspect: drop it and dial a fresh one next time.
             if let Err(e) = &result

@@ -67,9 +67,10 @@ macro_rules! loader {
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
                 #[allow(unused_variables)]
                 let $locale: &str = &self.1;
-                // A read: a connection that breaks under it is replaced once, by a fresh one.
-                let mut conn = self.0.get().await.map_err(fail)?;
+                // A read: a connection that breaks under it is replaced once, by a fresh one
+                // (after the broken one went back to the pool).
                 let result: Result<HashMap<$key, $value>, LoadError> = async {
+                    let mut conn = self.0.get().await.map_err(fail)?;
                     let $conn = &mut *conn;
                     $body
                 }
@@ -78,7 +79,7 @@ macro_rules! loader {
                     return result;
                 }
                 let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
-                let $conn = &mut fresh;
+                let $conn = &mut *fresh;
                 $body
             }
         }
@@ -230,8 +231,10 @@ impl Loader<ProductPageKey> for ProductPagesLoader {
         &self,
         keys: &[ProductPageKey],
     ) -> Result<HashMap<ProductPageKey, Self::Value>, LoadError> {
-        let mut conn = self.0.get().await.map_err(fail)?;
-        let result = Self::load_on(&mut conn, keys).await;
+        let result = {
+            let mut conn = self.0.get().await.map_err(fail)?;
+            Self::load_on(&mut conn, keys).await
+        };
         if !retry(&result) {
             return result;
         }
@@ -296,8 +299,10 @@ impl Loader<ProductCountKey> for ProductCountsLoader {
         &self,
         keys: &[ProductCountKey],
     ) -> Result<HashMap<ProductCountKey, i64>, LoadError> {
-        let mut conn = self.0.get().await.map_err(fail)?;
-        let result = Self::load_on(&mut conn, keys).await;
+        let result = {
+            let mut conn = self.0.get().await.map_err(fail)?;
+            Self::load_on(&mut conn, keys).await
+        };
         if !retry(&result) {
             return result;
         }

@@ -54,12 +54,26 @@ impl StatementCounter {
     }
 }
 
-struct CountStatements(StatementCounter);
+/// Counts every statement and records its latency (from send to the last row).
+struct CountStatements(
+    StatementCounter,
+    std::collections::VecDeque<std::time::Instant>,
+);
 
 impl Instrumentation for CountStatements {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.0.fetch_add(1, Ordering::Relaxed);
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.0.0.fetch_add(1, Ordering::Relaxed);
+                self.1.push_back(std::time::Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                if let Some(started) = self.1.pop_front() {
+                    metrics::histogram!("techpotli_sql_statement_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -123,7 +137,7 @@ pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> D
         let url = url.to_owned();
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            conn.set_instrumentation(CountStatements(counter));
+            conn.set_instrumentation(CountStatements(counter, Default::default()));
             Ok(conn)
         }
         .boxed()
@@ -137,14 +151,53 @@ pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> D
         .build_unchecked(manager)
 }
 
-/// A new connection outside the pool, for the one retry of a read whose pooled connection broke
-/// under it: after backends are killed, the pool's other idle connections are likely dead too
-/// (each is noticed only when next used), so the retry must not take one of them.
-pub async fn fresh_connection(pool: &DbPool) -> Result<AsyncPgConnection, crate::error::AppError> {
-    pool.dedicated_connection().await.map_err(|e| {
-        tracing::warn!(error = %e, "no fresh database connection for a retry");
-        crate::error::AppError::Unavailable
-    })
+/// Retries that may hold a connection outside the pool at once (per process; more wait for one):
+/// a storm of broken connections must not multiply the backends an instance opens.
+const RETRY_CONNECTIONS: usize = 8;
+/// How long a retry waits for its fresh connection.
+const RETRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection outside the pool while it is used, for the one retry of a read whose pooled
+/// connection broke under it: after backends are killed, the pool's other idle connections may be
+/// dead too, so the retry must not take one of them. At most [`RETRY_CONNECTIONS`] at once (the
+/// rest wait their turn), all within [`RETRY_CONNECT_TIMEOUT`]; otherwise the read fails as
+/// unavailable (the caller has already released the broken connection).
+pub struct RetryConnection {
+    conn: AsyncPgConnection,
+    _slot: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl std::ops::Deref for RetryConnection {
+    type Target = AsyncPgConnection;
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for RetryConnection {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+}
+
+/// See [`RetryConnection`].
+pub async fn fresh_connection(pool: &DbPool) -> Result<RetryConnection, crate::error::AppError> {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RETRY_CONNECTIONS);
+    let unavailable = || crate::error::AppError::Unavailable;
+    let connect = async {
+        let slot = SLOTS.acquire().await.map_err(|_| unavailable())?;
+        let conn = pool.dedicated_connection().await.map_err(|e| {
+            tracing::warn!(error = %e, "no fresh database connection for a retry");
+            unavailable()
+        })?;
+        Ok(RetryConnection { conn, _slot: slot })
+    };
+    tokio::time::timeout(RETRY_CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| {
+            tracing::warn!("no fresh database connection for a retry in time");
+            unavailable()
+        })?
 }
 
 /// Runs pending embedded migrations on a dedicated connection (diesel's migration harness is

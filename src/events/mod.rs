@@ -217,6 +217,7 @@ where
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    metrics::counter!("techpotli_event_bus_lagged_events_total").increment(missed);
                     tracing::warn!(
                         missed,
                         "subscriber lagged behind the event stream; asking it to resync"

@@ -118,6 +118,7 @@ fn negotiate(headers: &HeaderMap) -> Flavor {
 }
 
 fn error_body(message: &str, code: &str) -> serde_json::Value {
+    crate::http::metrics::record_error_code(code);
     let mut body =
         serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     if matches!(code, "INTERNAL" | "SERVICE_UNAVAILABLE")
@@ -387,7 +388,53 @@ fn operation_type(doc: &ExecutableDocument, operation_name: Option<&str>) -> Opt
     Some(response_cache::find_operation(doc, operation_name)?.node.ty)
 }
 
+/// Runs a GraphQL request and records it: latency by operation, transport and cache outcome,
+/// and the status.
 async fn execute(
+    state: GraphqlState,
+    method: Method,
+    headers: &HeaderMap,
+    client: String,
+    flavor: Flavor,
+    request: Request,
+    locale_arg: Option<String>,
+) -> Response {
+    let started = std::time::Instant::now();
+    let seen = Seen::default();
+    let response = execute_inner(
+        state, method, headers, client, flavor, request, locale_arg, &seen,
+    )
+    .await;
+    let cache = match seen.cache.load(Ordering::Relaxed) {
+        1 => "hit",
+        2 => "miss",
+        _ => "bypass",
+    };
+    let operation = seen
+        .operation
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    crate::http::metrics::record_operation(
+        &crate::http::metrics::operation_label(operation.as_deref()),
+        "http",
+        cache,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// What the metrics of a request need from its execution.
+#[derive(Default)]
+struct Seen {
+    /// 1 hit, 2 miss, 0 bypass (see `Outcome::cache`).
+    cache: std::sync::atomic::AtomicU8,
+    /// The operation's name: the one the request names, else the document's.
+    operation: std::sync::Mutex<Option<String>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute_inner(
     state: GraphqlState,
     method: Method,
     headers: &HeaderMap,
@@ -395,6 +442,7 @@ async fn execute(
     flavor: Flavor,
     mut request: Request,
     locale_arg: Option<String>,
+    seen: &Seen,
 ) -> Response {
     let app = &state.app;
     if let Some(name) = request.operation_name.as_deref() {
@@ -462,6 +510,17 @@ async fn execute(
             state.apq.put(&app.cache, &request.query).await;
         }
     }
+    let name = request.operation_name.clone().or_else(|| {
+        let doc = document.as_deref()?;
+        doc.operations
+            .iter()
+            .next()
+            .and_then(|(name, _)| name.map(|n| n.to_string()))
+    });
+    *seen
+        .operation
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = name;
     let ty = document
         .as_deref()
         .and_then(|d| operation_type(d, request.operation_name.as_deref()));
@@ -533,6 +592,14 @@ async fn execute(
     if matches!(outcome.policy, CachePolicy::Public(_)) {
         outcome.tags = tags;
     }
+    seen.cache.store(
+        match outcome.cache {
+            "hit" => 1,
+            "miss" => 2,
+            _ => 0,
+        },
+        Ordering::Relaxed,
+    );
     finish(flavor, outcome, headers, &app.config.cdn, &locale)
 }
 
@@ -589,6 +656,8 @@ struct Outcome {
     tags: Option<Vec<String>>,
     /// Seconds until a field of it changes by itself (`u32::MAX`: none); bounds the edge TTL.
     edge_cap: u32,
+    /// The response cache's part: `hit`, `miss` or `bypass` (not cacheable, or caching off).
+    cache: &'static str,
 }
 
 impl Outcome {
@@ -605,6 +674,7 @@ impl Outcome {
                 cost: None,
                 tags: None,
                 edge_cap: changes_in,
+                cache: "hit",
             }
         } else {
             Self {
@@ -615,6 +685,7 @@ impl Outcome {
                 cost: None,
                 tags: None,
                 edge_cap: u32::MAX,
+                cache: "hit",
             }
         }
     }
@@ -670,6 +741,7 @@ async fn run(
         cost,
         tags: None,
         edge_cap: cap.get(),
+        cache: "bypass",
     }
 }
 
@@ -702,6 +774,7 @@ async fn cached_execute(
             .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
+        response_cache_counter("hit", &key.families);
         tracing::Span::current().record("cache", "hit");
         // Served without work: it costs nothing, and says what it would have cost.
         let requested = u64::from(hit.cost);
@@ -714,6 +787,7 @@ async fn cached_execute(
         return outcome;
     }
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
+    response_cache_counter(if store { "miss" } else { "bypass" }, &key.families);
     tracing::Span::current().record("cache", "miss");
     let (work_state, work_key) = (state.clone(), full_key.clone());
     // The request whose execution runs is charged for it; requests that share its result are not.
@@ -770,6 +844,7 @@ async fn cached_execute(
                 cost: None,
                 tags: None,
                 edge_cap: u32::MAX,
+                cache: "miss",
             };
         }
     };
@@ -781,6 +856,7 @@ async fn cached_execute(
         Some(response) => {
             let requested = u64::from(response.cost);
             let mut outcome = Outcome::from_cached(response);
+            outcome.cache = "miss";
             outcome.cost = own_cost.or_else(|| {
                 Some(cost::cost_bytes(
                     requested,
@@ -798,8 +874,18 @@ async fn cached_execute(
             cost: None,
             tags: None,
             edge_cap: u32::MAX,
+            cache: "miss",
         },
     }
+}
+
+fn response_cache_counter(outcome: &'static str, families: &[crate::cache::Family]) {
+    metrics::counter!(
+        "techpotli_response_cache_total",
+        "outcome" => outcome,
+        "families" => keys::families_label(families),
+    )
+    .increment(1);
 }
 
 /// Adds caching headers and answers `304` when the client already holds this version.
@@ -818,6 +904,7 @@ fn finish(
         cost,
         tags,
         edge_cap,
+        cache: _,
     } = outcome;
     let code = (!locale.code.is_empty()).then_some(&*locale.code);
     if let Some(cost) = cost {
@@ -909,7 +996,7 @@ fn label_uncoded(errors: &mut [ServerError], code: &str) {
 /// Records the response's error codes on the request's log span.
 fn log_codes(errors: &[ServerError]) {
     let span = tracing::Span::current();
-    if errors.is_empty() || span.is_disabled() {
+    if errors.is_empty() {
         return;
     }
     let codes: Vec<&str> = errors
@@ -920,6 +1007,9 @@ fn log_codes(errors: &[ServerError]) {
         })
         .collect();
     span.record("errors", codes.join(",").as_str());
+    for code in &codes {
+        crate::http::metrics::record_error_code(code);
+    }
 }
 
 fn graphql_body(flavor: Flavor, mut response: GqlResponse, parsed: bool) -> (StatusCode, Vec<u8>) {

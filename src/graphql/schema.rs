@@ -210,6 +210,23 @@ impl ExtensionFactory for OperationIds {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for OperationIds {
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, Response> {
+        use futures_util::StreamExt;
+        metrics::gauge!("techpotli_ws_subscriptions").increment(1.0);
+        let live = LiveSubscription;
+        next.run(ctx, stream)
+            .map(move |response| {
+                let _ = &live;
+                response
+            })
+            .boxed()
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -231,6 +248,13 @@ impl Extension for OperationIds {
         let started = std::time::Instant::now();
         let mut response = next.run(ctx, operation_name).instrument(span.clone()).await;
         request_id::tag_server_errors(&mut response.errors, &id);
+        crate::http::metrics::record_operation(
+            &crate::http::metrics::operation_label(operation_name),
+            "ws",
+            "bypass",
+            200,
+            started.elapsed(),
+        );
         tracing::info!(
             parent: &span,
             errors = response.errors.len(),
@@ -238,6 +262,15 @@ impl Extension for OperationIds {
             "executed"
         );
         response
+    }
+}
+
+/// Counts one live subscription while its stream lives (`techpotli_ws_subscriptions`).
+struct LiveSubscription;
+
+impl Drop for LiveSubscription {
+    fn drop(&mut self) {
+        metrics::gauge!("techpotli_ws_subscriptions").decrement(1.0);
     }
 }
 

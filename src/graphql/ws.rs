@@ -125,12 +125,29 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
         })
 }
 
+/// Counts one open socket while it lives (`techpotli_ws_connections`).
+struct OpenSocket;
+
+impl OpenSocket {
+    fn new() -> Self {
+        metrics::gauge!("techpotli_ws_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("techpotli_ws_connections").decrement(1.0);
+    }
+}
+
 async fn serve(
     state: GraphqlState,
     protocol: GraphQLProtocol,
     mut socket: WebSocket,
     client: String,
 ) {
+    let _open = OpenSocket::new();
     // 1. The first message must be `connection_init`, in time.
     let first = match tokio::time::timeout(INIT_TIMEOUT, socket.next()).await {
         Err(_) => return close(socket, 4408, "Connection initialisation timeout").await,

@@ -2,10 +2,10 @@
 //! graceful shutdown.
 
 pub mod client;
+pub mod metrics;
 pub mod outbound;
 pub mod request_id;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
@@ -110,59 +110,7 @@ pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap
         (None, crate::config::AppEnv::Production) => return StatusCode::NOT_FOUND.into_response(),
         (None, crate::config::AppEnv::Development) => {}
     }
-    let mut text = metrics_text(&app);
-    text.push_str(&jobs_text(&app).await);
-    text.into_response()
-}
-
-/// The queue's depth from the table (omitted when the database does not answer in time) and this
-/// process's worker counters.
-async fn jobs_text(app: &AppState) -> String {
-    let depth = async {
-        let mut conn = app.db.get().await.ok()?;
-        crate::jobs::model::depth(&mut conn).await.ok()
-    };
-    let depth = tokio::time::timeout(std::time::Duration::from_secs(2), depth)
-        .await
-        .ok()
-        .flatten();
-    let (completed, failed, dead) = app.job_metrics.snapshot();
-    let mut text = format!(
-        "# HELP techpotli_jobs_completed_total Jobs this process finished.\n\
-         # TYPE techpotli_jobs_completed_total counter\n\
-         techpotli_jobs_completed_total {completed}\n\
-         # HELP techpotli_jobs_failed_total Job attempts this process saw fail (retries included).\n\
-         # TYPE techpotli_jobs_failed_total counter\n\
-         techpotli_jobs_failed_total {failed}\n\
-         # HELP techpotli_jobs_dead_total Jobs this process moved to dead.\n\
-         # TYPE techpotli_jobs_dead_total counter\n\
-         techpotli_jobs_dead_total {dead}\n"
-    );
-    let cdn = &app.cdn_metrics;
-    text.push_str(&format!(
-        "# HELP techpotli_cdn_purges_total CDN purges this process sent (each may cover many writes).\n\
-         # TYPE techpotli_cdn_purges_total counter\n\
-         techpotli_cdn_purges_total {}\n\
-         # HELP techpotli_cdn_purged_keys_total Surrogate keys this process purged.\n\
-         # TYPE techpotli_cdn_purged_keys_total counter\n\
-         techpotli_cdn_purged_keys_total {}\n\
-         # HELP techpotli_cdn_purge_calls_total Calls made to the CDN to purge.\n\
-         # TYPE techpotli_cdn_purge_calls_total counter\n\
-         techpotli_cdn_purge_calls_total {}\n",
-        cdn.purges.load(Ordering::Relaxed),
-        cdn.keys.load(Ordering::Relaxed),
-        cdn.calls.load(Ordering::Relaxed),
-    ));
-    if let Some((queued, running, dead_now)) = depth {
-        text.push_str(&format!(
-            "# HELP techpotli_jobs Jobs in the queue by state (all instances).\n\
-             # TYPE techpotli_jobs gauge\n\
-             techpotli_jobs{{state=\"queued\"}} {queued}\n\
-             techpotli_jobs{{state=\"running\"}} {running}\n\
-             techpotli_jobs{{state=\"dead\"}} {dead_now}\n"
-        ));
-    }
-    text
+    metrics::render(&app).await.into_response()
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -171,41 +119,6 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-fn metrics_text(app: &AppState) -> String {
-    let pool = app.db.state();
-    let m = &app.cache.metrics;
-    format!(
-        "# HELP techpotli_sql_statements_total SQL statements sent to PostgreSQL.\n\
-         # TYPE techpotli_sql_statements_total counter\n\
-         techpotli_sql_statements_total {}\n\
-         # HELP techpotli_db_pool_connections Open database connections.\n\
-         # TYPE techpotli_db_pool_connections gauge\n\
-         techpotli_db_pool_connections {}\n\
-         # HELP techpotli_db_pool_idle_connections Idle database connections.\n\
-         # TYPE techpotli_db_pool_idle_connections gauge\n\
-         techpotli_db_pool_idle_connections {}\n\
-         # HELP techpotli_cache_hits_total Cache-first reads answered from the cache.\n\
-         # TYPE techpotli_cache_hits_total counter\n\
-         techpotli_cache_hits_total {}\n\
-         # HELP techpotli_cache_misses_total Cache-first reads that loaded from the database.\n\
-         # TYPE techpotli_cache_misses_total counter\n\
-         techpotli_cache_misses_total {}\n\
-         # HELP techpotli_cache_faults_total Cache operations that failed (read fell back to the database).\n\
-         # TYPE techpotli_cache_faults_total counter\n\
-         techpotli_cache_faults_total {}\n\
-         # HELP techpotli_redis_round_trips_total Redis round trips.\n\
-         # TYPE techpotli_redis_round_trips_total counter\n\
-         techpotli_redis_round_trips_total {}\n",
-        app.statements.get(),
-        pool.connections,
-        pool.idle_connections,
-        m.hits.load(Ordering::Relaxed),
-        m.misses.load(Ordering::Relaxed),
-        m.faults.load(Ordering::Relaxed),
-        app.cache.round_trips(),
-    )
 }
 
 /// Serves `router` on `listener` until SIGTERM or Ctrl-C, then lets in-flight requests finish.

@@ -60,6 +60,14 @@ impl Locale {
             .optional()
     }
 
+    /// Locks the current default locale (before changing which one it is).
+    pub async fn lock_default(conn: &mut AsyncPgConnection) -> QueryResult<Option<Locale>> {
+        diesel::sql_query(format!("{SELECT_LOCALES} WHERE is_default FOR UPDATE"))
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
     /// Inserts a locale with the text-search configuration `dictionary` when PostgreSQL has one
     /// of that name, `simple` otherwise.
     pub async fn insert(

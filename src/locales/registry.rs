@@ -99,14 +99,21 @@ impl LocaleRegistry {
             && let Ok(_one) = self.reloading.try_lock()
             && !self.is_fresh()
         {
-            self.reload_now(db).await;
+            self.load(db).await;
         }
         self.peek()
     }
 
-    /// Reads the locales now (at start-up, after a write to them); on failure the last copy is
-    /// kept and the next try waits [`RETRY_AFTER`].
+    /// Reads the locales now (at start-up, after a write to them), after any reload already
+    /// under way: one that read before the write committed cannot overwrite this fresher copy.
     pub async fn reload_now(&self, db: &DbPool) {
+        let _one = self.reloading.lock().await;
+        self.load(db).await;
+    }
+
+    /// Reads the locales (the caller holds `reloading`); on failure the last copy is kept and the
+    /// next try waits [`RETRY_AFTER`].
+    async fn load(&self, db: &DbPool) {
         let read = async {
             Locale::all(&mut *db.get().await?)
                 .await

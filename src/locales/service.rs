@@ -181,8 +181,10 @@ pub async fn set_default_locale(app: &AppState, code: &str) -> AppResult<Locale>
     let mut conn = app.db.get().await?;
     let locale = conn
         .transaction::<_, AppError, _>(async |conn| {
-            // Locked first, so a translation write in it either finished (and is counted) or
-            // waits and then sees it is the default.
+            // The current default first (two of these at once queue on it), then the target, so
+            // a translation write in it either finished (and is counted) or waits and then sees
+            // it is the default.
+            Locale::lock_default(conn).await?;
             let mut locale = Locale::lock(conn, code, true)
                 .await?
                 .ok_or_else(|| locale_not_found(code))?;
@@ -194,7 +196,9 @@ pub async fn set_default_locale(app: &AppState, code: &str) -> AppResult<Locale>
                     locale.code
                 )));
             }
-            Locale::set_default(conn, &locale.code).await?;
+            Locale::set_default(conn, &locale.code)
+                .await
+                .map_err(|e| crate::db::conflict_on(e, &[("locales_one_default", "code")]))?;
             locale.is_default = true;
             Ok(locale)
         })
@@ -278,26 +282,28 @@ async fn owners(
     kind: EntityKind,
     ids: Vec<i64>,
 ) -> AppResult<HashMap<i64, Owner>> {
+    // `FOR KEY SHARE`: an entity being deleted waits for this write (and its trigger then deletes
+    // the translation), or this write waits and finds it gone; never an orphan.
     let sql = match kind {
         EntityKind::Product => {
-            "SELECT p.id, p.id AS product_id, p.handle FROM products p WHERE p.id = ANY($1)"
+            "SELECT p.id, p.id AS product_id, p.handle FROM products p WHERE p.id = ANY($1) FOR KEY SHARE"
         }
         EntityKind::Variant => {
             "SELECT v.id, p.id AS product_id, p.handle FROM product_variants v \
-             JOIN products p ON p.id = v.product_id WHERE v.id = ANY($1)"
+             JOIN products p ON p.id = v.product_id WHERE v.id = ANY($1) FOR KEY SHARE"
         }
         EntityKind::Option => {
             "SELECT o.id, p.id AS product_id, p.handle FROM product_options o \
-             JOIN products p ON p.id = o.product_id WHERE o.id = ANY($1)"
+             JOIN products p ON p.id = o.product_id WHERE o.id = ANY($1) FOR KEY SHARE"
         }
         EntityKind::Category => {
-            "SELECT id, NULL::bigint AS product_id, NULL::text AS handle FROM categories WHERE id = ANY($1)"
+            "SELECT id, NULL::bigint AS product_id, NULL::text AS handle FROM categories WHERE id = ANY($1) FOR KEY SHARE"
         }
         EntityKind::Collection => {
-            "SELECT id, NULL::bigint AS product_id, NULL::text AS handle FROM collections WHERE id = ANY($1)"
+            "SELECT id, NULL::bigint AS product_id, NULL::text AS handle FROM collections WHERE id = ANY($1) FOR KEY SHARE"
         }
         EntityKind::Banner => {
-            "SELECT id, NULL::bigint AS product_id, NULL::text AS handle FROM hero_banners WHERE id = ANY($1)"
+            "SELECT id, NULL::bigint AS product_id, NULL::text AS handle FROM hero_banners WHERE id = ANY($1) FOR KEY SHARE"
         }
     };
     let rows: Vec<Owner> = diesel::sql_query(sql)
@@ -362,6 +368,9 @@ pub async fn upsert_translations(
     }
     let snapshot = app.locales.snapshot(&app.db).await;
     let mut writes = writes;
+    // One order for every import (stable: writes to the same row keep theirs), so two imports
+    // touching the same rows lock them in the same order and cannot deadlock.
+    writes.sort_by(|a, b| (a.kind.sql(), a.id, &a.locale).cmp(&(b.kind.sql(), b.id, &b.locale)));
     for write in &mut writes {
         let locale = snapshot.find(&write.locale).ok_or_else(|| {
             AppError::bad_input(format!(

@@ -207,6 +207,65 @@ async fn health_readiness_and_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn metrics_describe_operations_caches_sql_redis_and_the_pool() {
+    let app = TestApp::new().await;
+    let home = "query Home { regions { name } }";
+    app.data(home, json!({})).await;
+    app.data(home, json!({})).await;
+    let (code, _) = app
+        .error("{ product(handle: \"x\", id: \"y\") { id } }", json!({}))
+        .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+    // A stranger's operation names cannot grow the label set without bound.
+    for i in 0..300 {
+        app.data(&format!("query Name{i} {{ __typename }}"), json!({}))
+            .await;
+    }
+    let text = String::from_utf8(app.send(get("/metrics", None)).await.body).unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| {
+                let ours: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.contains("graphql_request"))
+                    .take(12)
+                    .collect();
+                panic!("no `{prefix}` in\n{}", ours.join("\n"))
+            })
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Latency per operation, transport and cache outcome: the first Home missed, the second hit.
+    let home_count = |cache: &str| {
+        value(&format!(
+            "techpotli_graphql_request_duration_seconds_count{{operation=\"Home\",transport=\"http\",cache=\"{cache}\"}}"
+        ))
+    };
+    assert_eq!(home_count("miss"), 1.0);
+    assert_eq!(home_count("hit"), 1.0);
+    assert!(text.contains("techpotli_graphql_request_duration_seconds_bucket{operation=\"Home\""));
+    assert!(value("techpotli_graphql_errors_total{code=\"BAD_USER_INPUT\"}") >= 1.0);
+    assert!(value("techpotli_graphql_responses_total{status=\"200\",transport=\"http\"}") >= 303.0);
+    assert!(value("techpotli_graphql_request_duration_seconds_count{operation=\"other\"") >= 1.0);
+    let operations = text
+        .lines()
+        .filter(|l| l.starts_with("techpotli_graphql_request_duration_seconds_count{"))
+        .count();
+    assert!(operations <= 260, "{operations} operation series");
+    // Caches per family set, SQL and Redis latency, the pool.
+    assert!(value("techpotli_response_cache_total{outcome=\"hit\",families=\"regions\"}") >= 1.0);
+    assert!(text.contains("techpotli_cache_reads_total{outcome=\"miss\",families=\"regions\"}"));
+    assert!(value("techpotli_sql_statement_duration_seconds_count") >= 1.0);
+    assert!(value("techpotli_redis_command_duration_seconds_count") >= 1.0);
+    assert!(value("techpotli_db_pool_checkouts_total{outcome=\"direct\"}") >= 1.0);
+    assert!(value("techpotli_sql_statements_total") >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn local_files_are_served_and_paths_cannot_escape() {
     let db = crate::support::TestDatabase::seeded().await;
     let dir = std::env::temp_dir().join(format!("files-{}", db.name));
@@ -286,4 +345,50 @@ async fn every_response_carries_a_request_id() {
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.header("x-request-id").is_some());
+}
+
+/// Every metric the Grafana dashboard in `deploy/` plots is one the code records.
+#[test]
+fn the_dashboard_plots_only_metrics_the_code_records() {
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = String::new();
+    sources(&root.join("src"), &mut code);
+    let dashboard = std::fs::read_to_string(root.join("deploy/grafana/techpotli.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for panel in json["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("techpotli_") {
+                let tail = &rest[at..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                names.insert(tail[..end].to_owned());
+                rest = &tail[end..];
+            }
+        }
+    }
+    assert!(names.len() >= 15, "{names:?}");
+    for name in names {
+        let recorded = name
+            .trim_end_matches("_bucket")
+            .trim_end_matches("_count")
+            .to_owned();
+        assert!(
+            code.contains(&format!("\"{recorded}\"")),
+            "the dashboard plots `{name}`, which nothing in src/ records"
+        );
+    }
 }
