@@ -293,18 +293,25 @@ impl Cache {
 
     /// Starts missing counters at random values (`SET NX`, then one `MGET`), all in one round
     /// trip, so counters recreated after a Redis restart never meet keys written under an
-    /// earlier life of the same number. Entity counters (`v:e:…`, one per product or handle a
-    /// client ever asked for) expire after [`ENTITY_VERSION_TTL`] unless bumped meanwhile (a
-    /// counter that restarts at a new random value only makes old entries unreachable).
+    /// earlier life of the same number. Single-entity counters (`v:e:product:id:7`, one per
+    /// product or handle a client ever asked for, in any locale) expire about
+    /// [`ENTITY_VERSION_TTL`] after they were started, at spread-out times (a counter that
+    /// restarts at a new random value only makes old entries unreachable); family counters,
+    /// locale ones included (`v:e:products@hi-IN`), never do.
     async fn init_versions(&self, r: &RedisStore, keys: &[&String]) -> Option<Vec<u64>> {
         let entity_prefix = self.full("v:e:");
+        let is_entity = |key: &str| {
+            key.strip_prefix(&entity_prefix)
+                .is_some_and(|name| name.split('@').next().is_some_and(|n| n.contains(':')))
+        };
         let result = r
             .run(async |c| {
                 let mut pipe = redis::pipe();
                 for key in keys {
                     let cmd = pipe.cmd("SET").arg(*key).arg(random_u32()).arg("NX");
-                    if key.starts_with(&entity_prefix) {
-                        cmd.arg("EX").arg(ENTITY_VERSION_TTL.as_secs());
+                    if is_entity(key) {
+                        let jitter = crate::random::u64() % 3600;
+                        cmd.arg("EX").arg(ENTITY_VERSION_TTL.as_secs() + jitter);
                     }
                     cmd.ignore();
                 }

@@ -138,13 +138,12 @@ impl RedisStore {
         if self.now_ms() < self.open_until.load(Ordering::Relaxed) {
             return Err(CacheError::Skipped);
         }
+        // Timed around the timeout, so commands that time out count as slow as they were.
+        let started = std::time::Instant::now();
         let result = tokio::time::timeout(self.timeout, async {
             let (mut conn, broken) = self.connection().await?;
             self.round_trips.fetch_add(1, Ordering::Relaxed);
-            let started = std::time::Instant::now();
             let result = op(&mut conn).await;
-            metrics::histogram!("techpotli_redis_command_duration_seconds")
-                .record(started.elapsed().as_secs_f64());
             // Anything but an error reply from the server (which has a code, e.g. WRONGTYPE)
             // means the connection itself is suspect: drop it and dial a fresh one next time.
             if let Err(e) = &result
@@ -156,6 +155,8 @@ impl RedisStore {
         })
         .await
         .unwrap_or(Err(CacheError::Timeout));
+        metrics::histogram!("techpotli_redis_command_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         let failed = matches!(result, Err(CacheError::Pool(_) | CacheError::Timeout))
             || matches!(&result, Err(CacheError::Redis(e)) if e.is_io_error() || e.is_connection_dropped());
         if failed {

@@ -54,21 +54,19 @@ impl StatementCounter {
     }
 }
 
-/// Counts every statement and records its latency (from send to the last row).
-struct CountStatements(
-    StatementCounter,
-    std::collections::VecDeque<std::time::Instant>,
-);
+/// Counts every statement and records its latency (from send to the last row). A statement whose
+/// future was dropped before it finished records nothing (the next one overwrites its start).
+struct CountStatements(StatementCounter, Option<std::time::Instant>);
 
 impl Instrumentation for CountStatements {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
             InstrumentationEvent::StartQuery { .. } => {
                 self.0.0.fetch_add(1, Ordering::Relaxed);
-                self.1.push_back(std::time::Instant::now());
+                self.1 = Some(std::time::Instant::now());
             }
             InstrumentationEvent::FinishQuery { .. } => {
-                if let Some(started) = self.1.pop_front() {
+                if let Some(started) = self.1.take() {
                     metrics::histogram!("techpotli_sql_statement_duration_seconds")
                         .record(started.elapsed().as_secs_f64());
                 }
@@ -137,7 +135,7 @@ pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> D
         let url = url.to_owned();
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            conn.set_instrumentation(CountStatements(counter, Default::default()));
+            conn.set_instrumentation(CountStatements(counter, None));
             Ok(conn)
         }
         .boxed()

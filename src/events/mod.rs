@@ -207,6 +207,9 @@ where
     T: Send + 'static,
     F: Fn(&DomainEvent) -> Option<T> + Send + Sync + 'static,
 {
+    use futures_util::StreamExt;
+    // Counted while the subscription's stream lives (`techpotli_ws_subscriptions`).
+    let live = LiveSubscription::new();
     futures_util::stream::unfold((Some(rx), pick), |(rx, pick)| async move {
         let mut rx = rx?;
         loop {
@@ -231,4 +234,24 @@ where
             }
         }
     })
+    .map(move |item| {
+        let _ = &live;
+        item
+    })
+}
+
+/// One live subscription while it lives.
+struct LiveSubscription;
+
+impl LiveSubscription {
+    fn new() -> Self {
+        metrics::gauge!("techpotli_ws_subscriptions").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for LiveSubscription {
+    fn drop(&mut self) {
+        metrics::gauge!("techpotli_ws_subscriptions").decrement(1.0);
+    }
 }

@@ -143,6 +143,7 @@ fn request_error(flavor: Flavor, status: StatusCode, message: impl Into<String>)
 /// A limit that was exceeded: 413 for sizes, otherwise as a validation error (200 for
 /// `application/json`, 400 for `application/graphql-response+json`).
 fn limit_error(flavor: Flavor, error: &LimitError) -> Response {
+    crate::http::metrics::record_error_code(error.code);
     let status = match (error.code, flavor) {
         ("QUERY_TOO_LARGE", _) => StatusCode::PAYLOAD_TOO_LARGE,
         (_, Flavor::Json) => StatusCode::OK,
@@ -510,12 +511,18 @@ async fn execute_inner(
             state.apq.put(&app.cache, &request.query).await;
         }
     }
-    let name = request.operation_name.clone().or_else(|| {
-        let doc = document.as_deref()?;
+    // Only a name the document really has (a request naming another fails validation).
+    let name = document.as_deref().and_then(|doc| {
         doc.operations
             .iter()
-            .next()
-            .and_then(|(name, _)| name.map(|n| n.to_string()))
+            .filter_map(|(name, _)| name)
+            .find(|n| {
+                request
+                    .operation_name
+                    .as_deref()
+                    .is_none_or(|wanted| n.as_str() == wanted)
+            })
+            .map(|n| n.to_string())
     });
     *seen
         .operation
@@ -856,7 +863,7 @@ async fn cached_execute(
         Some(response) => {
             let requested = u64::from(response.cost);
             let mut outcome = Outcome::from_cached(response);
-            outcome.cache = "miss";
+            outcome.cache = if store { "miss" } else { "bypass" };
             outcome.cost = own_cost.or_else(|| {
                 Some(cost::cost_bytes(
                     requested,

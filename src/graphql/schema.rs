@@ -210,23 +210,6 @@ impl ExtensionFactory for OperationIds {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for OperationIds {
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: futures_util::stream::BoxStream<'s, Response>,
-        next: async_graphql::extensions::NextSubscribe<'_>,
-    ) -> futures_util::stream::BoxStream<'s, Response> {
-        use futures_util::StreamExt;
-        metrics::gauge!("techpotli_ws_subscriptions").increment(1.0);
-        let live = LiveSubscription;
-        next.run(ctx, stream)
-            .map(move |response| {
-                let _ = &live;
-                response
-            })
-            .boxed()
-    }
-
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -262,15 +245,6 @@ impl Extension for OperationIds {
             "executed"
         );
         response
-    }
-}
-
-/// Counts one live subscription while its stream lives (`techpotli_ws_subscriptions`).
-struct LiveSubscription;
-
-impl Drop for LiveSubscription {
-    fn drop(&mut self) {
-        metrics::gauge!("techpotli_ws_subscriptions").decrement(1.0);
     }
 }
 

@@ -40,9 +40,23 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Installs the recorder (at start-up, so the first requests are counted too).
+/// Installs the recorder (at start-up, so the first requests are counted too) and its upkeep:
+/// histogram samples wait in a buffer until drained, which a scrape does, but a server nobody
+/// scrapes (no `METRICS_TOKEN` in production) must not buffer them for ever.
 pub fn install() {
-    handle();
+    static UPKEEP: OnceLock<()> = OnceLock::new();
+    let h = handle();
+    UPKEEP.get_or_init(|| {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    h.run_upkeep();
+                }
+            });
+        }
+    });
 }
 
 /// The label for an operation name: itself when it is a plain GraphQL name among the first
@@ -127,12 +141,6 @@ pub async fn render(app: &AppState) -> String {
     counter!("techpotli_sql_statements_total").absolute(app.statements.get());
     gauge!("techpotli_db_pool_connections").set(f64::from(pool.connections));
     gauge!("techpotli_db_pool_idle_connections").set(f64::from(pool.idle_connections));
-    gauge!("techpotli_db_pool_pending_checkouts").set(
-        stats
-            .get_started
-            .saturating_sub(stats.get_direct + stats.get_waited + stats.get_timed_out)
-            as f64,
-    );
     counter!("techpotli_db_pool_checkouts_total", "outcome" => "direct").absolute(stats.get_direct);
     counter!("techpotli_db_pool_checkouts_total", "outcome" => "waited").absolute(stats.get_waited);
     counter!("techpotli_db_pool_checkouts_total", "outcome" => "timed_out")

@@ -368,9 +368,6 @@ pub async fn upsert_translations(
     }
     let snapshot = app.locales.snapshot(&app.db).await;
     let mut writes = writes;
-    // One order for every import (stable: writes to the same row keep theirs), so two imports
-    // touching the same rows lock them in the same order and cannot deadlock.
-    writes.sort_by(|a, b| (a.kind.sql(), a.id, &a.locale).cmp(&(b.kind.sql(), b.id, &b.locale)));
     for write in &mut writes {
         let locale = snapshot.find(&write.locale).ok_or_else(|| {
             AppError::bad_input(format!(
@@ -387,6 +384,14 @@ pub async fn upsert_translations(
         }
         write.locale = locale.code.clone();
     }
+    // One order for every import (stable: writes to the same row keep theirs), so two imports
+    // touching the same rows lock them in the same order and cannot deadlock; the answer keeps
+    // the caller's order.
+    let mut order: Vec<usize> = (0..writes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |w: &TranslationWrite| (w.kind.sql(), w.id, w.locale.clone());
+        key(&writes[a]).cmp(&key(&writes[b]))
+    });
     let mut conn = app.db.get().await?;
     let (rows, stale) = conn
         .transaction::<_, AppError, _>(async |conn| {
@@ -434,7 +439,8 @@ pub async fn upsert_translations(
             };
             let mut stale: BTreeMap<String, Stale> = BTreeMap::new();
             let mut rows = Vec::with_capacity(writes.len());
-            for w in &writes {
+            for &i in &order {
+                let w = &writes[i];
                 let owner = found
                     .get(&(w.kind.sql(), w.id))
                     .ok_or_else(|| crate::catalog::rules::not_found(w.kind.typename(), w.id))?;
@@ -455,13 +461,16 @@ pub async fn upsert_translations(
                     .await
                     .map_err(|e| crate::db::conflict_on(e, &[]))?;
                 // A translation left without fields is removed: answer it empty.
-                rows.push(stored.unwrap_or_else(|| TranslationRow {
-                    entity_type: w.kind.sql().to_owned(),
-                    entity_id: w.id,
-                    locale: w.locale.clone(),
-                    fields: Value::Object(Map::new()),
-                    updated_at: chrono::Utc::now(),
-                }));
+                rows.push((
+                    i,
+                    stored.unwrap_or_else(|| TranslationRow {
+                        entity_type: w.kind.sql().to_owned(),
+                        entity_id: w.id,
+                        locale: w.locale.clone(),
+                        fields: Value::Object(Map::new()),
+                        updated_at: chrono::Utc::now(),
+                    }),
+                ));
                 let s = stale.entry(w.locale.clone()).or_default();
                 match w.kind {
                     EntityKind::Product | EntityKind::Variant | EntityKind::Option => {
@@ -486,6 +495,8 @@ pub async fn upsert_translations(
                     }
                 }
             }
+            rows.sort_by_key(|(i, _)| *i);
+            let rows: Vec<TranslationRow> = rows.into_iter().map(|(_, row)| row).collect();
             Ok((rows, stale))
         })
         .await?;
