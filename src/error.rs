@@ -74,6 +74,9 @@ pub enum AppError {
     /// A dependency is unavailable (shared form of `Pool`, which cannot be cloned).
     #[error("database unavailable")]
     Unavailable,
+    /// Another dependency (file storage) did not answer; retrying later may succeed.
+    #[error("{0} unavailable")]
+    DependencyUnavailable(&'static str),
     /// Anything else unexpected.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -101,6 +104,7 @@ impl AppError {
             Self::Conflict(m) => Self::Conflict(m.clone()),
             Self::RateLimited(m) => Self::RateLimited(m.clone()),
             Self::Pool(_) | Self::Unavailable => Self::Unavailable,
+            Self::DependencyUnavailable(what) => Self::DependencyUnavailable(what),
             Self::Database(e) if self.code() == ErrorCode::ServiceUnavailable => {
                 tracing::debug!(error = %e, "shared database error");
                 Self::Unavailable
@@ -126,7 +130,9 @@ impl AppError {
             Self::RateLimited(_) => ErrorCode::TooManyRequests,
             Self::Database(diesel::result::Error::NotFound) => ErrorCode::NotFound,
             Self::Database(e) if connection_lost(e) => ErrorCode::ServiceUnavailable,
-            Self::Pool(_) | Self::Unavailable => ErrorCode::ServiceUnavailable,
+            Self::Pool(_) | Self::Unavailable | Self::DependencyUnavailable(_) => {
+                ErrorCode::ServiceUnavailable
+            }
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }

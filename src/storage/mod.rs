@@ -111,6 +111,13 @@ impl FileStore {
                         "env",
                     ))
                     .force_path_style(c.force_path_style)
+                    // A hung storage fails an upload in bounded time (the SDK retries inside it).
+                    .timeout_config(
+                        aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                            .connect_timeout(std::time::Duration::from_secs(3))
+                            .operation_timeout(std::time::Duration::from_secs(30))
+                            .build(),
+                    )
                     // R2 and MinIO reject the newer default checksum headers.
                     .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                     .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -165,10 +172,22 @@ impl FileStore {
                     .send()
                     .await
                     .map_err(|e| {
-                        AppError::Internal(anyhow::anyhow!(
-                            "storing {key} in S3: {}",
-                            aws_sdk_s3::error::DisplayErrorContext(e)
-                        ))
+                        use aws_sdk_s3::error::SdkError;
+                        // Not reached, too slow, or answering 5xx: the storage is down, not the
+                        // request wrong; the client may retry later.
+                        let down = matches!(
+                            e,
+                            SdkError::TimeoutError(_)
+                                | SdkError::DispatchFailure(_)
+                                | SdkError::ResponseError(_)
+                        ) || matches!(&e, SdkError::ServiceError(s) if s.raw().status().is_server_error());
+                        let context = aws_sdk_s3::error::DisplayErrorContext(&e);
+                        if down {
+                            tracing::error!(error = %context, key, "file storage unavailable");
+                            AppError::DependencyUnavailable("file storage")
+                        } else {
+                            AppError::Internal(anyhow::anyhow!("storing {key} in S3: {context}"))
+                        }
                     })?;
                 Ok(format!("{public_base}/{key}"))
             }

@@ -461,3 +461,50 @@ async fn uploads_land_in_an_s3_compatible_bucket() {
         "the refused file stored nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_outage_fails_uploads_clearly_and_nothing_else() {
+    // An S3 endpoint nothing listens on (the discard port on loopback).
+    let db = TestDatabase::seeded().await;
+    let url = db.url.clone();
+    let app = TestApp::with_database_url(
+        db,
+        &url,
+        CacheMode::Memory,
+        &[
+            ("S3_BUCKET", "gone"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9"),
+            ("S3_REGION", "us-east-1"),
+            ("S3_ACCESS_KEY_ID", "test"),
+            ("S3_SECRET_ACCESS_KEY", "test"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+            ("S3_PUBLIC_URL", "https://cdn.techpotli.test"),
+        ],
+    );
+    let token = staff_token(&app, Role::Content).await;
+    let body = app
+        .send(multipart(&token, UPLOAD, "hero.png", PNG))
+        .await
+        .json();
+    assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("S3"),
+        "{message}"
+    );
+    assert!(body["errors"][0]["extensions"]["requestId"].is_string());
+    // Nothing else depends on the storage: the store reads, staff write.
+    let data = app.data("{ heroBanners { title } }", json!({})).await;
+    assert!(!data["heroBanners"].as_array().unwrap().is_empty());
+    let created = app
+        .post_as(
+            Some(&token),
+            r#"mutation { createHeroBanner(input: { title: "Still up", imageUrl: "https://cdn.techpotli.test/x.png" }) { title } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        created["data"]["createHeroBanner"]["title"], "Still up",
+        "{created}"
+    );
+}
