@@ -91,21 +91,17 @@ impl App {
     {
         let db = self.db.clone();
         self.cache
-            .get_or_load(key, async move {
-                let first = {
-                    let mut conn = db.get().await?;
-                    load(&mut conn).await
-                    // The connection goes back (and, broken, is dropped) before any retry.
-                };
-                match first {
-                    Err(e) if e.is_connection_loss() => {
-                        tracing::warn!(error = %e, "connection lost under a read; retrying once");
-                        load(&mut *db::fresh_connection(&db).await?).await
-                    }
-                    other => other,
-                }
-            })
+            .get_or_load(key, async move { db::read(&db, load).await })
             .await
+    }
+
+    /// An uncached read (see [`db::read`]): `load` runs on a pooled connection and, if that
+    /// connection breaks under it, once more on a fresh one.
+    pub async fn read<T, F>(&self, load: F) -> AppResult<T>
+    where
+        F: for<'c> Fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<T>>,
+    {
+        db::read(&self.db, load).await
     }
 
     /// After a committed write: every cached read of `families` and of the single `entities`

@@ -74,23 +74,13 @@ impl Sessions {
         }
         let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
         let unavailable = || Viewer::Invalid("cannot verify the token right now; retry".into());
-        let first = {
-            let mut conn = db.get().await.map_err(|_| unavailable())?;
-            Self::read_account(&mut conn, who).await
-        };
-        let account = match first {
-            Ok(account) => account,
-            // A read: a connection that broke under it is replaced once.
-            Err(ref e) if crate::error::connection_lost(e) => {
-                let mut fresh = crate::db::fresh_connection(db)
-                    .await
-                    .map_err(|_| unavailable())?;
-                Self::read_account(&mut fresh, who)
-                    .await
-                    .map_err(|_| unavailable())?
-            }
-            Err(_) => return Err(unavailable()),
-        };
+        let account = crate::db::read(db, move |conn| {
+            Box::pin(async move {
+                Ok::<_, crate::error::AppError>(Self::read_account(conn, who).await?)
+            })
+        })
+        .await
+        .map_err(|_| unavailable())?;
         // Stored only when no change was announced while we read (it may predate the commit).
         if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
             self.accounts

@@ -12,7 +12,7 @@ use crate::auth::{Permission, RequirePermission};
 use crate::db::pagination::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::events::{BannerAction, DomainEvent};
-use crate::graphql::context::{app, db};
+use crate::graphql::context::app;
 use crate::graphql::ids::{event_id, expect_global, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 
@@ -188,10 +188,12 @@ impl BannersAdminQuery {
     ) -> Result<Connection<String, AdminHeroBanner>> {
         let page = PageRequest::new(first, after, None, None)?;
         let after = page.after_key::<BannerCursor>()?;
-        let rows =
-            model::HeroBanner::page(&mut *db(ctx).await?, after.map(|c| (c.o, c.i)), page.limit)
-                .await
-                .map_err(AppError::from)?;
+        let (after, limit) = (after.map(|c| (c.o, c.i)), page.limit);
+        let rows = app(ctx)?
+            .read(move |conn| {
+                Box::pin(async move { Ok(model::HeroBanner::page(conn, after, limit).await?) })
+            })
+            .await?;
         Ok(page.connection(
             rows,
             |b| BannerCursor {

@@ -162,12 +162,13 @@ impl CartsQuery {
     async fn cart(&self, ctx: &Context<'_>, id: ID) -> Result<Cart> {
         let app = app(ctx)?;
         let cart = service::reach(app, viewer(ctx)?, &id).await?;
-        Ok(service::view(
-            &mut *app.db.get().await.map_err(crate::error::AppError::from)?,
-            cart,
-        )
-        .await?
-        .into())
+        let view = app
+            .read(move |conn| {
+                let cart = cart.clone();
+                Box::pin(async move { service::view(conn, cart).await })
+            })
+            .await?;
+        Ok(view.into())
     }
 
     /// The shipping options a cart can choose from (its region's active ones).

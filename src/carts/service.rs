@@ -36,7 +36,12 @@ pub async fn reach(app: &AppState, viewer: &Viewer, token: &str) -> AppResult<Ca
     if !tokens::well_formed(token) {
         return Err(not_found());
     }
-    let cart = Cart::by_token(&mut *app.db.get().await?, token)
+    let token = token.to_owned();
+    let cart = app
+        .read(move |conn| {
+            let token = token.clone();
+            Box::pin(async move { Ok(Cart::by_token(conn, &token).await?) })
+        })
         .await?
         .ok_or_else(not_found)?;
     match (cart.customer_id, viewer) {

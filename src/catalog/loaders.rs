@@ -35,18 +35,6 @@ fn fail(e: impl Into<AppError>) -> LoadError {
     Arc::new(e.into())
 }
 
-/// Whether a loader batch that failed should run once more on a fresh connection: only when its
-/// connection broke under it (a killed backend).
-fn retry<T>(result: &Result<T, LoadError>) -> bool {
-    match result {
-        Err(e) if e.is_connection_loss() => {
-            tracing::warn!(error = %e, "connection lost under a loader batch; retrying once");
-            true
-        }
-        _ => false,
-    }
-}
-
 fn group<K: std::hash::Hash + Eq, V>(rows: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
     let mut map: HashMap<K, Vec<V>> = HashMap::new();
     for (k, v) in rows {
@@ -65,22 +53,21 @@ macro_rules! loader {
             type Error = LoadError;
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
-                #[allow(unused_variables)]
-                let $locale: &str = &self.1;
-                // A read: a connection that breaks under it is replaced once, by a fresh one
-                // (after the broken one went back to the pool).
-                let result: Result<HashMap<$key, $value>, LoadError> = async {
-                    let mut conn = self.0.get().await.map_err(fail)?;
-                    let $conn = &mut *conn;
-                    $body
-                }
-                .await;
-                if !retry(&result) {
-                    return result;
-                }
-                let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
-                let $conn = &mut *fresh;
-                $body
+                // A read: a connection that breaks under it is replaced once (`db::read`).
+                let keys: Arc<[$key]> = $keys.into();
+                let locale = self.1.clone();
+                crate::db::read(&self.0, move |conn| {
+                    let keys = keys.clone();
+                    let locale = locale.clone();
+                    Box::pin(async move {
+                        let $keys: &[$key] = &keys;
+                        #[allow(unused_variables)]
+                        let $locale: &str = &locale;
+                        let $conn = conn;
+                        $body
+                    })
+                })
+                .await
             }
         }
     };
@@ -231,15 +218,12 @@ impl Loader<ProductPageKey> for ProductPagesLoader {
         &self,
         keys: &[ProductPageKey],
     ) -> Result<HashMap<ProductPageKey, Self::Value>, LoadError> {
-        let result = {
-            let mut conn = self.0.get().await.map_err(fail)?;
-            Self::load_on(&mut conn, keys).await
-        };
-        if !retry(&result) {
-            return result;
-        }
-        let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
-        Self::load_on(&mut fresh, keys).await
+        let keys: Arc<[ProductPageKey]> = keys.into();
+        crate::db::read(&self.0, move |conn| {
+            let keys = keys.clone();
+            Box::pin(async move { Self::load_on(conn, &keys).await })
+        })
+        .await
     }
 }
 
@@ -299,15 +283,12 @@ impl Loader<ProductCountKey> for ProductCountsLoader {
         &self,
         keys: &[ProductCountKey],
     ) -> Result<HashMap<ProductCountKey, i64>, LoadError> {
-        let result = {
-            let mut conn = self.0.get().await.map_err(fail)?;
-            Self::load_on(&mut conn, keys).await
-        };
-        if !retry(&result) {
-            return result;
-        }
-        let mut fresh = crate::db::fresh_connection(&self.0).await.map_err(fail)?;
-        Self::load_on(&mut fresh, keys).await
+        let keys: Arc<[ProductCountKey]> = keys.into();
+        crate::db::read(&self.0, move |conn| {
+            let keys = keys.clone();
+            Box::pin(async move { Self::load_on(conn, &keys).await })
+        })
+        .await
     }
 }
 

@@ -9,7 +9,7 @@ use super::service;
 use crate::auth::{Permission, RequirePermission};
 use crate::db::pagination::PageRequest;
 use crate::error::AppError;
-use crate::graphql::context::{app, db};
+use crate::graphql::context::app;
 use crate::graphql::ids::{expect_global, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 
@@ -100,15 +100,16 @@ impl CustomersAdminQuery {
             ))
             .into());
         }
-        let rows = Customer::search(
-            &mut *db(ctx).await?,
-            search,
-            filter.verified,
-            after,
-            page.limit as i64 + 1,
-        )
-        .await
-        .map_err(AppError::from)?;
+        let search: Option<std::sync::Arc<str>> = search.map(Into::into);
+        let (verified, limit) = (filter.verified, page.limit as i64 + 1);
+        let rows = app(ctx)?
+            .read(move |conn| {
+                let search = search.clone();
+                Box::pin(async move {
+                    Ok(Customer::search(conn, search.as_deref(), verified, after, limit).await?)
+                })
+            })
+            .await?;
         Ok(page.connection(rows, |c| (c.created_at, c.id), AdminCustomer::from))
     }
 
@@ -119,9 +120,9 @@ impl CustomersAdminQuery {
     )]
     async fn admin_customer(&self, ctx: &Context<'_>, id: ID) -> Result<AdminCustomer> {
         let id = expect_global(&id, "Customer")?;
-        let customer = Customer::find(&mut *db(ctx).await?, id)
-            .await
-            .map_err(AppError::from)?
+        let customer = app(ctx)?
+            .read(move |conn| Box::pin(async move { Ok(Customer::find(conn, id).await?) }))
+            .await?
             .ok_or_else(|| AppError::not_found("customer"))?;
         Ok(customer.into())
     }

@@ -9,7 +9,7 @@ use super::service::{self, Registering, SignedIn};
 use super::types::PostalAddress;
 use crate::auth::{RequireCustomer, Viewer};
 use crate::error::AppError;
-use crate::graphql::context::{app, db, request_context};
+use crate::graphql::context::{app, request_context};
 use crate::graphql::ids::{expect_global, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 
@@ -176,15 +176,23 @@ fn customer_id(ctx: &Context<'_>) -> Result<i64> {
     }
 }
 
+async fn addresses_of(app: &crate::state::App, id: i64) -> crate::error::AppResult<Vec<Address>> {
+    app.read(move |conn| Box::pin(async move { Ok(Address::of_customer(conn, id).await?) }))
+        .await
+}
+
 async fn load_account(ctx: &Context<'_>, id: i64) -> Result<CustomerAccount> {
-    let conn = &mut *db(ctx).await?;
-    let customer = Customer::find(conn, id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(|| AppError::Unauthenticated("account no longer exists".into()))?;
-    let addresses = Address::of_customer(conn, id)
-        .await
-        .map_err(AppError::from)?;
+    let (customer, addresses) = app(ctx)?
+        .read(move |conn| {
+            Box::pin(async move {
+                let customer = Customer::find(conn, id).await?;
+                let addresses = Address::of_customer(conn, id).await?;
+                Ok((customer, addresses))
+            })
+        })
+        .await?;
+    let customer =
+        customer.ok_or_else(|| AppError::Unauthenticated("account no longer exists".into()))?;
     Ok(account(customer, addresses))
 }
 
@@ -255,9 +263,7 @@ impl CustomersMutation {
     ) -> Result<CustomerLoginPayload> {
         let app = app(ctx)?;
         let signed_in = service::login(app, request_context(ctx)?, &email, password).await?;
-        let addresses = Address::of_customer(&mut *db(ctx).await?, signed_in.customer.id)
-            .await
-            .map_err(AppError::from)?;
+        let addresses = addresses_of(app, signed_in.customer.id).await?;
         Ok(payload(signed_in, addresses))
     }
 
@@ -305,9 +311,7 @@ impl CustomersMutation {
             new_password,
         )
         .await?;
-        let addresses = Address::of_customer(&mut *db(ctx).await?, id)
-            .await
-            .map_err(AppError::from)?;
+        let addresses = addresses_of(app(ctx)?, id).await?;
         Ok(payload(signed_in, addresses))
     }
 

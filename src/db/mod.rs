@@ -16,6 +16,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
 /// The application's PostgreSQL pool (bb8 over diesel-async, pure Rust: no libpq).
 pub type DbPool = Pool<AsyncPgConnection>;
@@ -196,6 +197,57 @@ pub async fn fresh_connection(pool: &DbPool) -> Result<RetryConnection, crate::e
             tracing::warn!("no fresh database connection for a retry in time");
             unavailable()
         })?
+}
+
+/// What [`read`] needs of its error type: to be made from an [`AppError`](crate::error::AppError)
+/// and to tell a connection that broke under a statement.
+pub trait ReadError: From<crate::error::AppError> {
+    /// Whether the connection broke under the statement (see
+    /// [`AppError::is_connection_loss`](crate::error::AppError::is_connection_loss)).
+    fn is_connection_loss(&self) -> bool;
+}
+
+impl ReadError for crate::error::AppError {
+    fn is_connection_loss(&self) -> bool {
+        crate::error::AppError::is_connection_loss(self)
+    }
+}
+
+/// Loader errors (async-graphql wants them `Clone`).
+impl ReadError for Arc<crate::error::AppError> {
+    fn is_connection_loss(&self) -> bool {
+        crate::error::AppError::is_connection_loss(self)
+    }
+}
+
+/// Every read goes through here: `load` runs on a pooled connection and, if that connection
+/// broke under it (a killed backend, a cut network), once more on a [`fresh_connection`] after
+/// the broken one went back to the pool (which drops it). Only for reads: a write whose
+/// connection broke may or may not have committed, so it fails as unavailable instead. `load`
+/// returns a boxed future because it borrows the connection, so it owns (or clones) what it
+/// needs: `move |conn| { let id = id.clone(); Box::pin(async move { Ok(Row::find(conn, id).await?) }) }`.
+pub async fn read<T, E, F>(pool: &DbPool, load: F) -> Result<T, E>
+where
+    E: ReadError,
+    F: for<'c> Fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
+{
+    let first = {
+        let mut conn = pool
+            .get()
+            .await
+            .map_err(|e| E::from(crate::error::AppError::from(e)))?;
+        load(&mut conn).await
+        // The connection goes back (and, broken, is dropped) before the retry.
+    };
+    match first {
+        Err(e) if e.is_connection_loss() => {
+            metrics::counter!("techpotli_db_read_retries_total").increment(1);
+            tracing::warn!("connection lost under a read; retrying once on a fresh connection");
+            let mut fresh = fresh_connection(pool).await?;
+            load(&mut fresh).await
+        }
+        other => other,
+    }
 }
 
 /// Runs pending embedded migrations on a dedicated connection (diesel's migration harness is

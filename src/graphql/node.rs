@@ -21,7 +21,7 @@ use crate::catalog::products::model::Product as ProductRow;
 use crate::catalog::regions::graphql::Region;
 use crate::db::pagination::MAX_PAGE_SIZE;
 use crate::error::{AppError, LoadResultExt};
-use crate::graphql::context::{app, db, request_data};
+use crate::graphql::context::{app, request_data};
 use crate::graphql::ids::from_global;
 use crate::graphql::response_cache::{Reads, RootReads};
 use crate::locales::graphql::request_locale;
@@ -98,16 +98,18 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         }
         "AdminProduct" => {
             require(ctx, Permission::Catalog).await?;
-            ProductRow::find_any(&mut *db(ctx).await?, key)
-                .await
-                .map_err(AppError::from)?
+            app(ctx)?
+                .read(move |conn| {
+                    Box::pin(async move { Ok(ProductRow::find_any(conn, key).await?) })
+                })
+                .await?
                 .map(|r| Node::AdminProduct(AdminProduct(r)))
         }
         "AdminHeroBanner" => {
             require(ctx, Permission::Banners).await?;
-            BannerRow::find(&mut *db(ctx).await?, key)
-                .await
-                .map_err(AppError::from)?
+            app(ctx)?
+                .read(move |conn| Box::pin(async move { Ok(BannerRow::find(conn, key).await?) }))
+                .await?
                 .map(|b| Node::AdminHeroBanner(AdminHeroBanner(b)))
         }
         _ => {

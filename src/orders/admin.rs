@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::graphql::{Order, OrderStatus, page};
-use super::model::{OrderFilter, OrderRow};
+use super::model::OrderFilter;
 use super::service::{self, Transition};
 use crate::auth::{Permission, RequirePermission, Viewer};
 use crate::error::AppError;
@@ -96,9 +96,8 @@ impl OrdersAdminQuery {
     async fn admin_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
         let id = expect_global(&id, "Order")?;
         let app = app(ctx)?;
-        let row = OrderRow::find(&mut *app.db.get().await.map_err(AppError::from)?, id)
-            .await
-            .map_err(AppError::from)?
+        let row = super::graphql::find(app, id)
+            .await?
             .ok_or_else(|| AppError::not_found("order"))?;
         Order::load_one(app, row).await
     }

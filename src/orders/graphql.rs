@@ -163,12 +163,20 @@ impl Order {
     /// size.
     pub async fn load_many(app: &App, rows: Vec<OrderRow>) -> AppResult<Vec<Order>> {
         let ids: Vec<i64> = rows.iter().map(|o| o.id).collect();
-        let conn = &mut *app.db.get().await?;
-        let lines = model::lines_of(conn, &ids).await?;
-        let events = model::events_of(conn, &ids).await?;
-        let refunds = crate::payments::refunds::of_orders(conn, &ids).await?;
         let cart_ids: Vec<i64> = rows.iter().map(|o| o.cart_id).collect();
-        let payments = crate::payments::model::Payment::of_carts(conn, &cart_ids).await?;
+        let (lines, events, refunds, payments) = app
+            .read(move |conn| {
+                let (ids, cart_ids) = (ids.clone(), cart_ids.clone());
+                Box::pin(async move {
+                    let lines = model::lines_of(conn, &ids).await?;
+                    let events = model::events_of(conn, &ids).await?;
+                    let refunds = crate::payments::refunds::of_orders(conn, &ids).await?;
+                    let payments =
+                        crate::payments::model::Payment::of_carts(conn, &cart_ids).await?;
+                    Ok((lines, events, refunds, payments))
+                })
+            })
+            .await?;
         let record = |p: &crate::payments::model::Payment| PaymentRecord {
             provider: p.provider.clone(),
             status: p.status.to_uppercase(),
@@ -264,6 +272,12 @@ impl Order {
     }
 }
 
+/// One order by id (any customer's: the caller checks who may see it).
+pub async fn find(app: &App, id: i64) -> AppResult<Option<OrderRow>> {
+    app.read(move |conn| Box::pin(async move { Ok(OrderRow::find(conn, id).await?) }))
+        .await
+}
+
 /// A page of orders newest first, loaded with their lines and timelines.
 pub async fn page(
     app: &App,
@@ -273,14 +287,13 @@ pub async fn page(
 ) -> Result<Connection<String, Order>> {
     let page = PageRequest::new(first, after, None, None)?;
     let after: Option<(DateTime<Utc>, i64)> = page.after_key()?;
-    let rows = OrderRow::list(
-        &mut *app.db.get().await.map_err(AppError::from)?,
-        filter,
-        after,
-        page.limit as i64 + 1,
-    )
-    .await
-    .map_err(AppError::from)?;
+    let limit = page.limit as i64 + 1;
+    let rows = app
+        .read(move |conn| {
+            let filter = filter.clone();
+            Box::pin(async move { Ok(OrderRow::list(conn, &filter, after, limit).await?) })
+        })
+        .await?;
     let keys: Vec<(DateTime<Utc>, i64)> = rows.iter().map(|o| (o.created_at, o.id)).collect();
     let orders = Order::load_many(app, rows).await?;
     let pairs: Vec<((DateTime<Utc>, i64), Order)> = keys.into_iter().zip(orders).collect();
@@ -301,9 +314,8 @@ impl OrdersQuery {
         };
         let id = expect_global(&id, "Order")?;
         let app = app(ctx)?;
-        let row = OrderRow::find(&mut *app.db.get().await.map_err(AppError::from)?, id)
-            .await
-            .map_err(AppError::from)?
+        let row = find(app, id)
+            .await?
             .filter(|o| o.customer_id == Some(customer))
             .ok_or_else(|| AppError::not_found("order"))?;
         Order::load_one(app, row).await

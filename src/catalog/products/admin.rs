@@ -1,6 +1,8 @@
 //! The staff side of products: `AdminProduct`, the staff listing with its filters, product and
 //! image mutations, and the live `productUpdated` subscription (catalog permission throughout).
 
+use std::sync::Arc;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, Utc};
@@ -13,8 +15,8 @@ use crate::catalog::graph::ProductVariant;
 use crate::catalog::loaders::loaders;
 use crate::catalog::rules::ids_of;
 use crate::db::pagination::PageRequest;
-use crate::error::{AppError, LoadResultExt};
-use crate::graphql::context::{app, db};
+use crate::error::LoadResultExt;
+use crate::graphql::context::app;
 use crate::graphql::ids::{event_id, expect_global, expect_globals, to_global};
 use crate::graphql::response_cache::{Reads, RootReads};
 
@@ -155,18 +157,35 @@ impl ProductsAdminQuery {
             )
         });
         let f = filter.unwrap_or_default();
-        let search = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let rows = model::Product::admin_page(
-            &mut *db(ctx).await?,
+        let search: Option<Arc<str>> = f
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Arc::from);
+        let (status, since, deleted, limit) = (
             f.status.map(ProductStatus::as_str),
-            search,
             f.updated_since,
             f.include_deleted,
-            after,
             page.limit,
-        )
-        .await
-        .map_err(AppError::from)?;
+        );
+        let rows = app(ctx)?
+            .read(move |conn| {
+                let search = search.clone();
+                Box::pin(async move {
+                    Ok(model::Product::admin_page(
+                        conn,
+                        status,
+                        search.as_deref(),
+                        since,
+                        deleted,
+                        after,
+                        limit,
+                    )
+                    .await?)
+                })
+            })
+            .await?;
         Ok(page.connection(
             rows,
             |p| AdminProductCursor {
@@ -183,9 +202,12 @@ impl ProductsAdminQuery {
         cache_control(private)
     )]
     async fn admin_product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AdminProduct>> {
-        let row = model::Product::find_any(&mut *db(ctx).await?, expect_global(&id, "Product")?)
-            .await
-            .map_err(AppError::from)?;
+        let id = expect_global(&id, "Product")?;
+        let row = app(ctx)?
+            .read(move |conn| {
+                Box::pin(async move { Ok(model::Product::find_any(conn, id).await?) })
+            })
+            .await?;
         Ok(row.map(AdminProduct))
     }
 }
