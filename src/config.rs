@@ -67,6 +67,8 @@ pub struct Config {
     pub upload_deadline: Duration,
     /// Active subscriptions on one WebSocket.
     pub ws_max_subscriptions: usize,
+    /// How long a SIGTERM drain may take before the process exits anyway.
+    pub shutdown_timeout: Duration,
     /// Password hashes computed at once (sign-ins beyond wait briefly, then are refused).
     pub password_concurrency: usize,
     /// Schema introspection (`__schema`, `__type`) and field suggestions in errors.
@@ -523,6 +525,7 @@ impl Config {
             upload_max_files: num(&get, "UPLOAD_MAX_FILES", 4)?,
             upload_deadline: Duration::from_secs(num(&get, "UPLOAD_DEADLINE_SECS", 60)? as u64),
             ws_max_subscriptions: num(&get, "WS_MAX_SUBSCRIPTIONS", 50)?,
+            shutdown_timeout: Duration::from_secs(num::<u64>(&get, "SHUTDOWN_TIMEOUT_SECS", 25)?),
             password_concurrency: num(
                 &get,
                 "PASSWORD_HASH_CONCURRENCY",

@@ -175,17 +175,27 @@ async fn main() -> anyhow::Result<()> {
             let app = state::App::build(config)?;
             // Requests negotiate their language against this copy; load it before serving.
             app.locales.reload_now(&app.db).await;
-            if concurrency > 0 {
+            // The worker stops claiming when the drain begins and finishes the jobs in hand
+            // (a job cut short by the drain timeout runs again when its lease runs out).
+            let worker = (concurrency > 0).then(|| {
                 let worker =
                     jobs::Worker::new(app.clone(), jobs::Handlers::standard(), concurrency);
-                // Ends with the process; a job cut short runs again when its lease runs out.
-                tokio::spawn(worker.run(std::future::pending()));
-            }
+                tokio::spawn(worker.run(app.shutdown.begun()))
+            });
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;
             tracing::info!("listening on http://{addr} (GraphiQL at http://{addr}/graphiql)");
-            http::serve(listener, app::build_router(app)).await?;
+            let (shutdown, timeout) = (app.shutdown.clone(), app.config.shutdown_timeout);
+            http::shutdown::serve(listener, app::build_router(app), shutdown.clone(), timeout)
+                .await?;
+            if let Some(worker) = worker
+                && tokio::time::timeout_at(shutdown.deadline(timeout), worker)
+                    .await
+                    .is_err()
+            {
+                tracing::warn!("drain timeout: exiting with jobs still running");
+            }
             Ok(())
         }
     }

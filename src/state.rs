@@ -61,6 +61,8 @@ pub struct App {
     pub cdn_metrics: PurgeMetrics,
     /// This instance's copy of the store's locales (negotiated against on every request).
     pub locales: Arc<LocaleRegistry>,
+    /// Draining on SIGTERM (see `http::shutdown`).
+    pub shutdown: crate::http::shutdown::Shutdown,
 }
 
 /// `Arc<App>`: what handlers and resolvers hold.
@@ -225,6 +227,7 @@ impl App {
             purger,
             cdn_metrics: PurgeMetrics::default(),
             locales,
+            shutdown: crate::http::shutdown::Shutdown::default(),
             throttle,
             password_slots,
             sessions,

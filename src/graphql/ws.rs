@@ -6,7 +6,7 @@
 //! 4408; no, invalid or expired token with 4401; a valid non-staff token with 4403. The token's
 //! expiry closes a long-lived connection (4401), and so does a change to the staff account
 //! (deactivated, new role or password: 4401 once the token no longer matches it). The server
-//! pings every 15 s. Queries and mutations sent over the socket run exactly as over HTTP (the
+//! pings every 15 s; a draining server (SIGTERM) closes every socket with 1001. Queries and mutations sent over the socket run exactly as over HTTP (the
 //! same schema extensions: limits, cost, loaders); frames are bounded in size and a connection
 //! holds at most `WS_MAX_SUBSCRIPTIONS` active operations.
 
@@ -125,6 +125,12 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
         })
 }
 
+/// The close code of a server going away (RFC 6455 §7.4.1): clients reconnect elsewhere.
+const GOING_AWAY: u16 = 1001;
+const SHUTTING_DOWN: &str = "server shutting down";
+/// How long a draining server waits for a client to answer its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// Counts one open socket while it lives (`techpotli_ws_connections`).
 struct OpenSocket;
 
@@ -148,11 +154,17 @@ async fn serve(
     client: String,
 ) {
     let _open = OpenSocket::new();
+    // Draining (SIGTERM) waits for this socket to close, and closes it (1001, "going away").
+    let _counted = state.app.shutdown.socket();
+    let mut draining = Box::pin(state.app.shutdown.begun());
     // 1. The first message must be `connection_init`, in time.
-    let first = match tokio::time::timeout(INIT_TIMEOUT, socket.next()).await {
-        Err(_) => return close(socket, 4408, "Connection initialisation timeout").await,
-        Ok(Some(Ok(Message::Text(text)))) => text,
-        Ok(_) => return,
+    let first = tokio::select! {
+        first = tokio::time::timeout(INIT_TIMEOUT, socket.next()) => match first {
+            Err(_) => return close(socket, 4408, "Connection initialisation timeout").await,
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(_) => return,
+        },
+        () = &mut draining => return close(socket, GOING_AWAY, SHUTTING_DOWN).await,
     };
     let init: serde_json::Value = serde_json::from_str(first.as_str()).unwrap_or_default();
     if init.get("type").and_then(|t| t.as_str()) != Some("connection_init") {
@@ -230,6 +242,11 @@ async fn serve(
                         break;
                     }
                 }
+                () = &mut draining => {
+                    let frame = CloseFrame { code: GOING_AWAY, reason: SHUTTING_DOWN.into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
                 () = &mut expiry => {
                     let frame = CloseFrame { code: 4401, reason: "token expired".into() };
                     let _ = sink.send(Message::Close(Some(frame))).await;
@@ -266,10 +283,22 @@ async fn serve(
         client,
         sign_ins: Arc::default(),
     });
-    GraphQLWebSocket::new_with_pair(output, input, state.schema.clone(), protocol)
+    let connection = GraphQLWebSocket::new_with_pair(output, input, state.schema.clone(), protocol)
         .on_connection_init(move |_| async move { Ok(data) })
-        .serve()
-        .await;
+        .serve();
+    // A draining server sent its close frame (the writer): a client that does not answer it in
+    // time is cut off, so it cannot hold the process's exit.
+    let cut_off = {
+        let begun = state.app.shutdown.begun();
+        async move {
+            begun.await;
+            tokio::time::sleep(CLOSE_GRACE).await;
+        }
+    };
+    tokio::select! {
+        () = connection => {}
+        () = cut_off => tracing::debug!("a WebSocket did not answer the close frame in time"),
+    }
     // The output channel is gone with the connection: the writer flushes what is left and ends.
     let _ = writer.await;
 }

@@ -1,10 +1,11 @@
-//! Plain HTTP endpoints beside GraphQL: liveness, readiness, metrics, and the serve loop with
-//! graceful shutdown.
+//! Plain HTTP endpoints beside GraphQL: liveness, readiness, metrics, and the SIGTERM signal
+//! (the serve loop and its drain are in `shutdown`).
 
 pub mod client;
 pub mod metrics;
 pub mod outbound;
 pub mod request_id;
+pub mod shutdown;
 
 use std::time::Duration;
 
@@ -55,7 +56,9 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         Some(false) => "unavailable",
         None => app.cache.backend(),
     };
-    let status = if database {
+    // Draining (SIGTERM): not ready, so a load balancer stops sending new requests here.
+    let draining = app.shutdown.is_draining();
+    let status = if database && !draining {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -63,6 +66,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     let body = serde_json::json!({
         "database": if database { "ok" } else { "unavailable" },
         "redis": redis,
+        "draining": draining,
     });
     (status, Json(body)).into_response()
 }
@@ -121,16 +125,6 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Serves `router` on `listener` until SIGTERM or Ctrl-C, then lets in-flight requests finish.
-pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-}
-
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -157,5 +151,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -23,5 +23,6 @@ mod modules;
 mod pagination;
 mod razorpay;
 mod schema;
+mod shutdown;
 mod subscriptions;
 mod support;

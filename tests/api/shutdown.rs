@@ -1,0 +1,268 @@
+//! SIGTERM drills against the real binary (`techpotli serve`): requests in flight finish,
+//! WebSockets get a clean close, the process exits by itself within the drain timeout.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::subscriptions::Client;
+use crate::support::TestApp;
+
+/// `techpotli serve` on a free loopback port against the test app's database (no Redis: the
+/// in-process cache), ready.
+async fn spawn_server(app: &TestApp, drain_secs: u32) -> (Server, SocketAddr) {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    // The log goes to a file: a pipe nobody reads would fill and stall the server.
+    let log = std::env::temp_dir().join(format!("techpotli-drill-{}.log", addr.port()));
+    let file = std::fs::File::create(&log).expect("a log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_techpotli"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.db.url)
+        .env("BIND_ADDR", addr.to_string())
+        .env("SHUTDOWN_TIMEOUT_SECS", drain_secs.to_string())
+        .env("JOBS_CONCURRENCY", "1")
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "json")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .expect("spawn techpotli serve");
+    let child = Server { child, log };
+    for _ in 0..300 {
+        if let Ok((status, _)) = raw(addr, &get("/readyz")).await
+            && status == 200
+        {
+            return (child, addr);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").into_bytes()
+}
+
+fn post(body: &str) -> Vec<u8> {
+    format!(
+        "POST /graphql HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends one whole request on a new connection; `(status, whole response)`.
+async fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(request).await?;
+    read_response(&mut stream).await
+}
+
+async fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, String)> {
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    Ok((status, text))
+}
+
+/// The spawned server and its log file.
+struct Server {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+fn sigterm(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// Waits (bounded) for the process to exit; its exit status and its log.
+async fn exit_of(mut server: Server, within: Duration) -> (std::process::ExitStatus, String) {
+    let until = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = server.child.try_wait().expect("try_wait") {
+            let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+            let _ = std::fs::remove_file(&server.log);
+            return (status, log);
+        }
+        if std::time::Instant::now() > until {
+            let _ = server.child.kill();
+            panic!("the server did not exit within {within:?} of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const LISTING: &str =
+    r#"{"query":"{ products(first: 20) { edges { node { title variants { sku } } } } }"}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_finishes_requests_in_flight_and_closes_websockets_cleanly() {
+    let app = TestApp::new().await;
+    crate::support::staff_token(&app, techpotli::auth::Role::Owner).await;
+    let (child, addr) = spawn_server(&app, 20).await;
+
+    // A staff WebSocket with a live subscription.
+    let login = r#"{"query":"mutation { adminLogin(email: \"owner@techpotli.test\", password: \"correct-horse-battery\") { token } }"}"#;
+    let (status, text) = raw(addr, &post(login)).await.expect("login");
+    assert_eq!(status, 200, "{text}");
+    let token = text
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("a token")
+        .to_owned();
+    let mut socket = Client::init(addr, json!({ "Authorization": format!("Bearer {token}") }))
+        .await
+        .expect("connection_ack");
+    socket
+        .subscribe("1", "subscription { productUpdated { productId action } }")
+        .await;
+
+    // Requests in flight when the signal lands: their headers and half their body are sent.
+    let body = LISTING.as_bytes();
+    let whole = post(LISTING);
+    let head = whole.len() - body.len() / 2;
+    let mut in_flight = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(&whole[..head]).await.expect("send half");
+        in_flight.push(stream);
+    }
+
+    // And a read loop on four connections.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut loaders = Vec::new();
+    for _ in 0..4 {
+        let (stop, answered, refused) = (stop.clone(), answered.clone(), refused.clone());
+        loaders.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match raw(addr, &post(LISTING)).await {
+                    // Every answer is a whole, successful one.
+                    Ok((status, text)) => {
+                        assert_eq!(status, 200, "{text}");
+                        assert!(text.contains("\"edges\""), "{text}");
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // After the listener closed: refused (or reset before being accepted).
+                    Err(_) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = answered.load(Ordering::Relaxed);
+    assert!(before > 0, "the read loop is running");
+
+    sigterm(&child);
+
+    // The WebSocket is closed by the server with 1001 "going away".
+    let code = loop {
+        match socket.next(Duration::from_secs(5)).await {
+            Ok(_) => continue,
+            Err(code) => break code,
+        }
+    };
+    if code != 1001 {
+        let (_, log) = exit_of(child, Duration::from_secs(30)).await;
+        panic!("the server's close code was {code}, not 1001; log:\n{log}");
+    }
+
+    // The requests in flight still complete, whole, telling the client to close.
+    for mut stream in in_flight {
+        stream
+            .write_all(&whole[head..])
+            .await
+            .expect("send the rest");
+        let (status, text) = read_response(&mut stream).await.expect("an answer");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("\"edges\""), "{text}");
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
+    }
+    // New connections are refused once the listener is closed.
+    let mut refused_now = false;
+    for _ in 0..50 {
+        if TcpStream::connect(addr).await.is_err() {
+            refused_now = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for loader in loaders {
+        loader.await.expect("no loader saw a failed answer");
+    }
+    assert!(refused_now, "the listener closed");
+
+    let (status, log) = exit_of(child, Duration::from_secs(15)).await;
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(log.contains("\"drained\""), "{log}");
+    assert!(!log.contains("drain timeout"), "{log}");
+    println!(
+        "{} answers (all 200), {} refused after the listener closed; 4 in-flight requests finished; WebSocket closed 1001; exit 0",
+        answered.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_never_finishes_cannot_hold_the_exit_past_the_drain_timeout() {
+    let app = TestApp::new().await;
+    let (child, addr) = spawn_server(&app, 1).await;
+    // Headers and half a body, and then nothing.
+    let whole = post(LISTING);
+    let mut stuck = TcpStream::connect(addr).await.expect("connect");
+    stuck
+        .write_all(&whole[..whole.len() - 10])
+        .await
+        .expect("send most");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sigterm(&child);
+    let (status, log) = exit_of(child, Duration::from_secs(15)).await;
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(log.contains("drain timeout"), "{log}");
+    drop(stuck);
+}
+
+/// A draining instance reports itself not ready, so a load balancer stops sending it requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draining_instance_is_not_ready() {
+    let app = TestApp::new().await;
+    let readyz = || {
+        axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let ready = app.send(readyz()).await;
+    assert_eq!(ready.status, 200);
+    app.app.shutdown.begin();
+    let draining = app.send(readyz()).await;
+    assert_eq!(draining.status, 503);
+    assert_eq!(draining.json()["draining"], true);
+    assert_eq!(draining.json()["database"], "ok");
+}
