@@ -43,6 +43,13 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` must equal it.
     Schema,
+    /// Ask the running server's `/readyz` (at BIND_ADDR, or `--addr`); exit 0 when it answers 200,
+    /// 1 otherwise. For a container `HEALTHCHECK` (the image has no curl).
+    Health {
+        /// Address of the server (a wildcard bind is asked on loopback).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
     /// Manage staff accounts.
     Admin {
         /// What to do.

@@ -33,6 +33,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     match cli.command {
+        Command::Health { addr } => {
+            let addr = match addr {
+                Some(addr) => addr,
+                None => Config::from_env()?.bind_addr,
+            };
+            match http::health::ready(addr).await {
+                Ok(()) => Ok(()),
+                Err(why) => {
+                    eprintln!("not ready: {why}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Schema => {
             print!("{}", graphql::schema::sdl());
             Ok(())

@@ -64,6 +64,7 @@ impl Instrumentation for CountStatements {
         match event {
             InstrumentationEvent::StartQuery { .. } => {
                 self.0.0.fetch_add(1, Ordering::Relaxed);
+                crate::http::request_id::count_statement();
                 self.1 = Some(std::time::Instant::now());
             }
             InstrumentationEvent::FinishQuery { .. } => {

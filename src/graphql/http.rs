@@ -415,6 +415,11 @@ async fn execute(
         .operation
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(name) = operation.as_deref() {
+        // The document's own name (as the metrics label), at most 64 characters in the log.
+        let end = name.char_indices().nth(64).map_or(name.len(), |(i, _)| i);
+        tracing::Span::current().record("operation", &name[..end]);
+    }
     crate::http::metrics::record_operation(
         &crate::http::metrics::operation_label(operation.as_deref()),
         "http",
@@ -446,8 +451,20 @@ async fn execute_inner(
     seen: &Seen,
 ) -> Response {
     let app = &state.app;
-    if let Some(name) = request.operation_name.as_deref() {
-        tracing::Span::current().record("operation", name);
+    if let Some(hash) = request
+        .extensions
+        .get("persistedQuery")
+        .and_then(|pq| match pq {
+            async_graphql::Value::Object(fields) => fields.get("sha256Hash"),
+            _ => None,
+        })
+        .and_then(|h| match h {
+            async_graphql::Value::String(h) => Some(h.as_str()),
+            _ => None,
+        })
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        tracing::Span::current().record("pq", hash);
     }
     if let Err(e) = limits::check_variables(&request.variables, &app.config.limits) {
         return limit_error(flavor, &e);

@@ -2,6 +2,7 @@
 //! (the serve loop and its drain are in `shutdown`).
 
 pub mod client;
+pub mod health;
 pub mod metrics;
 pub mod outbound;
 pub mod request_id;

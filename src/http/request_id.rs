@@ -19,37 +19,56 @@ pub const HEADER: &str = "x-request-id";
 /// Longest caller-given id kept; a longer one is replaced.
 const MAX_LEN: usize = 128;
 
+/// What the task serving a request knows of it: its id, and the SQL statements run for it.
+struct Scope {
+    id: String,
+    statements: std::sync::atomic::AtomicU32,
+}
+
 tokio::task_local! {
-    static CURRENT: String;
+    static CURRENT: std::sync::Arc<Scope>;
 }
 
 /// The id of the request being served on this task, if any.
 pub fn current() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(|scope| scope.id.clone()).ok()
+}
+
+/// Counts one SQL statement for the request being served on this task (if any): the ones its
+/// resolvers and loaders run, and a cache miss it loads for requests waiting on the same key.
+pub fn count_statement() {
+    let _ = CURRENT.try_with(|scope| scope.statements.fetch_add(1, Ordering::Relaxed));
 }
 
 /// Middleware: assigns the id, runs the request inside its span, logs one line when it ends and
 /// echoes the id.
 pub async fn assign(request: Request, next: Next) -> Response {
     let id = from_headers(request.headers()).unwrap_or_else(generate);
-    // `operation`, `cache` (hit / miss; absent when the response cache was not consulted) and
-    // `errors` (the codes) are filled in by the GraphQL handler.
+    // `operation`, `pq` (the persisted-query hash), `cache` (hit / miss; absent when the
+    // response cache was not consulted) and `errors` (the codes) are filled in by the GraphQL
+    // handler; `sql` (statements run for it) when it ends.
     let span = tracing::info_span!(
         "request",
         id = %id,
         method = %request.method(),
         path = %request.uri().path(),
         operation = tracing::field::Empty,
+        pq = tracing::field::Empty,
         cache = tracing::field::Empty,
         errors = tracing::field::Empty,
     );
     let started = Instant::now();
+    let scope = std::sync::Arc::new(Scope {
+        id: id.clone(),
+        statements: std::sync::atomic::AtomicU32::new(0),
+    });
     let mut response = CURRENT
-        .scope(id.clone(), next.run(request).instrument(span.clone()))
+        .scope(scope.clone(), next.run(request).instrument(span.clone()))
         .await;
     tracing::info!(
         parent: &span,
         status = response.status().as_u16(),
+        sql = scope.statements.load(Ordering::Relaxed),
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "served"
     );

@@ -86,6 +86,16 @@ struct Server {
     log: std::path::PathBuf,
 }
 
+/// `techpotli health --addr`'s exit code.
+fn health(addr: SocketAddr) -> Option<i32> {
+    Command::new(env!("CARGO_BIN_EXE_techpotli"))
+        .args(["health", "--addr", &addr.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .expect("run techpotli health")
+        .code()
+}
+
 fn sigterm(server: &Server) {
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -234,6 +244,24 @@ async fn sigterm_under_load_finishes_requests_in_flight_and_closes_websockets_cl
 async fn a_request_that_never_finishes_cannot_hold_the_exit_past_the_drain_timeout() {
     let app = TestApp::new().await;
     let (child, addr) = spawn_server(&app, 1).await;
+    // The container health check asks /readyz: ready now.
+    assert_eq!(health(addr), Some(0));
+    // A persisted query registered, then answered from the response cache; and a bad one.
+    let document = "query Regions { regions { name } }";
+    let hash = techpotli::graphql::apq::sha256_hex(document);
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let register = json!({ "query": document, "extensions": extensions }).to_string();
+    assert_eq!(raw(addr, &post(&register)).await.expect("register").0, 200);
+    let url = format!(
+        "/graphql?{}",
+        serde_urlencoded::to_string([("extensions", extensions.to_string())]).unwrap()
+    );
+    for _ in 0..2 {
+        let (status, text) = raw(addr, &get(&url)).await.expect("get");
+        assert_eq!(status, 200, "{text}");
+    }
+    let bad = json!({ "query": "{ regions { nope } }" }).to_string();
+    raw(addr, &post(&bad)).await.expect("bad query");
     // Headers and half a body, and then nothing.
     let whole = post(LISTING);
     let mut stuck = TcpStream::connect(addr).await.expect("connect");
@@ -247,6 +275,33 @@ async fn a_request_that_never_finishes_cannot_hold_the_exit_past_the_drain_timeo
     assert!(status.success(), "exit status {status}; log:\n{log}");
     assert!(log.contains("drain timeout"), "{log}");
     drop(stuck);
+    // And not once it has gone.
+    assert_eq!(health(addr), Some(1));
+    // One JSON line per request, with its id, operation, persisted-query hash, cache outcome,
+    // SQL statements and error codes.
+    let served: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["fields"]["message"] == "served")
+        .collect();
+    let hit = served
+        .iter()
+        .find(|l| l["span"]["pq"] == hash.as_str() && l["span"]["cache"] == "hit")
+        .unwrap_or_else(|| panic!("no cached request logged: {served:?}"));
+    assert_eq!(hit["fields"]["sql"], 0, "{hit}");
+    assert_eq!(hit["span"]["operation"], "Regions", "{hit}");
+    assert_eq!(hit["fields"]["status"], 200, "{hit}");
+    assert_eq!(hit["span"]["id"].as_str().map(str::len), Some(32), "{hit}");
+    let miss = served
+        .iter()
+        .find(|l| l["span"]["pq"] == hash.as_str() && l["span"]["cache"] == "miss")
+        .unwrap_or_else(|| panic!("no uncached request logged: {served:?}"));
+    assert!(miss["fields"]["sql"].as_u64() >= Some(1), "{miss}");
+    let error = served
+        .iter()
+        .find(|l| l["span"]["errors"] == "GRAPHQL_VALIDATION_FAILED")
+        .unwrap_or_else(|| panic!("no error logged: {served:?}"));
+    println!("cached: {hit}\nerror: {error}");
 }
 
 /// A draining instance reports itself not ready, so a load balancer stops sending it requests.
