@@ -47,4 +47,5 @@ pub mod seed;
 pub mod shipping;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 pub mod throttle;

@@ -8,29 +8,20 @@ use techpotli::{app, auth, db, graphql, http, jobs, seed, state};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,techpotli=info".into());
-    // Logs go to stderr, so a command's own output on stdout stays clean. `LOG_FORMAT=json`: one
-    // JSON object per line with the request span's fields; `pretty` (the default): text,
-    // coloured only on a terminal.
-    match std::env::var("LOG_FORMAT").as_deref() {
-        Ok("json") => tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(std::io::stderr)
-            .with_env_filter(filter)
-            .init(),
-        Ok("pretty") | Err(_) => tracing_subscriber::fmt()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .with_env_filter(filter)
-            .init(),
-        Ok(other) => {
-            eprintln!("LOG_FORMAT must be `json` or `pretty`, not `{other}`");
+    // Logs to stderr; traces over OTLP when an endpoint is configured (see `telemetry`).
+    let telemetry = match techpotli::telemetry::init() {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("{error:#}");
             std::process::exit(2);
         }
-    }
+    };
+    let result = run().await;
+    telemetry.shutdown().await;
+    result
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Health { addr } => {

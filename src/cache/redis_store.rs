@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use bb8_redis::RedisConnectionManager;
 use redis::aio::MultiplexedConnection;
@@ -140,19 +141,25 @@ impl RedisStore {
         }
         // Timed around the timeout, so commands that time out count as slow as they were.
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(self.timeout, async {
-            let (mut conn, broken) = self.connection().await?;
-            self.round_trips.fetch_add(1, Ordering::Relaxed);
-            let result = op(&mut conn).await;
-            // Anything but an error reply from the server (which has a code, e.g. WRONGTYPE)
-            // means the connection itself is suspect: drop it and dial a fresh one next time.
-            if let Err(e) = &result
-                && e.code().is_none()
-            {
-                broken.store(true, Ordering::Relaxed);
+        // A trace span per round trip (only built when traces are exported).
+        let span = tracing::debug_span!("redis", otel.name = "redis", otel.kind = "client");
+        let result = tokio::time::timeout(
+            self.timeout,
+            async {
+                let (mut conn, broken) = self.connection().await?;
+                self.round_trips.fetch_add(1, Ordering::Relaxed);
+                let result = op(&mut conn).await;
+                // Anything but an error reply from the server (which has a code, e.g. WRONGTYPE)
+                // means the connection itself is suspect: drop it and dial a fresh one next time.
+                if let Err(e) = &result
+                    && e.code().is_none()
+                {
+                    broken.store(true, Ordering::Relaxed);
+                }
+                result.map_err(CacheError::from)
             }
-            result.map_err(CacheError::from)
-        })
+            .instrument(span),
+        )
         .await
         .unwrap_or(Err(CacheError::Timeout));
         metrics::histogram!("techpotli_redis_command_duration_seconds")

@@ -57,17 +57,37 @@ impl StatementCounter {
 
 /// Counts every statement and records its latency (from send to the last row). A statement whose
 /// future was dropped before it finished records nothing (the next one overwrites its start).
-struct CountStatements(StatementCounter, Option<std::time::Instant>);
+struct CountStatements(StatementCounter, Option<std::time::Instant>, tracing::Span);
+
+/// A statement's SQL without the `-- binds: [...]` diesel's debug form appends.
+fn sql_text(query: &dyn diesel::connection::DebugQuery) -> String {
+    let text = query.to_string();
+    match text.find(" -- binds: ") {
+        Some(end) => text[..end].to_owned(),
+        None => text,
+    }
+}
 
 impl Instrumentation for CountStatements {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
-            InstrumentationEvent::StartQuery { .. } => {
+            InstrumentationEvent::StartQuery { query, .. } => {
                 self.0.0.fetch_add(1, Ordering::Relaxed);
                 crate::http::request_id::count_statement();
                 self.1 = Some(std::time::Instant::now());
+                // A trace span per statement (only built when traces are exported): the SQL
+                // text without its bind values, which may hold customer data.
+                self.2 = tracing::debug_span!(
+                    "sql",
+                    otel.name = "sql",
+                    otel.kind = "client",
+                    db.system = "postgresql",
+                    db.statement = %sql_text(query),
+                );
             }
             InstrumentationEvent::FinishQuery { .. } => {
+                // Closing the span ends it.
+                self.2 = tracing::Span::none();
                 if let Some(started) = self.1.take() {
                     metrics::histogram!("techpotli_sql_statement_duration_seconds")
                         .record(started.elapsed().as_secs_f64());
@@ -137,7 +157,7 @@ pub fn connect(url: &str, options: &PoolOptions, counter: StatementCounter) -> D
         let url = url.to_owned();
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            conn.set_instrumentation(CountStatements(counter, None));
+            conn.set_instrumentation(CountStatements(counter, None, tracing::Span::none()));
             Ok(conn)
         }
         .boxed()

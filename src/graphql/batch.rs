@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
+use tracing::Instrument as _;
 
 use async_graphql::dataloader::Loader;
 
@@ -257,7 +258,15 @@ where
         let Some((keys, slot)) = lock(&this.state).pending.take() else {
             return;
         };
-        tokio::spawn(async move {
+        // One span per batch (a child of the request's, exported as a trace when tracing is on),
+        // and the request's SQL count follows the batch onto its task.
+        let loader = std::any::type_name::<L>();
+        let span = tracing::debug_span!(
+            "loader",
+            otel.name = loader.rsplit("::").next().unwrap_or(loader),
+            keys = keys.len()
+        );
+        let batch = async move {
             let keys: Vec<K> = keys.into_iter().collect();
             let result = this.loader.load(&keys).await.map(Arc::new);
             if let Ok(values) = &result {
@@ -268,6 +277,7 @@ where
                 }
             }
             slot.complete(result);
-        });
+        };
+        tokio::spawn(crate::http::request_id::propagate(batch).instrument(span));
     }
 }

@@ -418,7 +418,7 @@ async fn execute(
     if let Some(name) = operation.as_deref() {
         // The document's own name (as the metrics label), at most 64 characters in the log.
         let end = name.char_indices().nth(64).map_or(name.len(), |(i, _)| i);
-        tracing::Span::current().record("operation", &name[..end]);
+        crate::telemetry::name_span(&tracing::Span::current(), &name[..end]);
     }
     crate::http::metrics::record_operation(
         &crate::http::metrics::operation_label(operation.as_deref()),

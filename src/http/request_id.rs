@@ -34,6 +34,20 @@ pub fn current() -> Option<String> {
     CURRENT.try_with(|scope| scope.id.clone()).ok()
 }
 
+/// Runs `future` (a task spawned for the request on this task, e.g. a loader batch) inside the
+/// same request: its SQL statements count for it, and it is logged with its id.
+pub fn propagate<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let scope = CURRENT.try_with(std::sync::Arc::clone).ok();
+    async move {
+        match scope {
+            Some(scope) => CURRENT.scope(scope, future).await,
+            None => future.await,
+        }
+    }
+}
+
 /// Counts one SQL statement for the request being served on this task (if any): the ones its
 /// resolvers and loaders run, and a cache miss it loads for requests waiting on the same key.
 pub fn count_statement() {
@@ -54,9 +68,12 @@ pub async fn assign(request: Request, next: Next) -> Response {
         path = %request.uri().path(),
         operation = tracing::field::Empty,
         pq = tracing::field::Empty,
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
         cache = tracing::field::Empty,
         errors = tracing::field::Empty,
     );
+    crate::telemetry::join_caller_trace(&span, request.headers());
     let started = Instant::now();
     let scope = std::sync::Arc::new(Scope {
         id: id.clone(),

@@ -26,3 +26,4 @@ mod schema;
 mod shutdown;
 mod subscriptions;
 mod support;
+mod traces;

@@ -15,8 +15,12 @@ use crate::subscriptions::Client;
 use crate::support::TestApp;
 
 /// `techpotli serve` on a free loopback port against the test app's database (no Redis: the
-/// in-process cache), ready.
-async fn spawn_server(app: &TestApp, drain_secs: u32) -> (Server, SocketAddr) {
+/// in-process cache, unless `env` says otherwise), ready.
+pub(crate) async fn spawn_server(
+    app: &TestApp,
+    drain_secs: u32,
+    env: &[(&str, &str)],
+) -> (Server, SocketAddr) {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
@@ -32,6 +36,7 @@ async fn spawn_server(app: &TestApp, drain_secs: u32) -> (Server, SocketAddr) {
         .env("RUST_LOG", "info")
         .env("LOG_FORMAT", "json")
         .env_remove("REDIS_URL")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::from(file))
         .spawn()
@@ -48,11 +53,11 @@ async fn spawn_server(app: &TestApp, drain_secs: u32) -> (Server, SocketAddr) {
     panic!("the server did not become ready");
 }
 
-fn get(path: &str) -> Vec<u8> {
+pub(crate) fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").into_bytes()
 }
 
-fn post(body: &str) -> Vec<u8> {
+pub(crate) fn post(body: &str) -> Vec<u8> {
     format!(
         "POST /graphql HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -62,13 +67,13 @@ fn post(body: &str) -> Vec<u8> {
 }
 
 /// Sends one whole request on a new connection; `(status, whole response)`.
-async fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String)> {
+pub(crate) async fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.write_all(request).await?;
     read_response(&mut stream).await
 }
 
-async fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, String)> {
+pub(crate) async fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, String)> {
     let mut out = Vec::new();
     stream.read_to_end(&mut out).await?;
     let text = String::from_utf8_lossy(&out).into_owned();
@@ -81,7 +86,7 @@ async fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, String)>
 }
 
 /// The spawned server and its log file.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     log: std::path::PathBuf,
 }
@@ -96,7 +101,7 @@ fn health(addr: SocketAddr) -> Option<i32> {
         .code()
 }
 
-fn sigterm(server: &Server) {
+pub(crate) fn sigterm(server: &Server) {
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
@@ -105,7 +110,10 @@ fn sigterm(server: &Server) {
 }
 
 /// Waits (bounded) for the process to exit; its exit status and its log.
-async fn exit_of(mut server: Server, within: Duration) -> (std::process::ExitStatus, String) {
+pub(crate) async fn exit_of(
+    mut server: Server,
+    within: Duration,
+) -> (std::process::ExitStatus, String) {
     let until = std::time::Instant::now() + within;
     loop {
         if let Some(status) = server.child.try_wait().expect("try_wait") {
@@ -128,7 +136,7 @@ const LISTING: &str =
 async fn sigterm_under_load_finishes_requests_in_flight_and_closes_websockets_cleanly() {
     let app = TestApp::new().await;
     crate::support::staff_token(&app, techpotli::auth::Role::Owner).await;
-    let (child, addr) = spawn_server(&app, 20).await;
+    let (child, addr) = spawn_server(&app, 20, &[]).await;
 
     // A staff WebSocket with a live subscription.
     let login = r#"{"query":"mutation { adminLogin(email: \"owner@techpotli.test\", password: \"correct-horse-battery\") { token } }"}"#;
@@ -243,7 +251,7 @@ async fn sigterm_under_load_finishes_requests_in_flight_and_closes_websockets_cl
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_that_never_finishes_cannot_hold_the_exit_past_the_drain_timeout() {
     let app = TestApp::new().await;
-    let (child, addr) = spawn_server(&app, 1).await;
+    let (child, addr) = spawn_server(&app, 1, &[]).await;
     // The container health check asks /readyz: ready now.
     assert_eq!(health(addr), Some(0));
     // A persisted query registered, then answered from the response cache; and a bad one.
