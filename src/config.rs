@@ -69,6 +69,8 @@ pub struct Config {
     pub ws_max_subscriptions: usize,
     /// How long a SIGTERM drain may take before the process exits anyway.
     pub shutdown_timeout: Duration,
+    /// How long a SIGTERM'd instance keeps serving while `/readyz` reports it not ready.
+    pub shutdown_delay: Duration,
     /// Password hashes computed at once (sign-ins beyond wait briefly, then are refused).
     pub password_concurrency: usize,
     /// Schema introspection (`__schema`, `__type`) and field suggestions in errors.
@@ -526,6 +528,7 @@ impl Config {
             upload_deadline: Duration::from_secs(num(&get, "UPLOAD_DEADLINE_SECS", 60)? as u64),
             ws_max_subscriptions: num(&get, "WS_MAX_SUBSCRIPTIONS", 50)?,
             shutdown_timeout: Duration::from_secs(num::<u64>(&get, "SHUTDOWN_TIMEOUT_SECS", 25)?),
+            shutdown_delay: Duration::from_secs(num::<u64>(&get, "SHUTDOWN_DELAY_SECS", 0)?),
             password_concurrency: num(
                 &get,
                 "PASSWORD_HASH_CONCURRENCY",

@@ -190,9 +190,13 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {addr}"))?;
             tracing::info!("listening on http://{addr} (GraphiQL at http://{addr}/graphiql)");
-            let (shutdown, timeout) = (app.shutdown.clone(), app.config.shutdown_timeout);
-            http::shutdown::serve(listener, app::build_router(app), shutdown.clone(), timeout)
-                .await?;
+            let (shutdown, delay, timeout) = (
+                app.shutdown.clone(),
+                app.config.shutdown_delay,
+                app.config.shutdown_timeout,
+            );
+            let router = app::build_router(app);
+            http::shutdown::serve(listener, router, shutdown.clone(), delay, timeout).await?;
             if let Some(worker) = worker
                 && tokio::time::timeout_at(shutdown.deadline(timeout), worker)
                     .await

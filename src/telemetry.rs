@@ -21,6 +21,8 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Bound on one export request (head and body each).
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bound on the flush at exit (after the drain, before the orchestrator's SIGKILL).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What `init` set up; [`Telemetry::shutdown`] flushes the spans still queued.
 pub struct Telemetry {
@@ -118,7 +120,7 @@ impl Telemetry {
     pub async fn shutdown(self) {
         if let Some(provider) = self.provider {
             let flushed =
-                tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(EXPORT_TIMEOUT))
+                tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(FLUSH_TIMEOUT))
                     .await;
             if let Ok(Err(error)) = flushed {
                 eprintln!("trace export at shutdown: {error}");
@@ -138,6 +140,25 @@ pub fn join_caller_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) 
         propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
     });
     let _ = span.set_parent(parent);
+}
+
+/// A span for work done for the current request (a SQL statement, a Redis call), attached to the
+/// request's trace but not held by it: `make` builds it with `parent: None`, so a statement whose
+/// future is dropped before it finishes (its span then lives on in the connection until the next
+/// statement) cannot keep the request's span open. Background work outside any request (the job
+/// worker's polls) gets no span, so it does not send a one-span trace every second.
+pub fn child_span(make: impl FnOnce() -> tracing::Span) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if !exporting() {
+        return tracing::Span::none();
+    }
+    let current = tracing::Span::current();
+    if current.is_none() {
+        return tracing::Span::none();
+    }
+    let span = make();
+    let _ = span.set_parent(current.context());
+    span
 }
 
 /// Names the request's span (`span`) by its GraphQL operation, in the log and in the trace.

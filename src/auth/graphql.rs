@@ -64,8 +64,9 @@ impl AuthQuery {
         let Viewer::Admin { id, role } = request_context(ctx)?.viewer else {
             return Err(AppError::Unauthenticated("sign in as staff".into()).into());
         };
-        let conn = &mut *db(ctx).await?;
-        let user = AdminUser::find(conn, id).await.map_err(AppError::from)?;
+        let user = app(ctx)?
+            .read(move |conn| Box::pin(async move { Ok(AdminUser::find(conn, id).await?) }))
+            .await?;
         let user =
             user.ok_or_else(|| AppError::Unauthenticated("account no longer exists".into()))?;
         Ok(Admin {

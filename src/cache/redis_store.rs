@@ -142,7 +142,9 @@ impl RedisStore {
         // Timed around the timeout, so commands that time out count as slow as they were.
         let started = std::time::Instant::now();
         // A trace span per round trip (only built when traces are exported).
-        let span = tracing::debug_span!("redis", otel.name = "redis", otel.kind = "client");
+        let span = crate::telemetry::child_span(
+            || tracing::debug_span!(parent: None, "redis", otel.name = "redis", otel.kind = "client"),
+        );
         let result = tokio::time::timeout(
             self.timeout,
             async {

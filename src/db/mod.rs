@@ -75,15 +75,18 @@ impl Instrumentation for CountStatements {
                 self.0.0.fetch_add(1, Ordering::Relaxed);
                 crate::http::request_id::count_statement();
                 self.1 = Some(std::time::Instant::now());
-                // A trace span per statement (only built when traces are exported): the SQL
-                // text without its bind values, which may hold customer data.
-                self.2 = tracing::debug_span!(
-                    "sql",
-                    otel.name = "sql",
-                    otel.kind = "client",
-                    db.system = "postgresql",
-                    db.statement = %sql_text(query),
-                );
+                // A trace span per statement of a request (only built when traces are
+                // exported): the SQL text without its bind values, which may hold customer data.
+                self.2 = crate::telemetry::child_span(|| {
+                    tracing::debug_span!(
+                        parent: None,
+                        "sql",
+                        otel.name = "sql",
+                        otel.kind = "client",
+                        db.system = "postgresql",
+                        db.statement = %sql_text(query),
+                    )
+                });
             }
             InstrumentationEvent::FinishQuery { .. } => {
                 // Closing the span ends it.

@@ -289,18 +289,23 @@ async fn registered(app: &App, hash: &str) -> Result<Option<String>, ApqError> {
     if hash.len() != 64 {
         return Ok(None);
     }
-    let unavailable = |e: &dyn std::fmt::Display| {
+    let hash = hash.to_owned();
+    app.read(move |conn| {
+        let hash = hash.clone();
+        Box::pin(async move {
+            Ok(registered_operations::table
+                .find(hash)
+                .select(registered_operations::document)
+                .first::<String>(conn)
+                .await
+                .optional()?)
+        })
+    })
+    .await
+    .map_err(|e| {
         tracing::warn!(error = %e, "the persisted-query allow-list cannot be read");
         ApqError::Unavailable
-    };
-    let mut conn = app.db.get().await.map_err(|e| unavailable(&e))?;
-    registered_operations::table
-        .find(hash)
-        .select(registered_operations::document)
-        .first::<String>(&mut *conn)
-        .await
-        .optional()
-        .map_err(|e| unavailable(&e))
+    })
 }
 
 /// Registers every operation of a manifest in one transaction (re-registering one is harmless),

@@ -202,23 +202,22 @@ async fn serve(
         ping.tick().await;
         let mut recheck = tokio::time::interval(crate::auth::sessions::RECHECK_EVERY);
         recheck.tick().await;
-        loop {
+        // Why the server closes the socket, when it does (sent once, after the loop).
+        let close: Option<(u16, &'static str)> = loop {
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(message) => {
                         observe(&seen, &message);
                         let closing = matches!(message, Message::Close(_));
                         if sink.send(message).await.is_err() || closing {
-                            break;
+                            break None;
                         }
                     }
-                    None => break,
+                    None => break None,
                 },
                 _ = recheck.tick() => {
                     if !matches!(app.sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
-                        let frame = CloseFrame { code: 4401, reason: "token revoked".into() };
-                        let _ = sink.send(Message::Close(Some(frame))).await;
-                        break;
+                        break Some((4401, "token revoked"));
                     }
                 }
                 event = account_changes.recv() => {
@@ -231,28 +230,29 @@ async fn serve(
                     if changed {
                         app.sessions.forget(crate::auth::sessions::Principal::Staff(admin_id));
                         if !matches!(app.sessions.viewer(&app.db, &claims).await, Viewer::Admin { .. }) {
-                            let frame = CloseFrame { code: 4401, reason: "token revoked".into() };
-                            let _ = sink.send(Message::Close(Some(frame))).await;
-                            break;
+                            break Some((4401, "token revoked"));
                         }
                     }
                 }
                 _ = ping.tick() => {
                     if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                        break;
+                        break None;
                     }
                 }
                 () = &mut draining => {
-                    let frame = CloseFrame { code: GOING_AWAY, reason: SHUTTING_DOWN.into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
+                    break Some((GOING_AWAY, SHUTTING_DOWN));
                 }
                 () = &mut expiry => {
-                    let frame = CloseFrame { code: 4401, reason: "token expired".into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
+                    break Some((4401, "token expired"));
                 }
             }
+        };
+        if let Some((code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
         }
     });
     let max_operations = state.app.config.ws_max_subscriptions;
@@ -299,6 +299,13 @@ async fn serve(
         () = connection => {}
         () = cut_off => tracing::debug!("a WebSocket did not answer the close frame in time"),
     }
-    // The output channel is gone with the connection: the writer flushes what is left and ends.
-    let _ = writer.await;
+    // The output channel is gone with the connection: the writer flushes what is left and ends,
+    // within the grace (a client that stopped reading cannot keep it, or the drain, waiting).
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }

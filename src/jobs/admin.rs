@@ -74,9 +74,10 @@ impl JobsAdminQuery {
     ) -> Result<Connection<String, AdminJob>> {
         let page = PageRequest::new(first, after, None, None)?;
         let after: Option<(DateTime<Utc>, i64)> = page.after_key()?;
-        let rows = model::dead(&mut *db(ctx).await?, after, page.limit as i64 + 1)
-            .await
-            .map_err(AppError::from)?;
+        let limit = page.limit as i64 + 1;
+        let rows = app(ctx)?
+            .read(move |conn| Box::pin(async move { Ok(model::dead(conn, after, limit).await?) }))
+            .await?;
         Ok(page.connection(rows, |j| (j.updated_at, j.id), AdminJob::from))
     }
 }

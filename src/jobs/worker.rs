@@ -101,7 +101,16 @@ impl Worker {
                 last_prune = Some(tokio::time::Instant::now());
                 self.prune().await;
             }
-            let claimed = self.claim_and_spawn().await;
+            // A free slot first, or the stop: a worker whose slots are all busy when the stop
+            // comes claims nothing more.
+            let first = tokio::select! {
+                permit = self.slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut stop => break,
+            };
+            let claimed = self.claim_and_spawn(first).await;
             // A full batch: more may be due; otherwise wait for a nudge, the poll or the stop.
             if claimed == 0 {
                 let wake = self.app.jobs_wake.notified();
@@ -128,7 +137,10 @@ impl Worker {
         self.prune().await;
         let mut ran = 0;
         loop {
-            let claimed = self.claim_and_spawn().await;
+            let Ok(first) = self.slots.clone().acquire_owned().await else {
+                return ran;
+            };
+            let claimed = self.claim_and_spawn(first).await;
             ran += claimed;
             // Wait for the jobs in hand before looking again.
             let all = self
@@ -142,13 +154,10 @@ impl Worker {
         }
     }
 
-    /// Claims as many due jobs as there are free slots and runs each on its own task; returns how
-    /// many were claimed (0 when none was due or the database is unreachable).
-    async fn claim_and_spawn(&self) -> usize {
-        // Wait for at least one free slot, then take every free one.
-        let Ok(first) = self.slots.clone().acquire_owned().await else {
-            return 0;
-        };
+    /// Claims as many due jobs as there are free slots (`first` and every other free one) and runs
+    /// each on its own task; returns how many were claimed (0 when none was due or the database
+    /// is unreachable).
+    async fn claim_and_spawn(&self, first: tokio::sync::OwnedSemaphorePermit) -> usize {
         let mut permits = vec![first];
         while let Ok(p) = self.slots.clone().try_acquire_owned() {
             permits.push(p);

@@ -532,5 +532,8 @@ pub async fn translations_of(
     kind: EntityKind,
     id: i64,
 ) -> AppResult<Vec<TranslationRow>> {
-    Ok(TranslationRow::of_entity(&mut *app.db.get().await?, kind.sql(), id).await?)
+    app.read(move |conn| {
+        Box::pin(async move { Ok(TranslationRow::of_entity(conn, kind.sql(), id).await?) })
+    })
+    .await
 }

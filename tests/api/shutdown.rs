@@ -101,6 +101,16 @@ fn health(addr: SocketAddr) -> Option<i32> {
         .code()
 }
 
+/// A server a failed assertion left running is killed with its test.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub(crate) fn sigterm(server: &Server) {
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -328,4 +338,34 @@ async fn a_draining_instance_is_not_ready() {
     assert_eq!(draining.status, 503);
     assert_eq!(draining.json()["draining"], true);
     assert_eq!(draining.json()["database"], "ok");
+}
+
+/// With `SHUTDOWN_DELAY_SECS`, a SIGTERM'd instance reports itself not ready but still serves
+/// for that long (the load balancer's time to notice), then drains and exits.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_reports_not_ready_while_still_serving_for_the_delay() {
+    let app = TestApp::new().await;
+    let (server, addr) = spawn_server(&app, 5, &[("SHUTDOWN_DELAY_SECS", "2")]).await;
+    sigterm(&server);
+    // Not ready at once (bounded wait for the signal to land)...
+    let mut draining = None;
+    for _ in 0..50 {
+        let (status, text) = raw(addr, &get("/readyz")).await.expect("still accepting");
+        if status == 503 {
+            draining = Some(text);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let draining = draining.expect("/readyz turned 503");
+    assert!(draining.contains("\"draining\":true"), "{draining}");
+    // ...and still serving.
+    let (status, text) = raw(addr, &post(LISTING))
+        .await
+        .expect("served while draining");
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"edges\""), "{text}");
+    let (status, log) = exit_of(server, Duration::from_secs(20)).await;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("\"drained\""), "{log}");
 }

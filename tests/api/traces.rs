@@ -64,13 +64,14 @@ async fn a_request_is_one_trace_with_loader_sql_and_redis_spans_joined_to_the_ca
     let (collector_addr, spans) = collector().await;
     let endpoint = format!("http://{collector_addr}");
     let prefix = format!("techpotli:traces:{}:", std::process::id());
+    let redis = crate::support::redis_url();
     let (server, addr) = spawn_server(
         &app,
         5,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("REDIS_URL", redis.as_str()),
             ("CACHE_PREFIX", prefix.as_str()),
         ],
     )
