@@ -141,9 +141,11 @@ pub async fn serve(
     };
     tokio::pin!(signal);
     let mut http = hyper::server::conn::http1::Builder::new();
-    // A client must send its request head within 30 s (slowloris), keep-alive included.
+    // A request head must arrive within 75 s of the connection being ready for it: bounds a
+    // slowloris and closes keep-alive connections idle that long. Longer than the usual load
+    // balancer idle timeouts (60 s), so a balancer never reuses a connection this side just closed.
     http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(Duration::from_secs(75));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
