@@ -92,6 +92,15 @@ impl Shutdown {
     }
 }
 
+/// Whether `done` finished before `deadline`; if not, says what was left open.
+async fn within(deadline: Instant, done: impl Future<Output = ()>, left: &str) -> bool {
+    let finished = tokio::time::timeout_at(deadline, done).await.is_ok();
+    if !finished {
+        tracing::warn!("drain timeout: exiting with {left}");
+    }
+    finished
+}
+
 /// Counts one open WebSocket or connection while it lives (see [`Shutdown::socket`]).
 pub struct OpenGuard(watch::Sender<usize>);
 
@@ -192,26 +201,17 @@ pub async fn serve(
     // New connections are refused from here on.
     drop(listener);
     let deadline = shutdown.deadline(timeout);
-    if tokio::time::timeout_at(deadline, shutdown.connections_closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?timeout,
-            "drain timeout: exiting with requests still in flight"
-        );
-        return Ok(());
-    }
     // Upgraded connections (WebSockets) are not hyper's any more: they were told to close when
-    // the drain began; wait for them to finish their closing handshake.
-    if tokio::time::timeout_at(deadline, shutdown.sockets_closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?timeout,
-            "drain timeout: exiting with WebSockets still open"
-        );
+    // the drain began; they finish their closing handshake meanwhile.
+    let drained = within(
+        deadline,
+        shutdown.connections_closed(),
+        "requests still in flight",
+    )
+    .await
+        && within(deadline, shutdown.sockets_closed(), "WebSockets still open").await;
+    if !drained {
+        return Ok(());
     }
     tracing::info!("drained");
     Ok(())

@@ -340,13 +340,7 @@ async fn redis_that_returns_is_used_again() {
         &[("REDIS_URL", &redis), ("CACHE_TIMEOUT_MS", "50")],
     );
     app.data(HOME, json!({})).await;
-    let hits = || {
-        app.app
-            .cache
-            .metrics
-            .hits
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let hits = || crate::support::cache_hits(&app);
     own.stop();
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.data(HOME, json!({})).await; // served from PostgreSQL

@@ -284,13 +284,7 @@ async fn redis_stopped_and_restarted_under_reads_fails_nothing() {
             (reads, errors)
         }));
     }
-    let hits = || {
-        app.app
-            .cache
-            .metrics
-            .hits
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let hits = || crate::support::cache_hits(&app);
     let product = crate::support::gid("Product", 5);
     let rename = |title: &'static str| {
         let (app, staff, product) = (app.clone(), staff.clone(), product.clone());

@@ -526,6 +526,15 @@ pub async fn invalidate_product(app: &TestApp, id: i64, handle: &str) {
         .await;
 }
 
+/// Cache hits the app has counted so far.
+pub fn cache_hits(app: &TestApp) -> u64 {
+    app.app
+        .cache
+        .metrics
+        .hits
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The global ID the API gives a row.
 pub fn gid(type_name: &str, id: i64) -> String {
     techpotli::graphql::ids::to_global(type_name, id).0
