@@ -157,6 +157,27 @@ pub fn families_label(families: &[Family]) -> String {
         .join(",")
 }
 
+/// Counts one outcome of a cache read (`metric` is `techpotli_cache_reads_total` or
+/// `techpotli_response_cache_total`) for the family set it reads, through a handle cached on the
+/// worker thread (no label string built per request).
+pub fn count_families(metric: &'static str, outcome: &'static str, families: &[Family]) {
+    type Handles = std::collections::HashMap<(&'static str, &'static str, u64), metrics::Counter>;
+    thread_local! {
+        static HANDLES: std::cell::RefCell<Handles> = std::cell::RefCell::default();
+    }
+    let set = families
+        .iter()
+        .fold(0u64, |set, f| set | 1 << (*f as u32 % 64));
+    HANDLES.with_borrow_mut(|handles| {
+        handles
+            .entry((metric, outcome, set))
+            .or_insert_with(|| {
+                metrics::counter!(metric, "outcome" => outcome, "families" => families_label(families))
+            })
+            .increment(1);
+    });
+}
+
 /// The version counter key of an entity (without prefix).
 pub fn entity_version_key(entity: &str) -> String {
     format!("v:e:{entity}")

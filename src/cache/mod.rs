@@ -479,12 +479,7 @@ impl Cache {
         F: Future<Output = AppResult<T>> + Send + 'static,
     {
         let outcome = |outcome: &'static str| {
-            metrics::counter!(
-                "techpotli_cache_reads_total",
-                "outcome" => outcome,
-                "families" => keys::families_label(&key.families),
-            )
-            .increment(1);
+            keys::count_families("techpotli_cache_reads_total", outcome, &key.families);
         };
         let Some(full_key) = self.versioned_key(key).await else {
             // Cache unreachable: load without storing, but still once per burst of callers.

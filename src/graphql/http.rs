@@ -421,7 +421,7 @@ async fn execute(
         crate::telemetry::name_span(&tracing::Span::current(), &name[..end]);
     }
     crate::http::metrics::record_operation(
-        &crate::http::metrics::operation_label(operation.as_deref()),
+        operation.as_deref(),
         "http",
         cache,
         response.status().as_u16(),
@@ -904,12 +904,7 @@ async fn cached_execute(
 }
 
 fn response_cache_counter(outcome: &'static str, families: &[crate::cache::Family]) {
-    metrics::counter!(
-        "techpotli_response_cache_total",
-        "outcome" => outcome,
-        "families" => keys::families_label(families),
-    )
-    .increment(1);
+    keys::count_families("techpotli_response_cache_total", outcome, families);
 }
 
 /// Adds caching headers and answers `304` when the client already holds this version.

@@ -232,7 +232,7 @@ impl Extension for OperationIds {
         let mut response = next.run(ctx, operation_name).instrument(span.clone()).await;
         request_id::tag_server_errors(&mut response.errors, &id);
         crate::http::metrics::record_operation(
-            &crate::http::metrics::operation_label(operation_name),
+            operation_name,
             "ws",
             "bypass",
             200,

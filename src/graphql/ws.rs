@@ -45,7 +45,12 @@ pub async fn graphql_ws(
         .max_message_size(max)
         .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, protocol, socket, client))
+        // Counted from here, not once upgraded: a drain that begins between the two still waits
+        // for this socket (and closes it with 1001).
+        .on_upgrade({
+            let counted = state.app.shutdown.socket();
+            move |socket| serve(state, protocol, socket, client, counted)
+        })
 }
 
 /// The ids of the operations a connection has running.
@@ -152,10 +157,11 @@ async fn serve(
     protocol: GraphQLProtocol,
     mut socket: WebSocket,
     client: String,
+    counted: crate::http::shutdown::OpenGuard,
 ) {
     let _open = OpenSocket::new();
     // Draining (SIGTERM) waits for this socket to close, and closes it (1001, "going away").
-    let _counted = state.app.shutdown.socket();
+    let _counted = counted;
     let mut draining = Box::pin(state.app.shutdown.begun());
     // 1. The first message must be `connection_init`, in time.
     let first = tokio::select! {
@@ -295,13 +301,22 @@ async fn serve(
             tokio::time::sleep(CLOSE_GRACE).await;
         }
     };
+    let mut writer = writer;
+    let mut connection = std::pin::pin!(connection);
     tokio::select! {
-        () = connection => {}
+        () = connection.as_mut() => {}
         () = cut_off => tracing::debug!("a WebSocket did not answer the close frame in time"),
+        // The writer closed the socket (token revoked or expired): a client that ignores the
+        // close frame is cut off after the same grace.
+        _ = &mut writer => {
+            if tokio::time::timeout(CLOSE_GRACE, connection).await.is_err() {
+                tracing::debug!("a WebSocket did not answer the close frame in time");
+            }
+            return;
+        }
     }
     // The output channel is gone with the connection: the writer flushes what is left and ends,
     // within the grace (a client that stopped reading cannot keep it, or the drain, waiting).
-    let mut writer = writer;
     if tokio::time::timeout(CLOSE_GRACE, &mut writer)
         .await
         .is_err()

@@ -4,12 +4,13 @@
 //! and SQL latency, pool use and waits, WebSocket connections and subscriptions, event-bus lag,
 //! the job queue and CDN purges.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use metrics::{counter, gauge};
+use metrics::{Counter, Histogram, counter, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
@@ -82,24 +83,70 @@ pub fn operation_label(name: Option<&str>) -> String {
     }
 }
 
-/// Records one GraphQL operation: its latency by operation, transport and cache outcome, its
-/// HTTP status, and each error code it carried.
+/// The per-request series' handles, cached on each worker thread: recording a request then
+/// costs a hash lookup by operation name, not label strings allocated and the series looked up
+/// in the registry for every sample (that cost S1 about 7.5 %, `bench/RESULTS.md`). At most
+/// [`MAX_OPERATIONS`] + 2 operations per thread (names that are not labels share `other`).
+#[derive(Default)]
+struct Handles {
+    /// Latency by operation, then by transport (`http`, `ws`) × cache (`hit`, `miss`, `bypass`).
+    operations: HashMap<String, [Option<Histogram>; 6]>,
+    /// Responses by status and transport.
+    responses: HashMap<(u16, &'static str), Counter>,
+}
+
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
+}
+
+/// Records one GraphQL operation: its latency by operation (`name`, labelled as
+/// [`operation_label`] says), transport and cache outcome, and its HTTP status.
 pub fn record_operation(
-    operation: &str,
+    name: Option<&str>,
     transport: &'static str,
     cache: &'static str,
     status: u16,
     elapsed: Duration,
 ) {
-    metrics::histogram!(
-        "techpotli_graphql_request_duration_seconds",
-        "operation" => operation.to_owned(),
-        "transport" => transport,
-        "cache" => cache,
-    )
-    .record(elapsed.as_secs_f64());
-    counter!("techpotli_graphql_responses_total", "status" => status.to_string(), "transport" => transport)
-        .increment(1);
+    let slot = match transport {
+        "ws" => 3,
+        _ => 0,
+    } + match cache {
+        "hit" => 0,
+        "miss" => 1,
+        _ => 2,
+    };
+    HANDLES.with_borrow_mut(|handles| {
+        let lookup = name.unwrap_or("anonymous");
+        let key = if handles.operations.contains_key(lookup) {
+            std::borrow::Cow::Borrowed(lookup)
+        } else {
+            // Not seen on this thread: the label decides the key, so names that are not labels
+            // (and would grow the map) all share `other`.
+            let label = operation_label(name);
+            handles.operations.entry(label.clone()).or_default();
+            std::borrow::Cow::Owned(label)
+        };
+        let Some(series) = handles.operations.get_mut(key.as_ref()) else {
+            return;
+        };
+        let histogram = series[slot].get_or_insert_with(|| {
+            metrics::histogram!(
+                "techpotli_graphql_request_duration_seconds",
+                "operation" => key.clone().into_owned(),
+                "transport" => transport,
+                "cache" => cache,
+            )
+        });
+        histogram.record(elapsed.as_secs_f64());
+        handles
+            .responses
+            .entry((status, transport))
+            .or_insert_with(|| {
+                counter!("techpotli_graphql_responses_total", "status" => status.to_string(), "transport" => transport)
+            })
+            .increment(1);
+    });
 }
 
 /// Counts one GraphQL error by its `extensions.code`.

@@ -20,7 +20,7 @@ pub struct Shutdown(Arc<Inner>);
 
 struct Inner {
     /// Set first on a signal: `/readyz` answers 503 (the instance still serves).
-    draining: watch::Sender<bool>,
+    draining: std::sync::atomic::AtomicBool,
     /// Then: the listener closes and everything open is told to finish.
     begun: watch::Sender<bool>,
     at: OnceLock<Instant>,
@@ -31,7 +31,7 @@ struct Inner {
 impl Default for Shutdown {
     fn default() -> Self {
         Self(Arc::new(Inner {
-            draining: watch::Sender::new(false),
+            draining: std::sync::atomic::AtomicBool::new(false),
             begun: watch::Sender::new(false),
             at: OnceLock::new(),
             sockets: watch::Sender::new(0),
@@ -43,7 +43,9 @@ impl Default for Shutdown {
 impl Shutdown {
     /// Starts draining (idempotent).
     pub fn begin(&self) {
-        self.0.draining.send_replace(true);
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.0.at.get_or_init(Instant::now);
         if !self.0.begun.send_replace(true) {
             tracing::info!("shutting down: draining requests and WebSockets");
@@ -52,7 +54,7 @@ impl Shutdown {
 
     /// Whether the instance is draining (not ready).
     pub fn is_draining(&self) -> bool {
-        *self.0.draining.borrow()
+        self.0.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Resolves once draining has begun.
@@ -137,7 +139,7 @@ pub async fn serve(
                 () = super::shutdown_signal() => {
                     // Not ready first, still serving, so a load balancer moves traffic away
                     // before the listener closes.
-                    shutdown.0.draining.send_replace(true);
+                    shutdown.0.draining.store(true, std::sync::atomic::Ordering::Relaxed);
                     if !delay.is_zero() {
                         tracing::info!(?delay, "draining: not ready, still serving");
                         tokio::time::sleep(delay).await;
@@ -159,23 +161,43 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                // A connection that died before it was accepted: the next one.
+                Err(error) if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                ) => continue,
                 Err(error) => {
-                    // Out of file descriptors, say: wait rather than spin.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors, say: wait a second rather than spin (as axum).
+                    tracing::error!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             },
             () = &mut signal => break,
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let (router, draining) = (router.clone(), shutdown.clone());
         let service = hyper::service::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
-                tower_service::Service::call(&mut router.clone(), request)
+                let response = tower_service::Service::call(&mut router.clone(), request);
+                let draining = draining.clone();
+                async move {
+                    let mut response = response.await?;
+                    // While draining, each connection retires after its next response, so none
+                    // is left idle for a balancer to reuse as the listener closes.
+                    if draining.is_draining() {
+                        response.headers_mut().insert(
+                            axum::http::header::CONNECTION,
+                            axum::http::HeaderValue::from_static("close"),
+                        );
+                    }
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             },
         );
         let connection = http

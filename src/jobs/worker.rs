@@ -104,17 +104,19 @@ impl Worker {
             // A free slot first, or the stop: a worker whose slots are all busy when the stop
             // comes claims nothing more.
             let first = tokio::select! {
+                biased;
+                () = &mut stop => break,
                 permit = self.slots.clone().acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
                 },
-                () = &mut stop => break,
             };
             let claimed = self.claim_and_spawn(first).await;
             // A full batch: more may be due; otherwise wait for a nudge, the poll or the stop.
             if claimed == 0 {
                 let wake = self.app.jobs_wake.notified();
                 tokio::select! {
+                    biased;
                     () = &mut stop => break,
                     () = wake => {}
                     () = tokio::time::sleep(self.app.config.jobs.poll_interval) => {}

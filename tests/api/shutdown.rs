@@ -345,7 +345,7 @@ async fn a_draining_instance_is_not_ready() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_reports_not_ready_while_still_serving_for_the_delay() {
     let app = TestApp::new().await;
-    let (server, addr) = spawn_server(&app, 5, &[("SHUTDOWN_DELAY_SECS", "2")]).await;
+    let (server, addr) = spawn_server(&app, 5, &[("SHUTDOWN_DELAY_SECS", "5")]).await;
     sigterm(&server);
     // Not ready at once (bounded wait for the signal to land)...
     let mut draining = None;
@@ -365,7 +365,12 @@ async fn sigterm_reports_not_ready_while_still_serving_for_the_delay() {
         .expect("served while draining");
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"edges\""), "{text}");
-    let (status, log) = exit_of(server, Duration::from_secs(20)).await;
+    // Each connection retires after its response while draining.
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    let (status, log) = exit_of(server, Duration::from_secs(25)).await;
     assert!(status.success(), "{log}");
     assert!(log.contains("\"drained\""), "{log}");
 }
