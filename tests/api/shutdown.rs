@@ -374,3 +374,54 @@ async fn sigterm_reports_not_ready_while_still_serving_for_the_delay() {
     assert!(status.success(), "{log}");
     assert!(log.contains("\"drained\""), "{log}");
 }
+
+/// The serve loop hands each request its peer address (`ConnectInfo`): a trusted proxy's
+/// `X-Forwarded-For` then names the client, and two clients behind it get two throttle buckets.
+/// Without the peer address nothing is trusted and both would share one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_serve_loop_gives_requests_their_peer_address() {
+    let app = TestApp::new().await;
+    let (server, addr) = spawn_server(
+        &app,
+        5,
+        &[
+            ("TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("THROTTLE_PUBLIC_MAXIMUM", "60"),
+            ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
+        ],
+    )
+    .await;
+    // Distinct searches: each one executes (no response-cache hit) and is charged.
+    let from = |client: &str, i: usize| {
+        let query = format!(
+            r#"{{"query":"query($q: String) {{ products(first: 10, filter: {{ search: $q }}) {{ edges {{ node {{ title }} }} }} }}","variables":{{"q":"w{i}"}}}}"#
+        );
+        format!(
+            "POST /graphql HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
+             x-forwarded-for: {client}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{query}",
+            query.len()
+        )
+        .into_bytes()
+    };
+    // Client A spends its bucket.
+    let mut throttled = false;
+    for i in 0..50 {
+        let (_, text) = raw(addr, &from("203.0.113.1", i)).await.expect("answer");
+        if text.contains("THROTTLED") {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "client A was never throttled");
+    // Client B, behind the same proxy, still has its own.
+    let (status, text) = raw(addr, &from("203.0.113.2", 99)).await.expect("answer");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        !text.contains("THROTTLED"),
+        "client B shares A's bucket: {text}"
+    );
+    assert!(text.contains("\"products\""), "{text}");
+    sigterm(&server);
+    let (status, log) = exit_of(server, Duration::from_secs(15)).await;
+    assert!(status.success(), "{log}");
+}
