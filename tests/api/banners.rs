@@ -407,21 +407,7 @@ async fn uploads_land_in_an_s3_compatible_bucket() {
         .send()
         .await
         .expect("the S3 test server (moto) is running; scripts/test starts it");
-    let url = db.url.clone();
-    let app = TestApp::with_database_url(
-        db,
-        &url,
-        CacheMode::Memory,
-        &[
-            ("S3_BUCKET", &bucket),
-            ("S3_ENDPOINT", &endpoint),
-            ("S3_REGION", "us-east-1"),
-            ("S3_ACCESS_KEY_ID", "test"),
-            ("S3_SECRET_ACCESS_KEY", "test"),
-            ("S3_FORCE_PATH_STYLE", "true"),
-            ("S3_PUBLIC_URL", "https://cdn.techpotli.test"),
-        ],
-    );
+    let app = with_s3(db, &bucket, &endpoint);
     let token = staff_token(&app, Role::Content).await;
     let body = app
         .send(multipart(&token, UPLOAD, "hero.png", PNG))
@@ -462,25 +448,30 @@ async fn uploads_land_in_an_s3_compatible_bucket() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_storage_outage_fails_uploads_clearly_and_nothing_else() {
-    // An S3 endpoint nothing listens on (the discard port on loopback).
-    let db = TestDatabase::seeded().await;
+/// An app storing uploads in `bucket` at the S3-compatible `endpoint`, served under
+/// `https://cdn.techpotli.test`.
+fn with_s3(db: TestDatabase, bucket: &str, endpoint: &str) -> TestApp {
     let url = db.url.clone();
-    let app = TestApp::with_database_url(
+    TestApp::with_database_url(
         db,
         &url,
         CacheMode::Memory,
         &[
-            ("S3_BUCKET", "gone"),
-            ("S3_ENDPOINT", "http://127.0.0.1:9"),
+            ("S3_BUCKET", bucket),
+            ("S3_ENDPOINT", endpoint),
             ("S3_REGION", "us-east-1"),
             ("S3_ACCESS_KEY_ID", "test"),
             ("S3_SECRET_ACCESS_KEY", "test"),
             ("S3_FORCE_PATH_STYLE", "true"),
             ("S3_PUBLIC_URL", "https://cdn.techpotli.test"),
         ],
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_outage_fails_uploads_clearly_and_nothing_else() {
+    // An S3 endpoint nothing listens on (the discard port on loopback).
+    let app = with_s3(TestDatabase::seeded().await, "gone", "http://127.0.0.1:9");
     let token = staff_token(&app, Role::Content).await;
     let body = app
         .send(multipart(&token, UPLOAD, "hero.png", PNG))
