@@ -14,6 +14,7 @@
 pub mod bounded;
 pub mod keys;
 pub mod memory;
+pub mod mirror;
 pub mod redis_store;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 pub use self::keys::{Family, ResourceKey};
 use self::memory::MemoryStore;
+use self::mirror::Mirror;
 use self::redis_store::{CacheError, RedisStore};
 use crate::error::{AppError, AppResult};
 
@@ -84,6 +86,8 @@ pub struct Cache {
     l1: Option<MemoryStore>,
     /// Counters of this instance when there is no shared store (throttles keep working).
     local_counters: MemoryStore,
+    /// Version counters in memory, exact across instances by leases (with Redis only).
+    mirror: Option<Arc<Mirror>>,
     /// The version read being assembled, if any (see `batched_counters`).
     version_batch: Arc<Mutex<Option<VersionBatch>>>,
     prefix: String,
@@ -140,9 +144,25 @@ impl Cache {
             None => Store::Memory(MemoryStore::new(memory_bytes)),
         };
         let l1 = matches!(store, Store::Redis(_)).then(|| MemoryStore::new(memory_bytes));
+        let mirror = match (&store, redis_url) {
+            (Store::Redis(r), Some(url)) => {
+                let mirror = Arc::new(Mirror::new(prefix));
+                // Outside a runtime (tools) the mirror stays untrusted: versions come from Redis.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(mirror::run(
+                        Arc::downgrade(&mirror),
+                        Arc::downgrade(r),
+                        redis::Client::open(url)?,
+                    ));
+                }
+                Some(mirror)
+            }
+            _ => None,
+        };
         Ok(Self {
             store,
             l1,
+            mirror,
             local_counters: MemoryStore::new(1024 * 1024),
             version_batch: Arc::new(Mutex::new(None)),
             prefix: prefix.to_owned(),
@@ -172,6 +192,11 @@ impl Cache {
             Store::Redis(r) => r.round_trips.load(Ordering::Relaxed),
             Store::Memory(_) | Store::Disabled => 0,
         }
+    }
+
+    /// The in-memory version counters (with Redis), for readiness and tests.
+    pub fn mirror(&self) -> Option<&Mirror> {
+        self.mirror.as_deref()
     }
 
     /// Readiness of the backend: `Some(true/false)` for Redis, `None` in-process.
@@ -227,6 +252,7 @@ impl Cache {
                 }
                 None => {
                     let (r, batch) = (r.clone(), self.version_batch.clone());
+                    let mirror = self.mirror.clone();
                     let flight = async move {
                         // Let the requests that are runnable now join before the read is sent.
                         tokio::task::yield_now().await;
@@ -236,7 +262,11 @@ impl Cache {
                             .take()
                             .map(|b| b.keys)
                             .unwrap_or_default();
+                        let token = mirror.as_ref().and_then(|m| m.fill_token());
                         let read = r.counters(&keys).await;
+                        if let (Some(m), Ok(values)) = (&mirror, &read) {
+                            m.install(token, &keys, values);
+                        }
                         Arc::new(
                             read.map_err(|e| e.to_string())
                                 .map(|values| keys.into_iter().zip(values).collect()),
@@ -360,7 +390,10 @@ impl Cache {
             Store::Disabled => None,
             Store::Memory(m) => Some(m.counters(&keys)),
             Store::Redis(_) if keys.is_empty() => Some(Vec::new()),
-            Store::Redis(r) => self.batched_counters(r, &keys).await,
+            Store::Redis(r) => match self.mirror.as_ref().and_then(|m| m.lookup(&keys)) {
+                Some(values) => Some(values),
+                None => self.batched_counters(r, &keys).await,
+            },
         }
     }
 
@@ -661,36 +694,37 @@ impl Cache {
     }
 
     /// Increments version counters, retried a few times; if it still fails, TTLs bound staleness.
+    /// With Redis, returns once every instance applied the new values or stopped trusting its
+    /// memory (see [`mirror`]).
     async fn bump(&self, names: &[String]) {
-        for name in names {
-            let key = self.full(name);
-            match &self.store {
-                Store::Disabled => {}
-                Store::Memory(m) => {
-                    m.incr(&key);
+        let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
+        match (&self.store, &self.mirror) {
+            (Store::Disabled, _) => {}
+            (Store::Memory(m), _) => {
+                for key in &keys {
+                    m.incr(key);
                 }
-                Store::Redis(r) => {
-                    let mut attempt = 0;
-                    loop {
-                        let result = r
-                            .run(async |c| redis::cmd("INCR").arg(&key).query_async::<u64>(c).await)
-                            .await;
-                        match result {
-                            Ok(_) => break,
-                            Err(e) if attempt < 3 => {
-                                attempt += 1;
-                                tracing::warn!(error = %e, key = %name, attempt, "cache invalidation failed; retrying");
-                                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-                            }
-                            Err(e) => {
-                                self.fault(&e);
-                                tracing::error!(error = %e, key = %name, "cache invalidation failed; TTL bounds staleness");
-                                break;
-                            }
+            }
+            (Store::Redis(r), Some(mirror)) if !keys.is_empty() => {
+                let starts: Vec<u32> = keys.iter().map(|_| random_u32()).collect();
+                let mut attempt = 0;
+                loop {
+                    match mirror.bump(r, &keys, &starts).await {
+                        Ok(()) => break,
+                        Err(e) if attempt < 3 => {
+                            attempt += 1;
+                            tracing::warn!(error = %e, keys = ?names, attempt, "cache invalidation failed; retrying");
+                            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                        }
+                        Err(e) => {
+                            self.fault(&e);
+                            tracing::error!(error = %e, keys = ?names, "cache invalidation failed; TTL bounds staleness");
+                            break;
                         }
                     }
                 }
             }
+            (Store::Redis(_), _) => {}
         }
     }
 }

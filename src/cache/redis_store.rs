@@ -136,6 +136,22 @@ impl RedisStore {
     where
         F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     {
+        self.run_counted(op, true).await
+    }
+
+    /// [`Self::run`] for background work (lease renewals, acknowledgements): not counted in
+    /// [`Self::round_trips`], which measures what requests cost.
+    pub async fn run_quiet<T, F>(&self, op: F) -> Result<T, CacheError>
+    where
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
+    {
+        self.run_counted(op, false).await
+    }
+
+    async fn run_counted<T, F>(&self, op: F, counted: bool) -> Result<T, CacheError>
+    where
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
+    {
         if self.now_ms() < self.open_until.load(Ordering::Relaxed) {
             return Err(CacheError::Skipped);
         }
@@ -149,7 +165,9 @@ impl RedisStore {
             self.timeout,
             async {
                 let (mut conn, broken) = self.connection().await?;
-                self.round_trips.fetch_add(1, Ordering::Relaxed);
+                if counted {
+                    self.round_trips.fetch_add(1, Ordering::Relaxed);
+                }
                 let result = op(&mut conn).await;
                 // Anything but an error reply from the server (which has a code, e.g. WRONGTYPE)
                 // means the connection itself is suspect: drop it and dial a fresh one next time.

@@ -64,11 +64,15 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "database": if database { "ok" } else { "unavailable" },
         "redis": redis,
         "draining": draining,
     });
+    // Where cache hits read versions: held in memory under a live lease, or asked of Redis.
+    if let Some(mirror) = app.cache.mirror() {
+        body["versions"] = if mirror.trusted() { "memory" } else { "redis" }.into();
+    }
     (status, Json(body)).into_response()
 }
 

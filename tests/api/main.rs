@@ -14,6 +14,7 @@ mod checkout;
 mod customers;
 mod errors;
 mod faults;
+mod freshness;
 mod hostile;
 mod http;
 mod http_cache;

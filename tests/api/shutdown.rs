@@ -102,6 +102,13 @@ fn health(addr: SocketAddr) -> Option<i32> {
 }
 
 /// A server a failed assertion left running is killed with its test.
+impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
