@@ -195,6 +195,7 @@ async fn run() -> anyhow::Result<()> {
                 app.config.shutdown_delay,
                 app.config.shutdown_timeout,
             );
+            let cache_of = app.clone();
             let router = app::build_router(app);
             http::shutdown::serve(listener, router, shutdown.clone(), delay, timeout).await?;
             if let Some(worker) = worker
@@ -204,6 +205,8 @@ async fn run() -> anyhow::Result<()> {
             {
                 tracing::warn!("drain timeout: exiting with jobs still running");
             }
+            // Nothing here reads or writes any more: other instances' writes stop waiting for us.
+            cache_of.cache.release().await;
             Ok(())
         }
     }

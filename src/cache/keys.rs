@@ -16,9 +16,8 @@
 //! | `apq:{sha256}`                      | a persisted query document              | 30 d   | none                    |
 //! | `apq:registered:{sha256}`           | an allow-listed operation (from PG)     | 1 h    | none (deleted on removal) |
 //! | `v:{family}`, `v:e:{entity}`        | family and entity version counters      | none   | —                       |
-//! | `cache:leases`                      | instances' version-memory leases (zset) | none (members expire by score) | — |
+//! | `cache:leases`                      | instances' version-memory leases (hash) | 1 day after the last renewal | — |
 //! | `cache:invalidations`, `cache:acks:{id}` | pub/sub channels (bumps, heartbeats; acks) | — | —                |
-//! | `techpotli:cache:life` (no prefix)  | when this Redis's state began (ms)      | none   | —                       |
 //!
 //! The versions of a key's families are appended to it (`…@3.7`), so bumping a version makes every
 //! dependent entry unreachable at once (see `cache::Cache::invalidate`).
@@ -183,12 +182,10 @@ pub fn count_families(metric: &'static str, outcome: &'static str, families: &[F
 
 /// The channel carrying version bumps and lease heartbeats (see `cache::mirror`).
 pub const INVALIDATION_CHANNEL: &str = "cache:invalidations";
-/// The sorted set of instances' leases (member: instance id, score: expiry in Redis ms).
+/// The hash of instances' leases (field: instance id, value: expiry in Redis ms) and, in field
+/// `~born`, when the hash was created: while it is younger than a lease, writers wait out leases
+/// that were lost with an earlier copy of it.
 pub const LEASES: &str = "cache:leases";
-/// When this Redis's state began (ms), set by the first lease script: during the first lease
-/// after a restart or `FLUSHALL`, writers wait out leases that Redis forgot. Not prefixed: it
-/// describes the server, shared by every deployment on it.
-pub const REDIS_LIFE: &str = "techpotli:cache:life";
 
 /// The channel on which instances acknowledge a writer's bumps.
 pub fn ack_channel(instance: &str) -> String {

@@ -194,6 +194,14 @@ impl Cache {
         }
     }
 
+    /// Gives up this instance's version lease (on shutdown, after the last request and job), so
+    /// other instances' writes stop waiting for it.
+    pub async fn release(&self) {
+        if let (Store::Redis(r), Some(mirror)) = (&self.store, &self.mirror) {
+            mirror.release(r).await;
+        }
+    }
+
     /// The in-memory version counters (with Redis), for readiness and tests.
     pub fn mirror(&self) -> Option<&Mirror> {
         self.mirror.as_deref()
@@ -707,18 +715,30 @@ impl Cache {
             }
             (Store::Redis(r), Some(mirror)) if !keys.is_empty() => {
                 let starts: Vec<u32> = keys.iter().map(|_| random_u32()).collect();
+                // When the first attempt that may have run (no reply) was sent.
+                let mut maybe_ran: Option<Instant> = None;
                 let mut attempt = 0;
                 loop {
+                    let sent = Instant::now();
                     match mirror.bump(r, &keys, &starts).await {
                         Ok(()) => break,
-                        Err(e) if attempt < 3 => {
-                            attempt += 1;
-                            tracing::warn!(error = %e, keys = ?names, attempt, "cache invalidation failed; retrying");
-                            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-                        }
                         Err(e) => {
+                            if e.maybe_applied() {
+                                maybe_ran.get_or_insert(sent);
+                            }
+                            if attempt < 3 {
+                                attempt += 1;
+                                tracing::warn!(error = %e, keys = ?names, attempt, "cache invalidation failed; retrying");
+                                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                                continue;
+                            }
                             self.fault(&e);
                             tracing::error!(error = %e, keys = ?names, "cache invalidation failed; TTL bounds staleness");
+                            // A bump that ran unacknowledged: no instance may still trust the
+                            // old versions when this write returns (their leases run out).
+                            if let Some(sent) = maybe_ran {
+                                tokio::time::sleep_until((sent + mirror::LEASE).into()).await;
+                            }
                             break;
                         }
                     }

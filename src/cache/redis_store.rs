@@ -12,6 +12,8 @@ use redis::aio::MultiplexedConnection;
 
 /// How long Redis is skipped after the breaker opens.
 const BREAKER_OPEN: Duration = Duration::from_millis(500);
+/// The least time given to invalidations, lease renewals and acknowledgements.
+const UPKEEP_TIMEOUT: Duration = Duration::from_millis(500);
 /// Failures in a row that open the breaker.
 const BREAKER_THRESHOLD: u32 = 3;
 
@@ -30,6 +32,40 @@ pub enum CacheError {
     /// Skipped: a recent fault opened the breaker.
     #[error("redis skipped after a recent fault")]
     Skipped,
+}
+
+impl CacheError {
+    /// A fault of the connection or of Redis (not an error reply, not a skip).
+    pub fn is_fault(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Timeout => true,
+            Self::Redis(e) => e.is_io_error() || e.is_connection_dropped(),
+            Self::Skipped => false,
+        }
+    }
+
+    /// The command may have run though no reply came (so its effects must be assumed).
+    pub fn maybe_applied(&self) -> bool {
+        match self {
+            Self::Timeout => true,
+            Self::Redis(e) => e.is_io_error() || e.is_connection_dropped(),
+            Self::Pool(_) | Self::Skipped => false,
+        }
+    }
+}
+
+/// What a command is for, which decides how it meets the breaker and the round-trip count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// A request's read or write: counted, skipped while the breaker is open, feeds it.
+    Request,
+    /// A version bump: counted and feeds the breaker, but always tried (an invalidation skipped
+    /// because of earlier faults would be lost), with at least `UPKEEP_TIMEOUT`.
+    Invalidation,
+    /// Lease renewals and acknowledgements: not counted in [`RedisStore::round_trips`] (which
+    /// measures what requests cost), always tried with at least `UPKEEP_TIMEOUT`, and never
+    /// open or close the breaker.
+    Background,
 }
 
 /// A pooled connection that remembers whether it failed, so the pool drops it (bb8-redis's
@@ -136,25 +172,24 @@ impl RedisStore {
     where
         F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     {
-        self.run_counted(op, true).await
+        self.run_as(op, Duty::Request).await
     }
 
-    /// [`Self::run`] for background work (lease renewals, acknowledgements): not counted in
-    /// [`Self::round_trips`], which measures what requests cost.
-    pub async fn run_quiet<T, F>(&self, op: F) -> Result<T, CacheError>
+    /// Runs one command or pipeline as `duty` says (see [`Duty`]).
+    pub async fn run_as<T, F>(&self, op: F, duty: Duty) -> Result<T, CacheError>
     where
         F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     {
-        self.run_counted(op, false).await
-    }
-
-    async fn run_counted<T, F>(&self, op: F, counted: bool) -> Result<T, CacheError>
-    where
-        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
-    {
-        if self.now_ms() < self.open_until.load(Ordering::Relaxed) {
+        if duty == Duty::Request && self.now_ms() < self.open_until.load(Ordering::Relaxed) {
             return Err(CacheError::Skipped);
         }
+        // A read that waits is worse than one that goes to PostgreSQL; an invalidation, a renewal
+        // or an acknowledgement that gives up too soon costs a write a lease or makes it stale.
+        let timeout = match duty {
+            Duty::Request => self.timeout,
+            Duty::Invalidation | Duty::Background => self.timeout.max(UPKEEP_TIMEOUT),
+        };
+        let counted = duty != Duty::Background;
         // Timed around the timeout, so commands that time out count as slow as they were.
         let started = std::time::Instant::now();
         // A trace span per round trip (only built when traces are exported).
@@ -162,7 +197,7 @@ impl RedisStore {
             || tracing::debug_span!(parent: None, "redis", otel.name = "redis", otel.kind = "client"),
         );
         let result = tokio::time::timeout(
-            self.timeout,
+            timeout,
             async {
                 let (mut conn, broken) = self.connection().await?;
                 if counted {
@@ -184,9 +219,10 @@ impl RedisStore {
         .unwrap_or(Err(CacheError::Timeout));
         metrics::histogram!("techpotli_redis_command_duration_seconds")
             .record(started.elapsed().as_secs_f64());
-        let failed = matches!(result, Err(CacheError::Pool(_) | CacheError::Timeout))
-            || matches!(&result, Err(CacheError::Redis(e)) if e.is_io_error() || e.is_connection_dropped());
-        if failed {
+        let failed = result.as_ref().err().is_some_and(CacheError::is_fault);
+        if duty == Duty::Background {
+            // Renewals and acknowledgements neither open nor close the breaker.
+        } else if failed {
             // One slow command under a CPU spike is not an outage: open the breaker only after a
             // few failures in a row, so a loaded server keeps its cache.
             if self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1 >= BREAKER_THRESHOLD {

@@ -226,6 +226,55 @@ async fn an_instance_paused_with_sigstop_never_serves_a_stale_read() {
         fresh(&text, title);
         proxy.stall(false);
     }
+    // Stopping gracefully gives B's lease up, so writes stop waiting for it at once.
+    assert_eq!(lease_holders(&a.prefix).await, 2, "A and B hold leases");
+    crate::shutdown::sigterm(&b);
+    let (status, _) = crate::shutdown::exit_of(b, Duration::from_secs(20)).await;
+    assert!(status.success());
+    let mut holders = 0;
+    for _ in 0..40 {
+        holders = lease_holders(&a.prefix).await;
+        if holders == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(holders, 1, "B's lease outlived it");
+}
+
+/// Instances holding a lease under `prefix` (fields of the leases hash but `~born`).
+async fn lease_holders(prefix: &str) -> usize {
+    let mut redis = support::redis_conn().await;
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(format!("{prefix}cache:leases"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    fields.iter().filter(|f| *f != "~born").count()
+}
+
+/// The leases hash deleted (evicted, or a stray `DEL`) while B's channel is stalled: Redis no
+/// longer knows B holds a lease, yet B still trusts its memory for a while. The hash's `~born`
+/// went with it, so the next write waits out a whole lease and B's read after it is fresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_the_leases_hash_makes_writes_wait_out_a_lease() {
+    let proxy = ChannelProxy::start(redis_addr()).await;
+    let (a, b, b_router, staff) = two_instances(&support::redis_url(), &proxy.url()).await;
+    title_on(&b_router).await;
+    title_on(&b_router).await;
+    proxy.stall(true);
+    let mut redis = support::redis_conn().await;
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{}cache:leases", a.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        b.cache.mirror().is_some_and(|m| m.trusted()),
+        "B should still trust its memory"
+    );
+    writes_show_at_once(&a, &staff, &b_router, "leases lost", 2).await;
+    proxy.stall(false);
 }
 
 /// POSTs a GraphQL request with a staff token through a router.
@@ -327,7 +376,7 @@ async fn memory_is_trusted_only_within_the_lease_redis_holds() {
         let asked = Instant::now();
         let trusted_for = mirror.trusted_for();
         let (score, (secs, micros)): (Option<u64>, (u64, u64)) = redis::pipe()
-            .cmd("ZSCORE")
+            .cmd("HGET")
             .arg(&leases)
             .arg(mirror.id())
             .cmd("TIME")

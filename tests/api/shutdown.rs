@@ -101,7 +101,6 @@ fn health(addr: SocketAddr) -> Option<i32> {
         .code()
 }
 
-/// A server a failed assertion left running is killed with its test.
 impl Server {
     /// The server's process id.
     pub(crate) fn pid(&self) -> u32 {
@@ -109,6 +108,7 @@ impl Server {
     }
 }
 
+/// A server a failed assertion left running is killed with its test.
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
