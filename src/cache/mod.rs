@@ -715,16 +715,16 @@ impl Cache {
             }
             (Store::Redis(r), Some(mirror)) if !keys.is_empty() => {
                 let starts: Vec<u32> = keys.iter().map(|_| random_u32()).collect();
-                // When the first attempt that may have run (no reply) was sent.
+                // When the last attempt that may have run (no reply) was given up: it ran by
+                // then, or Redis holds it unexecuted (which no client can bound).
                 let mut maybe_ran: Option<Instant> = None;
                 let mut attempt = 0;
                 loop {
-                    let sent = Instant::now();
                     match mirror.bump(r, &keys, &starts).await {
                         Ok(()) => break,
                         Err(e) => {
                             if e.maybe_applied() {
-                                maybe_ran.get_or_insert(sent);
+                                maybe_ran = Some(Instant::now());
                             }
                             if attempt < 3 {
                                 attempt += 1;
@@ -736,8 +736,8 @@ impl Cache {
                             tracing::error!(error = %e, keys = ?names, "cache invalidation failed; TTL bounds staleness");
                             // A bump that ran unacknowledged: no instance may still trust the
                             // old versions when this write returns (their leases run out).
-                            if let Some(sent) = maybe_ran {
-                                tokio::time::sleep_until((sent + mirror::LEASE).into()).await;
+                            if let Some(given_up) = maybe_ran {
+                                tokio::time::sleep_until((given_up + mirror::LEASE).into()).await;
                             }
                             break;
                         }
