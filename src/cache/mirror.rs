@@ -544,19 +544,25 @@ fn receive(
         let channel = format!("{}{}", mirror.prefix, keys::ack_channel(&writer));
         let ack = format!("{} {}", wire.s, mirror.id);
         let store = store.clone();
+        // A lost acknowledgement costs the writer the rest of this lease: try it a few times.
         tokio::spawn(async move {
-            let _ = store
-                .run_as(
-                    async |c| {
-                        redis::cmd("PUBLISH")
-                            .arg(&channel)
-                            .arg(&ack)
-                            .query_async::<i64>(c)
-                            .await
-                    },
-                    Duty::Background,
-                )
-                .await;
+            for _ in 0..3 {
+                let sent = store
+                    .run_as(
+                        async |c| {
+                            redis::cmd("PUBLISH")
+                                .arg(&channel)
+                                .arg(&ack)
+                                .query_async::<i64>(c)
+                                .await
+                        },
+                        Duty::Background,
+                    )
+                    .await;
+                if sent.is_ok() {
+                    break;
+                }
+            }
         });
     }
     None

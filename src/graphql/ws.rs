@@ -27,6 +27,8 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::http::GraphqlState;
 use crate::http::client::ClientAddr;
 
+/// Read buffer reserved per WebSocket.
+const WS_READ_BUFFER: usize = 4 * 1024;
 /// Time a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Interval of server pings (keeps proxies and load balancers from dropping idle sockets).
@@ -44,6 +46,9 @@ pub async fn graphql_ws(
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite reserves its whole read buffer per socket (128 KiB by default): 10,000
+        // staff sockets held 1.2 GiB. GraphQL frames are small; a larger one grows the buffer.
+        .read_buffer_size(WS_READ_BUFFER)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         // Counted from here, not once upgraded: a drain that begins between the two still waits
         // for this socket (and closes it with 1001).
