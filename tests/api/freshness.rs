@@ -38,19 +38,7 @@ async fn trusted_becomes(state: &AppState, wanted: bool) {
 
 /// The title another instance serves for the product (through its own router).
 async fn title_on(router: &Router) -> String {
-    let body = json!({ "query": READ, "variables": { "id": product() } }).to_string();
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .body(Body::from(body))
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(router.clone(), request)
-        .await
-        .unwrap();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let body = post(router, None, READ, json!({ "id": product() })).await;
     body["data"]["product"]["title"]
         .as_str()
         .unwrap_or_else(|| panic!("no title in {body}"))
@@ -112,7 +100,7 @@ async fn a_cached_read_costs_no_redis_round_trip_and_a_write_still_shows_everywh
         let title = format!("from B {round}");
         let body = post(
             &b_router,
-            &staff,
+            Some(&staff),
             RENAME,
             json!({ "id": product(), "t": title }),
         )
@@ -277,14 +265,14 @@ async fn losing_the_leases_hash_makes_writes_wait_out_a_lease() {
     proxy.stall(false);
 }
 
-/// POSTs a GraphQL request with a staff token through a router.
-async fn post(router: &Router, token: &str, query: &str, variables: Value) -> Value {
+/// POSTs a GraphQL request (with a staff token, if given) through an instance's router.
+async fn post(router: &Router, token: Option<&str>, query: &str, variables: Value) -> Value {
     let body = json!({ "query": query, "variables": variables }).to_string();
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body))
-        .unwrap();
+    let mut request = Request::post("/graphql").header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Body::from(body)).unwrap();
     let response = tower::ServiceExt::oneshot(router.clone(), request)
         .await
         .unwrap();
