@@ -147,6 +147,8 @@ pub struct Mirror {
     /// Writes of this instance waiting for acknowledgements, by sequence.
     waiters: Mutex<HashMap<u64, mpsc::UnboundedSender<String>>>,
     next_seq: AtomicU64,
+    /// Times memory was forgotten (channel lost, stuck or unreadable; shutdown).
+    pub resets: AtomicU64,
     /// Heartbeat sequence, unique for the process's life (across reconnects).
     heartbeat: AtomicU64,
     prefix: String,
@@ -175,6 +177,7 @@ impl Mirror {
             waiters: Mutex::new(HashMap::new()),
             next_seq: AtomicU64::new(1),
             heartbeat: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
             channel: format!("{prefix}{}", keys::INVALIDATION_CHANNEL),
             leases: format!("{prefix}{}", keys::LEASES),
             prefix: prefix.to_owned(),
@@ -257,6 +260,7 @@ impl Mirror {
 
     /// Forgets everything and stops trusting memory (channel lost or being replaced).
     fn reset(&self, subscribed: bool) {
+        self.resets.fetch_add(1, Ordering::Relaxed);
         self.trusted_until.store(0, Ordering::Release);
         let mut state = self.state_mut();
         state.counters.clear();

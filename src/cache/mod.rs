@@ -63,6 +63,10 @@ pub struct CacheMetrics {
     pub misses: AtomicU64,
     /// Cache operations that failed (the read fell back to the database).
     pub faults: AtomicU64,
+    /// Version reads answered from memory under the lease (no Redis round trip).
+    pub versions_from_memory: AtomicU64,
+    /// Version reads that asked Redis (memory not trusted, or not holding every counter).
+    pub versions_from_redis: AtomicU64,
 }
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, Arc<AppError>>>>;
@@ -399,8 +403,18 @@ impl Cache {
             Store::Memory(m) => Some(m.counters(&keys)),
             Store::Redis(_) if keys.is_empty() => Some(Vec::new()),
             Store::Redis(r) => match self.mirror.as_ref().and_then(|m| m.lookup(&keys)) {
-                Some(values) => Some(values),
-                None => self.batched_counters(r, &keys).await,
+                Some(values) => {
+                    self.metrics
+                        .versions_from_memory
+                        .fetch_add(1, Ordering::Relaxed);
+                    Some(values)
+                }
+                None => {
+                    self.metrics
+                        .versions_from_redis
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.batched_counters(r, &keys).await
+                }
             },
         }
     }

@@ -200,6 +200,19 @@ pub async fn render(app: &AppState) -> String {
     counter!("techpotli_cache_misses_total").absolute(m.misses.load(Ordering::Relaxed));
     counter!("techpotli_cache_faults_total").absolute(m.faults.load(Ordering::Relaxed));
     counter!("techpotli_redis_round_trips_total").absolute(app.cache.round_trips());
+    counter!("techpotli_cache_version_reads_total", "source" => "memory")
+        .absolute(m.versions_from_memory.load(Ordering::Relaxed));
+    counter!("techpotli_cache_version_reads_total", "source" => "redis")
+        .absolute(m.versions_from_redis.load(Ordering::Relaxed));
+    if let Some(mirror) = app.cache.mirror() {
+        gauge!("techpotli_cache_version_memory_trusted").set(if mirror.trusted() {
+            1.0
+        } else {
+            0.0
+        });
+        counter!("techpotli_cache_version_memory_resets_total")
+            .absolute(mirror.resets.load(Ordering::Relaxed));
+    }
     let (completed, failed, dead) = app.job_metrics.snapshot();
     counter!("techpotli_jobs_completed_total").absolute(completed);
     counter!("techpotli_jobs_failed_total").absolute(failed);

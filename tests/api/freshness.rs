@@ -93,6 +93,20 @@ async fn a_cached_read_costs_no_redis_round_trip_and_a_write_still_shows_everywh
         "cache hits asked Redis for versions"
     );
     assert_eq!(b.statements.get() - sql, 0, "cache hits ran SQL");
+    let scrape = metrics_text(&b_router).await;
+    let from_memory = scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"techpotli_cache_version_reads_total{source="memory"} "#))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        from_memory >= 20.0,
+        "version reads from memory not counted: {from_memory}"
+    );
+    assert!(
+        scrape.contains("techpotli_cache_version_memory_trusted 1"),
+        "{scrape}"
+    );
     writes_show_at_once(&a, &staff, &b_router, "plain", 10).await;
     // And the other way round: writes on B show on A at once.
     let a_router = techpotli::app::build_router(a.app.clone());
@@ -263,6 +277,19 @@ async fn losing_the_leases_hash_makes_writes_wait_out_a_lease() {
     );
     writes_show_at_once(&a, &staff, &b_router, "leases lost", 2).await;
     proxy.stall(false);
+}
+
+/// The instance's `/metrics` text.
+async fn metrics_text(router: &Router) -> String {
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(router.clone(), request)
+        .await
+        .unwrap();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// POSTs a GraphQL request (with a staff token, if given) through an instance's router.
