@@ -282,14 +282,7 @@ async fn losing_the_leases_hash_makes_writes_wait_out_a_lease() {
 /// The instance's `/metrics` text.
 async fn metrics_text(router: &Router) -> String {
     let request = Request::get("/metrics").body(Body::empty()).unwrap();
-    let response = tower::ServiceExt::oneshot(router.clone(), request)
-        .await
-        .unwrap();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    String::from_utf8_lossy(&bytes).into_owned()
+    String::from_utf8_lossy(&support::body_through(router, request).await).into_owned()
 }
 
 /// POSTs a GraphQL request (with a staff token, if given) through an instance's router.
@@ -300,14 +293,7 @@ async fn post(router: &Router, token: Option<&str>, query: &str, variables: Valu
         request = request.header("authorization", format!("Bearer {token}"));
     }
     let request = request.body(Body::from(body)).unwrap();
-    let response = tower::ServiceExt::oneshot(router.clone(), request)
-        .await
-        .unwrap();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_slice(&support::body_through(router, request).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -311,13 +311,8 @@ async fn allow_list_mode_runs_only_registered_documents() {
         let request = Request::get(format!("/graphql?extensions={}", enc(&ext.to_string())))
             .body(Body::empty())
             .unwrap();
-        let response = tower::ServiceExt::oneshot(techpotli::app::build_router(state), request)
-            .await
-            .unwrap();
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
+        let bytes =
+            crate::support::body_through(&techpotli::app::build_router(state), request).await;
         let body: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(body["data"]["heroBanners"].is_array(), "{extra:?}: {body}");
     }

@@ -358,6 +358,12 @@ impl Drop for TestApp {
     }
 }
 
+/// Sends a request through a router (another instance's, say); its whole body.
+pub async fn body_through(router: &Router, request: Request<Body>) -> bytes::Bytes {
+    let response = router.clone().oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap().to_bytes()
+}
+
 /// Serves a router on a fresh loopback port until the test's runtime ends.
 pub async fn serve(router: Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
