@@ -48,8 +48,8 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 pub enum Store {
     /// Caching switched off: every read loads.
     Disabled,
-    /// Shared by every instance.
-    Redis(Arc<RedisStore>),
+    /// Shared by every instance, with this instance's memory of the version counters.
+    Redis(Arc<RedisStore>, Arc<Mirror>),
     /// This process only.
     Memory(MemoryStore),
 }
@@ -90,8 +90,6 @@ pub struct Cache {
     l1: Option<MemoryStore>,
     /// Counters of this instance when there is no shared store (throttles keep working).
     local_counters: MemoryStore,
-    /// Version counters in memory, exact across instances by leases (with Redis only).
-    mirror: Option<Arc<Mirror>>,
     /// The version read being assembled, if any (see `batched_counters`).
     version_batch: Arc<Mutex<Option<VersionBatch>>>,
     prefix: String,
@@ -144,29 +142,27 @@ impl Cache {
     ) -> anyhow::Result<Self> {
         let store = match redis_url {
             _ if !enabled => Store::Disabled,
-            Some(url) => Store::Redis(Arc::new(RedisStore::new(url, timeout)?)),
-            None => Store::Memory(MemoryStore::new(memory_bytes)),
-        };
-        let l1 = matches!(store, Store::Redis(_)).then(|| MemoryStore::new(memory_bytes));
-        let mirror = match (&store, redis_url) {
-            (Store::Redis(r), Some(url)) => {
-                let mirror = Arc::new(Mirror::new(prefix));
+            Some(url) => {
+                let (r, mirror) = (
+                    Arc::new(RedisStore::new(url, timeout)?),
+                    Arc::new(Mirror::new(prefix)),
+                );
                 // Outside a runtime (tools) the mirror stays untrusted: versions come from Redis.
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                     runtime.spawn(mirror::run(
                         Arc::downgrade(&mirror),
-                        Arc::downgrade(r),
+                        Arc::downgrade(&r),
                         redis::Client::open(url)?,
                     ));
                 }
-                Some(mirror)
+                Store::Redis(r, mirror)
             }
-            _ => None,
+            None => Store::Memory(MemoryStore::new(memory_bytes)),
         };
+        let l1 = matches!(store, Store::Redis(..)).then(|| MemoryStore::new(memory_bytes));
         Ok(Self {
             store,
             l1,
-            mirror,
             local_counters: MemoryStore::new(1024 * 1024),
             version_batch: Arc::new(Mutex::new(None)),
             prefix: prefix.to_owned(),
@@ -184,7 +180,7 @@ impl Cache {
     /// `"redis"`, `"memory"` or `"disabled"`.
     pub fn backend(&self) -> &'static str {
         match self.store {
-            Store::Redis(_) => "redis",
+            Store::Redis(..) => "redis",
             Store::Memory(_) => "memory",
             Store::Disabled => "disabled",
         }
@@ -193,7 +189,7 @@ impl Cache {
     /// Redis round trips so far (0 for the in-process store).
     pub fn round_trips(&self) -> u64 {
         match &self.store {
-            Store::Redis(r) => r.round_trips.load(Ordering::Relaxed),
+            Store::Redis(r, _) => r.round_trips.load(Ordering::Relaxed),
             Store::Memory(_) | Store::Disabled => 0,
         }
     }
@@ -201,20 +197,23 @@ impl Cache {
     /// Gives up this instance's version lease (on shutdown, after the last request and job), so
     /// other instances' writes stop waiting for it.
     pub async fn release(&self) {
-        if let (Store::Redis(r), Some(mirror)) = (&self.store, &self.mirror) {
+        if let Store::Redis(r, mirror) = &self.store {
             mirror.release(r).await;
         }
     }
 
     /// The in-memory version counters (with Redis), for readiness and tests.
     pub fn mirror(&self) -> Option<&Mirror> {
-        self.mirror.as_deref()
+        match &self.store {
+            Store::Redis(_, mirror) => Some(mirror),
+            Store::Memory(_) | Store::Disabled => None,
+        }
     }
 
     /// Readiness of the backend: `Some(true/false)` for Redis, `None` in-process.
     pub async fn redis_ready(&self) -> Option<bool> {
         match &self.store {
-            Store::Redis(r) => Some(r.ping().await),
+            Store::Redis(r, _) => Some(r.ping().await),
             Store::Memory(_) | Store::Disabled => None,
         }
     }
@@ -247,7 +246,12 @@ impl Cache {
     /// thousands of requests makes a handful of Redis calls instead of thousands (which, on a
     /// saturated machine, would time out and stampede PostgreSQL), whatever mix of families,
     /// entities and locales they read.
-    async fn batched_counters(&self, r: &Arc<RedisStore>, keys: &[String]) -> Option<Vec<u64>> {
+    async fn batched_counters(
+        &self,
+        r: &Arc<RedisStore>,
+        mirror: &Arc<Mirror>,
+        keys: &[String],
+    ) -> Option<Vec<u64>> {
         let flight = {
             let mut pending = self
                 .version_batch
@@ -264,7 +268,7 @@ impl Cache {
                 }
                 None => {
                     let (r, batch) = (r.clone(), self.version_batch.clone());
-                    let mirror = self.mirror.clone();
+                    let mirror = mirror.clone();
                     let flight = async move {
                         // Let the requests that are runnable now join before the read is sent.
                         tokio::task::yield_now().await;
@@ -274,10 +278,10 @@ impl Cache {
                             .take()
                             .map(|b| b.keys)
                             .unwrap_or_default();
-                        let token = mirror.as_ref().and_then(|m| m.fill_token());
+                        let token = mirror.fill_token();
                         let read = r.counters(&keys).await;
-                        if let (Some(m), Ok(values)) = (&mirror, &read) {
-                            m.install(token, &keys, values);
+                        if let Ok(values) = &read {
+                            mirror.install(token, &keys, values);
                         }
                         Arc::new(
                             read.map_err(|e| e.to_string())
@@ -401,8 +405,8 @@ impl Cache {
         match &self.store {
             Store::Disabled => None,
             Store::Memory(m) => Some(m.counters(&keys)),
-            Store::Redis(_) if keys.is_empty() => Some(Vec::new()),
-            Store::Redis(r) => match self.mirror.as_ref().and_then(|m| m.lookup(&keys)) {
+            Store::Redis(..) if keys.is_empty() => Some(Vec::new()),
+            Store::Redis(r, mirror) => match mirror.lookup(&keys) {
                 Some(values) => {
                     self.metrics
                         .versions_from_memory
@@ -413,7 +417,7 @@ impl Cache {
                     self.metrics
                         .versions_from_redis
                         .fetch_add(1, Ordering::Relaxed);
-                    self.batched_counters(r, &keys).await
+                    self.batched_counters(r, mirror, &keys).await
                 }
             },
         }
@@ -434,7 +438,7 @@ impl Cache {
         match &self.store {
             Store::Disabled => None,
             Store::Memory(m) => m.get(full_key),
-            Store::Redis(r) => {
+            Store::Redis(r, _) => {
                 if let Some(hit) = self.l1.as_ref().and_then(|l1| l1.get(full_key)) {
                     return Some(hit);
                 }
@@ -468,7 +472,7 @@ impl Cache {
         match &self.store {
             Store::Disabled => {}
             Store::Memory(m) => m.set(full_key, value, ttl),
-            Store::Redis(r) => {
+            Store::Redis(r, _) => {
                 if let Some(l1) = &self.l1 {
                     l1.set(full_key, value.clone(), ttl.min(L1_TTL));
                 }
@@ -514,7 +518,7 @@ impl Cache {
             l1.del(std::slice::from_ref(&key));
         }
         match &self.store {
-            Store::Redis(r) => self.redis_del(r, &key).await,
+            Store::Redis(r, _) => self.redis_del(r, &key).await,
             Store::Memory(m) => m.del(&[key]),
             Store::Disabled => {}
         }
@@ -605,7 +609,7 @@ impl Cache {
     pub async fn counter(&self, name: &str) -> u64 {
         let key = self.full(name);
         match &self.store {
-            Store::Redis(r) => {
+            Store::Redis(r, _) => {
                 match r
                     .run(async |c| {
                         redis::cmd("GET")
@@ -631,7 +635,7 @@ impl Cache {
     pub async fn forget(&self, name: &str) {
         let key = self.full(name);
         match &self.store {
-            Store::Redis(r) => {
+            Store::Redis(r, _) => {
                 self.redis_del(r, &key).await;
                 self.local_counters.reset_counter(&key);
             }
@@ -645,7 +649,7 @@ impl Cache {
     pub async fn increment(&self, name: &str, window: Duration) -> u64 {
         let key = self.full(name);
         match &self.store {
-            Store::Redis(r) => {
+            Store::Redis(r, _) => {
                 let secs = window.as_secs().max(1);
                 let result = r
                     .run(async |c| {
@@ -682,7 +686,7 @@ impl Cache {
         names: &[&str],
         args: &[i64],
     ) -> Option<Vec<i64>> {
-        let Store::Redis(r) = &self.store else {
+        let Store::Redis(r, _) = &self.store else {
             return None;
         };
         let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
@@ -720,14 +724,15 @@ impl Cache {
     /// memory (see [`mirror`]).
     async fn bump(&self, names: &[String]) {
         let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
-        match (&self.store, &self.mirror) {
-            (Store::Disabled, _) => {}
-            (Store::Memory(m), _) => {
+        match &self.store {
+            Store::Disabled => {}
+            Store::Memory(m) => {
                 for key in &keys {
                     m.incr(key);
                 }
             }
-            (Store::Redis(r), Some(mirror)) if !keys.is_empty() => {
+            Store::Redis(..) if keys.is_empty() => {}
+            Store::Redis(r, mirror) => {
                 let starts: Vec<u32> = keys.iter().map(|_| random_u32()).collect();
                 // When the last attempt that may have run (no reply) was given up: it ran by
                 // then, or Redis holds it unexecuted (which no client can bound).
@@ -758,7 +763,6 @@ impl Cache {
                     }
                 }
             }
-            (Store::Redis(_), _) => {}
         }
     }
 }

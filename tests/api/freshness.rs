@@ -129,23 +129,15 @@ struct Stopped(u32);
 
 impl Stopped {
     fn new(pid: u32) -> Self {
-        signal(pid, "-STOP");
+        crate::shutdown::signal(pid, "-STOP");
         Self(pid)
     }
 }
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        signal(self.0, "-CONT");
+        crate::shutdown::signal(self.0, "-CONT");
     }
-}
-
-fn signal(pid: u32, which: &str) {
-    let status = std::process::Command::new("kill")
-        .args([which, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
 }
 
 /// A real second instance (its own process), stopped with SIGSTOP while A writes: stopped past
@@ -341,8 +333,7 @@ async fn a_stalled_or_cut_channel_never_serves_stale_reads() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_restarted_mid_write_serves_no_stale_read() {
     let own = support::OwnRedis::start(47379 + (std::process::id() % 1000) as u16).await;
-    let proxy =
-        ChannelProxy::start(own.url().trim_start_matches("redis://").parse().unwrap()).await;
+    let proxy = ChannelProxy::start(addr_of(&own.url())).await;
     let (a, b, b_router, staff) = two_instances(&own.url(), &proxy.url()).await;
     title_on(&b_router).await;
     writes_show_at_once(&a, &staff, &b_router, "before", 2).await;
@@ -398,9 +389,13 @@ async fn memory_is_trusted_only_within_the_lease_redis_holds() {
 }
 
 fn redis_addr() -> std::net::SocketAddr {
-    support::redis_url()
-        .trim_start_matches("redis://")
+    addr_of(&support::redis_url())
+}
+
+/// `host:port` of a `redis://host:port` URL.
+fn addr_of(url: &str) -> std::net::SocketAddr {
+    url.trim_start_matches("redis://")
         .trim_end_matches('/')
         .parse()
-        .expect("TEST_REDIS_URL is redis://host:port")
+        .expect("a redis://host:port URL")
 }

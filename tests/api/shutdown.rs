@@ -119,8 +119,13 @@ impl Drop for Server {
 }
 
 pub(crate) fn sigterm(server: &Server) {
+    signal(server.pid(), "-TERM");
+}
+
+/// Sends a signal (`-TERM`, `-STOP`, `-CONT`) to a process.
+pub(crate) fn signal(pid: u32, which: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
+        .args([which, &pid.to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
