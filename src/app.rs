@@ -22,7 +22,7 @@ pub fn build_router(app: AppState) -> Router {
     // Before the first request, so it is counted.
     crate::http::metrics::install();
     let gql = GraphqlState {
-        schema: schema::build_schema(app.clone()),
+        schemas: schema::build_schemas(app.clone()),
         app: app.clone(),
         apq: Arc::new(PersistedQueries::default()),
         documents: Arc::new(Documents::new(app.config.limits)),

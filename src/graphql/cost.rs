@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
     NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
@@ -88,7 +88,7 @@ pub fn bucket_owner(context: Option<&RequestContext>) -> BucketOwner {
     }
 }
 
-/// Installs the guard on a schema.
+/// Installs the guard on a schema: every step, as the WebSocket runs them.
 pub struct RequestGuard {
     /// Shared services (cache for the buckets, settings).
     pub app: AppState,
@@ -96,11 +96,57 @@ pub struct RequestGuard {
 
 impl ExtensionFactory for RequestGuard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardRun {
-            app: self.app.clone(),
-            limits: self.app.config.limits,
-            charge: Arc::new(Mutex::new(None)),
-        })
+        Arc::new(GuardRun::new(&self.app, false))
+    }
+}
+
+/// Installs the guard's admission alone: limits, validation, cost and throttle, then the
+/// request stops before anything resolves, its charge left in the request's [`Admission`]
+/// (HTTP runs the admitted request on a schema without extensions: `schema::execute`).
+pub struct AdmitOnly {
+    /// Shared services (cache for the buckets, settings).
+    pub app: AppState,
+}
+
+impl ExtensionFactory for AdmitOnly {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardRun::new(&self.app, true))
+    }
+}
+
+/// Where [`AdmitOnly`] leaves what a request was charged (request data).
+#[derive(Clone, Default)]
+pub struct Admission(Arc<Mutex<Option<Charge>>>);
+
+impl Admission {
+    fn set(&self, charge: Charge) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(charge);
+    }
+
+    /// Settles the charge against the executed `response`: refunds `owner` what a clean answer
+    /// did not use and reports `extensions.cost` (nothing when no charge was recorded).
+    pub async fn settle(&self, app: &AppState, owner: &BucketOwner, response: &mut Response) {
+        let charge = *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(charge) = charge else {
+            return;
+        };
+        let actual = charge.actual(&response.data);
+        let mut status = charge.status;
+        // A response with errors may have lost resolved work to null propagation: only a clean
+        // answer gets the difference back.
+        if charge.taken && actual < charge.requested && response.errors.is_empty() {
+            status = app
+                .throttle
+                .refund(&app.cache, owner, charge.requested - actual)
+                .await;
+        }
+        charge.report(response, actual, status);
     }
 }
 
@@ -135,6 +181,19 @@ struct GuardRun {
     app: AppState,
     limits: Limits,
     charge: Arc<Mutex<Option<Charge>>>,
+    /// Stop after admission (see [`AdmitOnly`]).
+    admit_only: bool,
+}
+
+impl GuardRun {
+    fn new(app: &AppState, admit_only: bool) -> Self {
+        Self {
+            app: app.clone(),
+            limits: app.config.limits,
+            charge: Arc::new(Mutex::new(None)),
+            admit_only,
+        }
+    }
 }
 
 fn error(e: &limits::LimitError) -> ServerError {
@@ -143,28 +202,17 @@ fn error(e: &limits::LimitError) -> ServerError {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for GuardRun {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let charge = *self
-            .charge
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(charge) = charge {
-            let actual = charge.actual(&response.data);
-            let mut status = charge.status;
-            // A response with errors may have lost resolved work to null propagation: only a
-            // clean answer gets the difference back.
-            if charge.taken && actual < charge.requested && response.errors.is_empty() {
-                let owner = bucket_owner(ctx.data_opt::<RequestContext>());
-                status = self
-                    .app
-                    .throttle
-                    .refund(&self.app.cache, &owner, charge.requested - actual)
-                    .await;
-            }
-            charge.report(&mut response, actual, status);
+    /// Admission only: nothing resolves (HTTP executes the admitted request elsewhere).
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if self.admit_only {
+            return Response::new(Value::Null);
         }
-        response
+        next.run(ctx, operation_name).await
     }
 
     /// Operations over the WebSocket (queries and subscriptions): each payload reports the cost
@@ -224,7 +272,7 @@ impl Extension for GuardRun {
                 code: "QUERY_TOO_COMPLEX",
                 message: format!("query cost is {requested}, over the limit of {max}"),
             };
-            self.record(requested, self.app.throttle.peek(&owner), false);
+            self.record(ctx, requested, self.app.throttle.peek(&owner), false);
             return Err(vec![error(&e)]);
         }
         match self
@@ -234,11 +282,11 @@ impl Extension for GuardRun {
             .await
         {
             Ok(status) => {
-                self.record(requested, status, true);
+                self.record(ctx, requested, status, true);
                 Ok(result)
             }
             Err(status) => {
-                self.record(requested, status, false);
+                self.record(ctx, requested, status, false);
                 let retry_after = status.retry_after(requested);
                 let mut e = ServerError::new(
                     format!(
@@ -258,15 +306,25 @@ impl Extension for GuardRun {
 }
 
 impl GuardRun {
-    fn record(&self, requested: u64, status: ThrottleStatus, taken: bool) {
-        *self
-            .charge
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Charge {
+    fn record(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        requested: u64,
+        status: ThrottleStatus,
+        taken: bool,
+    ) {
+        let charge = Charge {
             requested,
             status,
             taken,
-        });
+        };
+        *self
+            .charge
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(charge);
+        if let Some(admission) = ctx.data_opt::<Admission>() {
+            admission.set(charge);
+        }
     }
 }
 

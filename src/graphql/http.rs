@@ -25,7 +25,7 @@ use crate::graphql::documents::Documents;
 use crate::graphql::limits::{self, LimitError};
 use crate::graphql::multipart;
 use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
-use crate::graphql::schema::{self, AppSchema};
+use crate::graphql::schema::{self, Schemas};
 use crate::http::client::{ClientAddr, TrustedProxies};
 use crate::locales::negotiate::{self, RequestLocale};
 use crate::state::AppState;
@@ -50,8 +50,8 @@ pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub struct GraphqlState {
     /// Shared services.
     pub app: AppState,
-    /// The schema, built once.
-    pub schema: AppSchema,
+    /// The schemas, built once.
+    pub schemas: Schemas,
     /// Persisted query documents.
     pub apq: Arc<PersistedQueries>,
     /// Parsed and measured documents by text.
@@ -729,7 +729,13 @@ async fn run(
     let detach_cost = locale.is_none();
     let has_credentials = !matches!(context.viewer, crate::auth::Viewer::Anonymous);
     let cap = MaxAgeCap::default();
-    let mut response = schema::execute(&state.schema, request.data(cap.clone()), context).await;
+    let mut response = schema::execute(
+        &state.schemas,
+        &state.app,
+        request.data(cap.clone()),
+        context,
+    )
+    .await;
     let max_age = u32::try_from(response.cache_control.max_age)
         .unwrap_or(0)
         .min(cap.get());

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use crate::carts::graphql::{CartsMutation, CartsQuery};
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
-use crate::graphql::cost::RequestGuard;
+use crate::graphql::cost::{Admission, AdmitOnly, RequestGuard, bucket_owner};
 use crate::graphql::node::NodeQuery;
 use crate::graphql::response_cache::{Reads, RootReads};
 use crate::http::request_id;
@@ -126,18 +126,47 @@ fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Subscripti
     .directive(InContextDirective)
 }
 
-/// The schema bound to the application state, with the request guard (limits, cost, throttle)
-/// and the per-request domain loaders; the same for HTTP and WebSocket.
-pub fn build_schema(app: AppState) -> AppSchema {
-    let mut builder = builder()
-        .extension(RequestGuard { app: app.clone() })
-        .extension(DomainLoaders)
-        .extension(OperationIds)
-        .data(app.clone());
-    if !app.config.introspection {
-        builder = builder.disable_introspection().disable_suggestions();
+/// The schema bound to the application state, three ways over one set of types.
+///
+/// async-graphql runs every field of a schema with extensions through their chain (per field, a
+/// `ResolveInfo` and a boxed future per extension), although none of ours looks at fields: that
+/// chain was ~15 % of the uncached listing's CPU (`bench/S2-profile.md`). So HTTP, where we drive
+/// execution, checks a request on `admit` (the guard alone, stopping before execution) and runs
+/// it on `run` (no extensions), doing the loaders, batching, request ids and cost report itself;
+/// the WebSocket, where async-graphql-axum drives execution, uses `full`.
+#[derive(Clone)]
+pub struct Schemas {
+    /// Every request-level step as an extension (the WebSocket's).
+    pub full: AppSchema,
+    /// The request guard's admission alone.
+    admit: AppSchema,
+    /// No extensions: runs what `admit` let through.
+    run: AppSchema,
+}
+
+/// Builds the three schemas (see [`Schemas`]).
+pub fn build_schemas(app: AppState) -> Schemas {
+    let finish = |builder: async_graphql::SchemaBuilder<_, _, _>| {
+        let builder = builder.data(app.clone());
+        if app.config.introspection {
+            builder.finish()
+        } else {
+            builder
+                .disable_introspection()
+                .disable_suggestions()
+                .finish()
+        }
+    };
+    Schemas {
+        full: finish(
+            builder()
+                .extension(RequestGuard { app: app.clone() })
+                .extension(DomainLoaders)
+                .extension(OperationIds),
+        ),
+        admit: finish(builder().extension(AdmitOnly { app: app.clone() })),
+        run: finish(builder()),
     }
-    builder.finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.
@@ -175,16 +204,8 @@ impl Extension for LoadersRun {
         let app = ctx
             .data::<AppState>()
             .map_err(|e| ServerError::new(e.message, None))?;
-        // The request's language, chosen by the HTTP handler (the default elsewhere): every
-        // catalog statement joins its translations.
-        let locale = request
-            .data
-            .get(&std::any::TypeId::of::<RequestLocale>())
-            .and_then(|d| d.downcast_ref::<RequestLocale>())
-            .cloned()
-            .unwrap_or_else(|| RequestLocale::default_of(&app.locales.peek()));
-        let request = request.data(CatalogLoaders::new(&app.db, &self.dispatcher, locale));
-        next.run(ctx, request).await
+        next.run(ctx, with_loaders(app, request, &self.dispatcher))
+            .await
     }
 
     async fn execute(
@@ -195,6 +216,19 @@ impl Extension for LoadersRun {
     ) -> Response {
         BatchScope::new(next.run(ctx, operation_name), self.dispatcher.clone()).await
     }
+}
+
+/// Attaches the request's catalog loaders, batched by `dispatcher`, in the request's language
+/// (chosen by the HTTP handler; the default elsewhere): every catalog statement joins its
+/// translations.
+fn with_loaders(app: &AppState, request: Request, dispatcher: &Arc<Dispatcher>) -> Request {
+    let locale = request
+        .data
+        .get(&std::any::TypeId::of::<RequestLocale>())
+        .and_then(|d| d.downcast_ref::<RequestLocale>())
+        .cloned()
+        .unwrap_or_else(|| RequestLocale::default_of(&app.locales.peek()));
+    request.data(CatalogLoaders::new(&app.db, dispatcher, locale))
 }
 
 /// Names every executed operation: over HTTP by its request's id; over the WebSocket, where
@@ -248,9 +282,36 @@ impl Extension for OperationIds {
     }
 }
 
-/// Executes one request with its context.
-pub async fn execute(schema: &AppSchema, request: Request, context: RequestContext) -> Response {
-    schema.execute(request.data(context)).await
+/// Executes one HTTP request with its context: admitted (limits, validation, cost, throttle),
+/// then run without extensions, with fresh loaders batched whenever execution is idle; its
+/// server-side errors carry the request's id, and the charge is settled (refund, `extensions.cost`).
+pub async fn execute(
+    schemas: &Schemas,
+    app: &AppState,
+    request: Request,
+    context: RequestContext,
+) -> Response {
+    let owner = bucket_owner(Some(&context));
+    let admission = Admission::default();
+    let mut check = Request::new(request.query.clone())
+        .variables(request.variables.clone())
+        .data(context.clone())
+        .data(admission.clone());
+    check.operation_name.clone_from(&request.operation_name);
+    check.introspection_mode = request.introspection_mode;
+    let checked = schemas.admit.execute(check).await;
+    let mut response = if checked.errors.is_empty() {
+        let dispatcher = Arc::new(Dispatcher::default());
+        let request = with_loaders(app, request, &dispatcher).data(context);
+        BatchScope::new(schemas.run.execute(request), dispatcher).await
+    } else {
+        checked
+    };
+    if let Some(id) = request_id::current() {
+        request_id::tag_server_errors(&mut response.errors, &id);
+    }
+    admission.settle(app, &owner, &mut response).await;
+    response
 }
 
 #[cfg(test)]

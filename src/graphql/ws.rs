@@ -294,9 +294,10 @@ async fn serve(
         client,
         sign_ins: Arc::default(),
     });
-    let connection = GraphQLWebSocket::new_with_pair(output, input, state.schema.clone(), protocol)
-        .on_connection_init(move |_| async move { Ok(data) })
-        .serve();
+    let connection =
+        GraphQLWebSocket::new_with_pair(output, input, state.schemas.full.clone(), protocol)
+            .on_connection_init(move |_| async move { Ok(data) })
+            .serve();
     // A draining server sent its close frame (the writer): a client that does not answer it in
     // time is cut off, so it cannot hold the process's exit.
     let cut_off = {

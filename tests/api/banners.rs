@@ -234,7 +234,7 @@ async fn a_failed_batch_changes_nothing() {
     assert_eq!(code(&body), "NOT_FOUND");
     let after = app.post_as(Some(&token), list, json!({})).await;
     assert_eq!(
-        before, after,
+        before["data"], after["data"],
         "the first change was rolled back with the failed one"
     );
 }

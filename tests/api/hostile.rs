@@ -1098,6 +1098,38 @@ async fn a_failed_expensive_query_is_not_refunded() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn unused_points_go_back_to_the_callers_own_bucket() {
+    let app = TestApp::with_settings(
+        CacheMode::Disabled,
+        &[
+            ("THROTTLE_PUBLIC_MAXIMUM", "5000"),
+            ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
+        ],
+    )
+    .await;
+    // Asks for a page of 100; the demo catalog fills a fraction of it.
+    let query = "{ products(first: 100) { edges { node { title } } } }";
+    let mut left = 5000;
+    for round in 0..2 {
+        let body = app.post_raw(json!({ "query": query })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let cost = &body["extensions"]["cost"];
+        let requested = cost["requestedQueryCost"].as_u64().unwrap();
+        let actual = cost["actualQueryCost"].as_u64().unwrap();
+        assert!(actual > 0 && actual < requested, "{cost}");
+        let available = cost["throttleStatus"]["currentlyAvailable"]
+            .as_u64()
+            .unwrap();
+        left -= actual;
+        // Only what the answer used is gone (a point a second comes back meanwhile).
+        assert!(
+            (left..=left + 2).contains(&available),
+            "round {round}: {available} available, {left} expected: {cost}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn one_client_cannot_flood_the_persisted_query_store() {
     let app = TestApp::new().await;
     for i in 0..205 {
