@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
@@ -278,7 +277,7 @@ impl ProductQuery {
         if partition.is_some() {
             sql.push(") s");
         }
-        Ok(sql.query.load::<ListedProduct>(conn).await?)
+        Ok(sql.load::<ListedProduct>(conn).await?)
     }
 
     /// Counts matching products up to [`TOTAL_COUNT_CAP`].
@@ -319,7 +318,7 @@ impl ProductQuery {
             sql.bind_i64s(ids.to_vec());
             sql.push(") AS part(pid)");
         }
-        let counts = sql.query.load::<Count>(conn).await?;
+        let counts = sql.load::<Count>(conn).await?;
         Ok(counts.into_iter().map(|c| (c.pid, c.n)).collect())
     }
 
@@ -426,76 +425,164 @@ fn push_in_categories(sql: &mut SqlBuilder, roots: &str) {
 }
 
 /// Raw SQL with numbered bind parameters (`$1`, `$2`, …) appended in step with their values.
+///
+/// Every value is a bind, so the text depends only on the query's shape (sort, filters, cursors,
+/// partition): unlike diesel's `sql_query`, which marks itself unsafe to cache and so is parsed,
+/// planned and closed again on every run, the statement is kept in the connection's
+/// prepared-statement cache, one per shape.
 struct SqlBuilder {
-    query: BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
-    binds: usize,
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+/// One bound value of a [`SqlBuilder`] statement.
+enum Bind {
+    I64(i64),
+    Text(String),
+    Timestamp(DateTime<Utc>),
+    I64s(Vec<i64>),
+    Texts(Vec<String>),
 }
 
 impl SqlBuilder {
     fn new() -> Self {
         Self {
-            query: diesel::sql_query("").into_boxed(),
-            binds: 0,
+            sql: String::with_capacity(512),
+            binds: Vec::new(),
         }
     }
 
     fn push(&mut self, sql: &str) {
-        self.take(|q| q.sql(sql));
-    }
-
-    fn placeholder(&mut self) {
-        self.binds += 1;
-        let p = format!("${}", self.binds);
-        self.push(&p);
-    }
-
-    fn bind_i64(&mut self, v: i64) {
-        self.placeholder();
-        self.take(|q| q.bind::<BigInt, _>(v));
-    }
-
-    fn bind_text(&mut self, v: String) {
-        self.placeholder();
-        self.take(|q| q.bind::<Text, _>(v));
-    }
-
-    fn bind_timestamp(&mut self, v: DateTime<Utc>) {
-        self.placeholder();
-        self.take(|q| q.bind::<Timestamptz, _>(v));
-    }
-
-    fn bind_i64s(&mut self, v: Vec<i64>) {
-        self.placeholder();
-        self.take(|q| q.bind::<Array<BigInt>, _>(v));
+        self.sql.push_str(sql);
     }
 
     /// Binds `v` and returns its placeholder for SQL pushed later (numbers are explicit, so a
     /// placeholder may appear after binds made after it).
-    fn bind_i64s_placeholder(&mut self, v: Vec<i64>) -> String {
-        self.binds += 1;
-        self.take(|q| q.bind::<Array<BigInt>, _>(v));
-        format!("${}", self.binds)
+    fn bind(&mut self, v: Bind) -> String {
+        self.binds.push(v);
+        format!("${}", self.binds.len())
     }
 
-    /// Binds `v` and returns its placeholder (see [`Self::bind_i64s_placeholder`]).
-    fn bind_text_placeholder(&mut self, v: String) -> String {
-        self.binds += 1;
-        self.take(|q| q.bind::<Text, _>(v));
-        format!("${}", self.binds)
+    fn bind_here(&mut self, v: Bind) {
+        let placeholder = self.bind(v);
+        self.sql.push_str(&placeholder);
+    }
+
+    fn bind_i64(&mut self, v: i64) {
+        self.bind_here(Bind::I64(v));
+    }
+
+    fn bind_text(&mut self, v: String) {
+        self.bind_here(Bind::Text(v));
+    }
+
+    fn bind_timestamp(&mut self, v: DateTime<Utc>) {
+        self.bind_here(Bind::Timestamp(v));
+    }
+
+    fn bind_i64s(&mut self, v: Vec<i64>) {
+        self.bind_here(Bind::I64s(v));
     }
 
     fn bind_texts(&mut self, v: Vec<String>) {
-        self.placeholder();
-        self.take(|q| q.bind::<Array<Text>, _>(v));
+        self.bind_here(Bind::Texts(v));
     }
 
-    fn take(
-        &mut self,
-        f: impl FnOnce(
-            BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
-        ) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
-    ) {
-        let query = std::mem::replace(&mut self.query, diesel::sql_query("").into_boxed());
-        self.query = f(query);
+    /// See [`Self::bind`].
+    fn bind_i64s_placeholder(&mut self, v: Vec<i64>) -> String {
+        self.bind(Bind::I64s(v))
+    }
+
+    /// See [`Self::bind`].
+    fn bind_text_placeholder(&mut self, v: String) -> String {
+        self.bind(Bind::Text(v))
+    }
+}
+
+impl diesel::query_builder::QueryId for SqlBuilder {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for SqlBuilder {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for SqlBuilder {
+    /// Diesel numbers placeholders itself, in the order binds are pushed; the text's `$n` (which
+    /// may come out of order, or twice) are replaced by pushing value `n` where each stands. The
+    /// listing's SQL holds no other `$` (no dollar quotes, no JSON paths).
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            let number: usize = rest[at + 1..at + 1 + digits].parse().map_err(|_| {
+                diesel::result::Error::QueryBuilderError("a `$` without a number".into())
+            })?;
+            let bind = number
+                .checked_sub(1)
+                .and_then(|i| self.binds.get(i))
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        format!("placeholder ${number} has no value").into(),
+                    )
+                })?;
+            match bind {
+                Bind::I64(v) => out.push_bind_param::<BigInt, _>(v)?,
+                Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                Bind::Timestamp(v) => out.push_bind_param::<Timestamptz, _>(v)?,
+                Bind::I64s(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
+                Bind::Texts(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::query_builder::QueryFragment;
+
+    use super::*;
+
+    #[test]
+    fn statements_are_cacheable_with_binds_in_text_order() {
+        let mut sql = SqlBuilder::new();
+        let later = sql.bind_i64s_placeholder(vec![1, 2]);
+        sql.push("SELECT 1 WHERE x = ");
+        sql.bind_text("a".into());
+        sql.push(&format!(
+            " AND y = ANY({later}) AND z = ANY({later}) LIMIT "
+        ));
+        sql.bind_i64(5);
+        assert!(sql.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&sql).to_string(),
+            r#"SELECT 1 WHERE x = $1 AND y = ANY($2) AND z = ANY($3) LIMIT $4 -- binds: ["a", [1, 2], [1, 2], 5]"#
+        );
+    }
+
+    #[test]
+    fn a_placeholder_without_a_value_is_an_error_not_a_panic() {
+        for text in ["SELECT $", "SELECT $2", "SELECT $0"] {
+            let mut sql = SqlBuilder::new();
+            sql.push(text);
+            sql.binds.push(Bind::I64(1));
+            let mut shown = String::new();
+            let rendered = diesel::debug_query::<Pg, _>(&sql);
+            assert!(
+                std::fmt::Write::write_fmt(&mut shown, format_args!("{rendered}")).is_err(),
+                "{text}"
+            );
+        }
     }
 }
