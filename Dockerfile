@@ -6,6 +6,10 @@
 ARG RUST_VERSION=1.95.0
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
+# make: jemalloc (the server's allocator) is built from C sources by its configure + make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # 1. Dependencies only: the manifests and stub targets, so this layer is reused while only
 #    sources change.

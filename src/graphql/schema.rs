@@ -165,7 +165,10 @@ pub fn build_schemas(app: AppState) -> Schemas {
                 .extension(OperationIds),
         ),
         admit: finish(builder().extension(AdmitOnly { app: app.clone() })),
-        run: finish(builder()),
+        // The guard's parse step replaces async-graphql's (which would check fragment chains'
+        // depth by walking them unmemoised) with its own measure, on `admit` as on `full`; the
+        // run parses again, so its own check is lifted: what was admitted must also run.
+        run: finish(builder().limit_recursive_depth(usize::MAX)),
     }
 }
 

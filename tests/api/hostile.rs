@@ -240,6 +240,21 @@ async fn fragment_bombs_are_measured_without_being_expanded() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_long_chain_of_fragments_within_the_limits_runs() {
+    let app = TestApp::new().await;
+    // 80 fragments, each spreading the next: 81 selections, well within the limits, deeper than
+    // async-graphql's own recursion check (64) that the guard's measure replaces.
+    let mut doc = String::from("query Chain { ...F0 }\n");
+    for i in 0..80 {
+        doc.push_str(&format!("fragment F{i} on QueryRoot {{ ...F{} }}\n", i + 1));
+    }
+    doc.push_str("fragment F80 on QueryRoot { __typename }\n");
+    let body = app.post_raw(json!({ "query": doc })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["__typename"], "QueryRoot", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn one_sign_in_per_request_and_guesses_are_counted_before_verifying() {
     let app = TestApp::new().await;
     staff_token(&app, Role::Owner).await;

@@ -114,6 +114,13 @@ pub struct ListedProduct {
     sort_title: String,
 }
 
+/// The product columns a listing selects (`ListedProduct::product`), named rather than `p.*`: a
+/// kept prepared statement must not change its result type when a migration adds a column
+/// (PostgreSQL fails it with "cached plan must not change result type"), and the row need not
+/// carry the search vector.
+const LISTED_COLUMNS: &str = "p.id, p.handle, p.title, p.subtitle, p.description, p.status, \
+     p.thumbnail, p.collection_id, p.created_at, p.updated_at, p.deleted_at";
+
 /// A listing run once per parent, batched into one statement: the products of many collections
 /// (or categories) each paged on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -226,7 +233,9 @@ impl ProductQuery {
             sql.bind_i64s(ids.to_vec());
             sql.push(") AS part(pid) CROSS JOIN LATERAL (");
         }
-        sql.push("SELECT * FROM (SELECT p.*, ");
+        sql.push("SELECT * FROM (SELECT ");
+        sql.push(LISTED_COLUMNS);
+        sql.push(", ");
         sql.push(match (self.sort.key, self.sort.descending) {
             // Unpriced products go last in either direction.
             (SortKey::Price, false) => "COALESCE(mp.amount, 9223372036854775807)",
@@ -347,6 +356,9 @@ impl ProductQuery {
 
     fn push_filters(&self, sql: &mut SqlBuilder) {
         let f = &self.filter;
+        if *f != ProductFilter::default() {
+            sql.uncached();
+        }
         sql.push(STORE_VISIBLE_SQL);
         if let Some(ids) = &f.collection_ids {
             sql.push(" AND p.collection_id = ANY(");
@@ -433,6 +445,8 @@ fn push_in_categories(sql: &mut SqlBuilder, roots: &str) {
 struct SqlBuilder {
     sql: String,
     binds: Vec<Bind>,
+    /// Whether the statement may be kept (see [`SqlBuilder::uncached`]).
+    cacheable: bool,
 }
 
 /// One bound value of a [`SqlBuilder`] statement.
@@ -449,7 +463,16 @@ impl SqlBuilder {
         Self {
             sql: String::with_capacity(512),
             binds: Vec::new(),
+            cacheable: true,
         }
+    }
+
+    /// Keeps this statement out of the prepared-statement cache. Filters multiply the shapes
+    /// (tens of thousands of combinations a stranger could walk through, each kept on every
+    /// connection and its PostgreSQL backend, with no eviction in diesel's cache): only the
+    /// unfiltered listings — the storefront's pages, a few hundred shapes — are kept.
+    fn uncached(&mut self) {
+        self.cacheable = false;
     }
 
     fn push(&mut self, sql: &str) {
@@ -516,6 +539,9 @@ impl diesel::query_builder::QueryFragment<Pg> for SqlBuilder {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
         let mut rest = self.sql.as_str();
         while let Some(at) = rest.find('$') {
             out.push_sql(&rest[..at]);
@@ -569,6 +595,14 @@ mod tests {
             diesel::debug_query::<Pg, _>(&sql).to_string(),
             r#"SELECT 1 WHERE x = $1 AND y = ANY($2) AND z = ANY($3) LIMIT $4 -- binds: ["a", [1, 2], [1, 2], 5]"#
         );
+    }
+
+    #[test]
+    fn only_unfiltered_listings_are_kept() {
+        let mut sql = SqlBuilder::new();
+        sql.push("SELECT 1");
+        sql.uncached();
+        assert!(!sql.is_safe_to_cache_prepared(&Pg).unwrap());
     }
 
     #[test]
