@@ -114,6 +114,12 @@ impl ExtensionFactory for AdmitOnly {
     }
 }
 
+/// The request's document, already scanned, parsed and measured against the same limits by the
+/// HTTP handler's document cache (request data): the guard takes it instead of parsing the text
+/// again, and so does the run (`schema::execute`).
+#[derive(Clone)]
+pub struct MeasuredDocument(pub Arc<ExecutableDocument>);
+
 /// Where [`AdmitOnly`] leaves what a request was charged (request data).
 #[derive(Clone, Default)]
 pub struct Admission(Arc<Mutex<Option<Charge>>>);
@@ -245,13 +251,16 @@ impl Extension for GuardRun {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        limits::check_variables(variables, &self.limits).map_err(|e| error(&e))?;
+        if let Some(measured) = ctx.data_opt::<MeasuredDocument>() {
+            return Ok(measured.0.as_ref().clone());
+        }
         // Before the recursive parser sees the text.
         limits::scan_document(query, &self.limits).map_err(|e| error(&e))?;
-        limits::check_variables(variables, &self.limits).map_err(|e| error(&e))?;
         // Parsed and measured here, *instead of* by the next step: async-graphql's own recursive
         // checks after parsing follow every fragment spread without memo, so a small document of
         // doubly spread fragments would pin a worker before validation could refuse it.
-        let _ = (ctx, next);
+        let _ = next;
         let document = async_graphql::parser::parse_query(query)
             .map_err(|e| ServerError::new(e.to_string(), None))?;
         limits::analyze(&document, &self.limits).map_err(|e| error(&e))?;

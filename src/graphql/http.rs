@@ -579,7 +579,10 @@ async fn execute_inner(
             );
         }
     };
-    let request = request.data(locale.clone());
+    let mut request = request.data(locale.clone());
+    if let Some(document) = &document {
+        request = request.data(cost::MeasuredDocument(document.clone()));
+    }
     let has_credentials = headers.contains_key(header::AUTHORIZATION);
     // What an anonymous query depends on: the response cache's key and the CDN's surrogate keys.
     let dependencies = document

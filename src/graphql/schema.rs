@@ -25,7 +25,7 @@ use tracing::Instrument;
 use crate::carts::graphql::{CartsMutation, CartsQuery};
 use crate::graphql::batch::{BatchScope, Dispatcher};
 use crate::graphql::context::RequestContext;
-use crate::graphql::cost::{Admission, AdmitOnly, RequestGuard, bucket_owner};
+use crate::graphql::cost::{Admission, AdmitOnly, MeasuredDocument, RequestGuard, bucket_owner};
 use crate::graphql::node::NodeQuery;
 use crate::graphql::response_cache::{Reads, RootReads};
 use crate::http::request_id;
@@ -296,16 +296,27 @@ pub async fn execute(
 ) -> Response {
     let owner = bucket_owner(Some(&context));
     let admission = Admission::default();
+    let measured = request
+        .data
+        .get(&std::any::TypeId::of::<MeasuredDocument>())
+        .and_then(|d| d.downcast_ref::<MeasuredDocument>())
+        .cloned();
     let mut check = Request::new(request.query.clone())
         .variables(request.variables.clone())
         .data(context.clone())
         .data(admission.clone());
+    if let Some(measured) = &measured {
+        check = check.data(measured.clone());
+    }
     check.operation_name.clone_from(&request.operation_name);
     check.introspection_mode = request.introspection_mode;
     let checked = schemas.admit.execute(check).await;
     let mut response = if checked.errors.is_empty() {
         let dispatcher = Arc::new(Dispatcher::default());
-        let request = with_loaders(app, request, &dispatcher).data(context);
+        let mut request = with_loaders(app, request, &dispatcher).data(context);
+        if let Some(measured) = measured {
+            request.set_parsed_query(measured.0.as_ref().clone());
+        }
         BatchScope::new(schemas.run.execute(request), dispatcher).await
     } else {
         checked
