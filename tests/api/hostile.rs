@@ -1085,16 +1085,22 @@ async fn doubly_spread_fragment_chains_do_not_pin_a_worker() {
     assert_alive(&app).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failed_expensive_query_is_not_refunded() {
-    let app = TestApp::with_settings(
+/// No response cache, and a public bucket of 5,000 points refilled by one a second: what a
+/// request takes or gets back shows in its `throttleStatus`.
+async fn slow_refill_app() -> TestApp {
+    TestApp::with_settings(
         CacheMode::Disabled,
         &[
             ("THROTTLE_PUBLIC_MAXIMUM", "5000"),
             ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
         ],
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_expensive_query_is_not_refunded() {
+    let app = slow_refill_app().await;
     // A bad cursor deep inside nulls the whole answer out.
     let query = "{ products(first: 100) { edges { node { title categories { products(first: -1) { totalCount } } } } } }";
     let body = app.post_raw(json!({ "query": query })).await;
@@ -1114,14 +1120,7 @@ async fn a_failed_expensive_query_is_not_refunded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unused_points_go_back_to_the_callers_own_bucket() {
-    let app = TestApp::with_settings(
-        CacheMode::Disabled,
-        &[
-            ("THROTTLE_PUBLIC_MAXIMUM", "5000"),
-            ("THROTTLE_PUBLIC_RESTORE_RATE", "1"),
-        ],
-    )
-    .await;
+    let app = slow_refill_app().await;
     // Asks for a page of 100; the demo catalog fills a fraction of it.
     let query = "{ products(first: 100) { edges { node { title } } } }";
     let mut left = 5000;
