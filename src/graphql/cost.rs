@@ -120,7 +120,8 @@ impl ExtensionFactory for AdmitOnly {
 #[derive(Clone)]
 pub struct MeasuredDocument(pub Arc<ExecutableDocument>);
 
-/// Where [`AdmitOnly`] leaves what a request was charged (request data).
+/// What a request was charged, once the guard has charged it: kept by the guard for the
+/// WebSocket's payloads, and the slot [`AdmitOnly`] leaves it in for HTTP (request data).
 #[derive(Clone, Default)]
 pub struct Admission(Arc<Mutex<Option<Charge>>>);
 
@@ -132,14 +133,17 @@ impl Admission {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(charge);
     }
 
+    fn get(&self) -> Option<Charge> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Settles the charge against the executed `response`: refunds `owner` what a clean answer
     /// did not use and reports `extensions.cost` (nothing when no charge was recorded).
     pub async fn settle(&self, app: &AppState, owner: &BucketOwner, response: &mut Response) {
-        let charge = *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(charge) = charge else {
+        let Some(charge) = self.get() else {
             return;
         };
         let actual = charge.actual(&response.data);
@@ -186,7 +190,7 @@ impl Charge {
 struct GuardRun {
     app: AppState,
     limits: Limits,
-    charge: Arc<Mutex<Option<Charge>>>,
+    charge: Admission,
     /// Stop after admission (see [`AdmitOnly`]).
     admit_only: bool,
 }
@@ -196,7 +200,7 @@ impl GuardRun {
         Self {
             app: app.clone(),
             limits: app.config.limits,
-            charge: Arc::new(Mutex::new(None)),
+            charge: Admission::default(),
             admit_only,
         }
     }
@@ -232,10 +236,7 @@ impl Extension for GuardRun {
         let charge = self.charge.clone();
         next.run(ctx, stream)
             .map(move |mut response| {
-                let recorded = *charge
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(c) = recorded {
+                if let Some(c) = charge.get() {
                     let actual = c.actual(&response.data);
                     c.report(&mut response, actual, c.status);
                 }
@@ -327,10 +328,7 @@ impl GuardRun {
             status,
             taken,
         };
-        *self
-            .charge
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(charge);
+        self.charge.set(charge);
         if let Some(admission) = ctx.data_opt::<Admission>() {
             admission.set(charge);
         }

@@ -121,7 +121,10 @@ fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Subscripti
         SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
-    .limit_recursive_depth(64)
+    // async-graphql's own check of fragment chains' depth (walked unmemoised) never runs on the
+    // guard's schemas: the guard's parse step replaces it with its own measure (`cost.rs`), and a
+    // document that measure admitted must also run on the schema without the guard.
+    .limit_recursive_depth(usize::MAX)
     .limit_directives(MAX_DIRECTIVES)
     .directive(InContextDirective)
 }
@@ -165,10 +168,7 @@ pub fn build_schemas(app: AppState) -> Schemas {
                 .extension(OperationIds),
         ),
         admit: finish(builder().extension(AdmitOnly { app: app.clone() })),
-        // The guard's parse step replaces async-graphql's (which would check fragment chains'
-        // depth by walking them unmemoised) with its own measure, on `admit` as on `full`; the
-        // run parses again, so its own check is lifted: what was admitted must also run.
-        run: finish(builder().limit_recursive_depth(usize::MAX)),
+        run: finish(builder()),
     }
 }
 
@@ -225,13 +225,18 @@ impl Extension for LoadersRun {
 /// (chosen by the HTTP handler; the default elsewhere): every catalog statement joins its
 /// translations.
 fn with_loaders(app: &AppState, request: Request, dispatcher: &Arc<Dispatcher>) -> Request {
-    let locale = request
-        .data
-        .get(&std::any::TypeId::of::<RequestLocale>())
-        .and_then(|d| d.downcast_ref::<RequestLocale>())
-        .cloned()
+    let locale = request_datum::<RequestLocale>(&request)
         .unwrap_or_else(|| RequestLocale::default_of(&app.locales.peek()));
     request.data(CatalogLoaders::new(&app.db, dispatcher, locale))
+}
+
+/// A copy of the request data of type `T`, if the request carries one.
+fn request_datum<T: Clone + Send + Sync + 'static>(request: &Request) -> Option<T> {
+    request
+        .data
+        .get(&std::any::TypeId::of::<T>())
+        .and_then(|d| d.downcast_ref::<T>())
+        .cloned()
 }
 
 /// Names every executed operation: over HTTP by its request's id; over the WebSocket, where
@@ -296,11 +301,7 @@ pub async fn execute(
 ) -> Response {
     let owner = bucket_owner(Some(&context));
     let admission = Admission::default();
-    let measured = request
-        .data
-        .get(&std::any::TypeId::of::<MeasuredDocument>())
-        .and_then(|d| d.downcast_ref::<MeasuredDocument>())
-        .cloned();
+    let measured = request_datum::<MeasuredDocument>(&request);
     let mut check = Request::new(request.query.clone())
         .variables(request.variables.clone())
         .data(context.clone())

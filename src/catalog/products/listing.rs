@@ -223,6 +223,16 @@ impl ProductQuery {
         page: &PageRequest,
         partition: Option<(Partition, &[i64])>,
     ) -> AppResult<Vec<ListedProduct>> {
+        let sql = self.page_sql(page, partition)?;
+        Ok(sql.load::<ListedProduct>(conn).await?)
+    }
+
+    /// The statement of [`Self::load_pages`] (a malformed cursor is refused here).
+    fn page_sql(
+        &self,
+        page: &PageRequest,
+        partition: Option<(Partition, &[i64])>,
+    ) -> AppResult<SqlBuilder> {
         let leading = page.leading_cursor().map(|c| self.decode(c)).transpose()?;
         let trailing = page.trailing_cursor().map(|c| self.decode(c)).transpose()?;
         // Reading backward walks the index the other way; the caller flips the rows back.
@@ -286,7 +296,7 @@ impl ProductQuery {
         if partition.is_some() {
             sql.push(") s");
         }
-        Ok(sql.load::<ListedProduct>(conn).await?)
+        Ok(sql)
     }
 
     /// Counts matching products up to [`TOTAL_COUNT_CAP`].
@@ -599,10 +609,31 @@ mod tests {
 
     #[test]
     fn only_unfiltered_listings_are_kept() {
-        let mut sql = SqlBuilder::new();
-        sql.push("SELECT 1");
-        sql.uncached();
-        assert!(!sql.is_safe_to_cache_prepared(&Pg).unwrap());
+        let page = PageRequest::new(Some(20), None, None, None).unwrap();
+        let query = |filter: ProductFilter| ProductQuery {
+            filter,
+            sort: Sort {
+                key: SortKey::CreatedAt,
+                descending: false,
+            },
+            currency: None,
+            locale: Some("hi-IN".into()),
+        };
+        let kept = |q: &ProductQuery, partition| {
+            q.page_sql(&page, partition)
+                .unwrap()
+                .is_safe_to_cache_prepared(&Pg)
+                .unwrap()
+        };
+        let plain = query(ProductFilter::default());
+        assert!(kept(&plain, None));
+        assert!(kept(&plain, Some((Partition::Category, &[1, 2][..]))));
+        let searched = query(ProductFilter {
+            search: Some("shirt".into()),
+            ..ProductFilter::default()
+        });
+        assert!(!kept(&searched, None));
+        assert!(!kept(&searched, Some((Partition::Collection, &[1][..]))));
     }
 
     #[test]
