@@ -305,7 +305,7 @@ impl Cache {
                     .iter()
                     .map(|k| values.get(k).copied().flatten())
                     .collect();
-                self.complete_versions(r, keys, read).await
+                self.complete_versions(r, mirror, keys, read).await
             }
             Err(e) => {
                 self.fault(&CacheError::Pool(e.clone()));
@@ -314,10 +314,13 @@ impl Cache {
         }
     }
 
-    /// Fills counters that do not exist yet (first use, or Redis restarted) with random starts.
+    /// Fills counters that do not exist yet (first use, or Redis restarted) with random starts,
+    /// and remembers the started values like any other read (so the next request for a new
+    /// product costs no round trip).
     async fn complete_versions(
         &self,
         r: &RedisStore,
+        mirror: &Mirror,
         keys: &[String],
         read: Vec<Option<u64>>,
     ) -> Option<Vec<u64>> {
@@ -330,7 +333,12 @@ impl Cache {
         if missing.is_empty() {
             return read.into_iter().collect();
         }
+        // Taken before the round trip: a bump that lands meanwhile keeps its key out of memory.
+        let token = mirror.fill_token();
         let started = self.init_versions(r, &missing).await?;
+        let owned: Vec<String> = missing.iter().map(|k| (*k).clone()).collect();
+        let values: Vec<Option<u64>> = started.iter().copied().map(Some).collect();
+        mirror.install(token, &owned, &values);
         let mut started = started.into_iter();
         read.into_iter()
             .map(|v| v.or_else(|| started.next()))

@@ -124,6 +124,23 @@ async fn a_cached_read_costs_no_redis_round_trip_and_a_write_still_shows_everywh
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn counters_started_by_a_first_read_are_remembered() {
+    let a = TestApp::with_settings(CacheMode::Redis, &[]).await;
+    trusted_becomes(&a.app, true).await;
+    let router = techpotli::app::build_router(a.app.clone());
+    // The first read of this prefix starts every counter it needs (none exist yet)...
+    let title = title_on(&router).await;
+    // ...and the second, a cache hit, finds them all in memory: no round trip at all.
+    let trips = a.app.cache.round_trips();
+    assert_eq!(title_on(&router).await, title);
+    assert_eq!(
+        a.app.cache.round_trips() - trips,
+        0,
+        "a hit right after the counters were started read them again from Redis"
+    );
+}
+
 /// Stops a process with SIGSTOP until dropped (then SIGCONT).
 struct Stopped(u32);
 
