@@ -143,6 +143,16 @@ impl<T> Localized<T> {
             .collect()
     }
 
+    /// Rows read in the default locale, which has no translations.
+    pub fn untranslated(rows: Vec<T>) -> Vec<Self> {
+        rows.into_iter()
+            .map(|row| Self {
+                row,
+                translation: None,
+            })
+            .collect()
+    }
+
     /// `field` in the request's language (see [`pick`]).
     pub fn text<'a>(&'a self, field: &str, own: &'a str) -> &'a str {
         pick(self.translation.as_ref(), field, own)

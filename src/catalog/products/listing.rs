@@ -118,6 +118,18 @@ pub struct ListedProduct {
 /// kept prepared statement must not change its result type when a migration adds a column
 /// (PostgreSQL fails it with "cached plan must not change result type"), and the row need not
 /// carry the search vector.
+/// The row limits a listing statement is written with (the page plus one, rounded up); larger
+/// pages use their own exact limit.
+const LIMIT_BUCKETS: [usize; 4] = [6, 21, 51, crate::db::pagination::MAX_PAGE_SIZE + 1];
+
+/// `rows` rounded up to its bucket (see [`LIMIT_BUCKETS`]).
+fn limit_bucket(rows: usize) -> usize {
+    LIMIT_BUCKETS
+        .into_iter()
+        .find(|b| *b >= rows)
+        .unwrap_or(rows)
+}
+
 const LISTED_COLUMNS: &str = "p.id, p.handle, p.title, p.subtitle, p.description, p.status, \
      p.thumbnail, p.collection_id, p.created_at, p.updated_at, p.deleted_at";
 
@@ -224,7 +236,16 @@ impl ProductQuery {
         partition: Option<(Partition, &[i64])>,
     ) -> AppResult<Vec<ListedProduct>> {
         let sql = self.page_sql(page, partition)?;
-        Ok(sql.load::<ListedProduct>(conn).await?)
+        let mut rows = sql.load::<ListedProduct>(conn).await?;
+        // The statement may read up to its limit's bucket: keep the page plus one per parent.
+        let wanted = page.limit + 1;
+        let mut kept: std::collections::HashMap<Option<i64>, usize> = Default::default();
+        rows.retain(|row| {
+            let n = kept.entry(row.partition_id).or_default();
+            *n += 1;
+            *n <= wanted
+        });
+        Ok(rows)
     }
 
     /// The statement of [`Self::load_pages`] (a malformed cursor is refused here).
@@ -291,8 +312,14 @@ impl ProductQuery {
         }
         let order = if reversed { "DESC" } else { "ASC" };
         let column = self.sort_column();
-        sql.push(&format!(" ORDER BY {column} {order}, s.id {order} LIMIT "));
-        sql.bind_i64(i64::try_from(page.limit + 1).unwrap_or(i64::MAX));
+        // A literal, not a bind: PostgreSQL costs a generic plan with `LIMIT $1` as if a tenth of
+        // the table were read, so it re-planned this statement at every execution (custom plans
+        // looked cheaper); with a literal it plans a kept statement once. Rounded up to a few
+        // buckets so page sizes do not multiply the statements kept per connection.
+        let limit = limit_bucket(page.limit + 1);
+        sql.push(&format!(
+            " ORDER BY {column} {order}, s.id {order} LIMIT {limit}"
+        ));
         if partition.is_some() {
             sql.push(") s");
         }
@@ -634,6 +661,35 @@ mod tests {
         });
         assert!(!kept(&searched, None));
         assert!(!kept(&searched, Some((Partition::Collection, &[1][..]))));
+    }
+
+    #[test]
+    fn page_sizes_share_a_few_written_limits() {
+        let limits: Vec<usize> = [1, 6, 7, 21, 22, 51, 52, 101]
+            .into_iter()
+            .map(limit_bucket)
+            .collect();
+        assert_eq!(limits, [6, 6, 21, 21, 51, 51, 101, 101]);
+        let written = |first| {
+            let page = PageRequest::new(Some(first), None, None, None).unwrap();
+            let query = ProductQuery {
+                filter: ProductFilter::default(),
+                sort: Sort {
+                    key: SortKey::CreatedAt,
+                    descending: false,
+                },
+                currency: None,
+                locale: None,
+            };
+            let sql = query.page_sql(&page, None).unwrap();
+            sql.sql
+                .rsplit("LIMIT ")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(written(12), "21");
+        assert_eq!(written(100), "101");
     }
 
     #[test]

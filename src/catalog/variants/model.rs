@@ -35,19 +35,33 @@ impl Variant {
         product_ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Variant>>> {
+        let live = || {
+            product_variants::product_id
+                .eq_any(product_ids)
+                .and(product_variants::deleted_at.is_null())
+        };
+        let order = (product_variants::rank, product_variants::id);
+        if locale.is_empty() {
+            // The default locale has no translations to join. Without the join PostgreSQL keeps
+            // one generic plan for this statement; with it (and `locale = ''`, which its
+            // statistics know matches nothing) it re-planned it at every execution.
+            let rows = product_variants::table
+                .filter(live())
+                .select(Variant::as_select())
+                .order(order)
+                .load(conn)
+                .await?;
+            return Ok(Localized::untranslated(rows));
+        }
         let rows = product_variants::table
             .left_join(translation_of!(
                 product_variants::id,
                 EntityKind::Variant,
                 locale
             ))
-            .filter(
-                product_variants::product_id
-                    .eq_any(product_ids)
-                    .and(product_variants::deleted_at.is_null()),
-            )
+            .filter(live())
             .select((Variant::as_select(), translations::fields.nullable()))
-            .order((product_variants::rank, product_variants::id))
+            .order(order)
             .load(conn)
             .await?;
         Ok(Localized::from_pairs(rows))
