@@ -114,12 +114,8 @@ pub struct ListedProduct {
     sort_title: String,
 }
 
-/// The product columns a listing selects (`ListedProduct::product`), named rather than `p.*`: a
-/// kept prepared statement must not change its result type when a migration adds a column
-/// (PostgreSQL fails it with "cached plan must not change result type"), and the row need not
-/// carry the search vector.
-/// The row limits a listing statement is written with (the page plus one, rounded up); larger
-/// pages use their own exact limit.
+/// The row limits a listing statement is written with (the page plus one, rounded up; pages are
+/// at most 100 rows, so nothing falls past the last).
 const LIMIT_BUCKETS: [usize; 4] = [6, 21, 51, crate::db::pagination::MAX_PAGE_SIZE + 1];
 
 /// `rows` rounded up to its bucket (see [`LIMIT_BUCKETS`]).
@@ -130,6 +126,10 @@ fn limit_bucket(rows: usize) -> usize {
         .unwrap_or(rows)
 }
 
+/// The product columns a listing selects (`ListedProduct::product`), named rather than `p.*`: a
+/// kept prepared statement must not change its result type when a migration adds a column
+/// (PostgreSQL fails it with "cached plan must not change result type"), and the row need not
+/// carry the search vector.
 const LISTED_COLUMNS: &str = "p.id, p.handle, p.title, p.subtitle, p.description, p.status, \
      p.thumbnail, p.collection_id, p.created_at, p.updated_at, p.deleted_at";
 
@@ -507,7 +507,8 @@ impl SqlBuilder {
     /// Keeps this statement out of the prepared-statement cache. Filters multiply the shapes
     /// (tens of thousands of combinations a stranger could walk through, each kept on every
     /// connection and its PostgreSQL backend, with no eviction in diesel's cache): only the
-    /// unfiltered listings — the storefront's pages, a few hundred shapes — are kept.
+    /// unfiltered listings — the storefront's pages, about a thousand shapes at most with the four
+    /// written limits of [`LIMIT_BUCKETS`] — are kept.
     fn uncached(&mut self) {
         self.cacheable = false;
     }
