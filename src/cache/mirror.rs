@@ -369,7 +369,21 @@ impl Mirror {
                 acked.insert(id);
             }
             let now = Instant::now();
-            pending.retain(|id, end| !acked.contains(id) && *end > now);
+            pending.retain(|id, end| {
+                if acked.contains(id) {
+                    return false;
+                }
+                if *end <= now {
+                    // Costly for the writer and a sign of a stuck or overloaded instance.
+                    tracing::warn!(
+                        holder = %id,
+                        waited_ms = now.duration_since(replied).as_millis() as u64,
+                        "cache write waited out an instance's lease: no acknowledgement"
+                    );
+                    return false;
+                }
+                true
+            });
             // Wait for the next lease to run out (or an ack), then for the hash's first lease.
             let wake = match pending.values().copied().min() {
                 Some(end) => end,
