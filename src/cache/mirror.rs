@@ -48,6 +48,8 @@ pub const LEASE: Duration = Duration::from_millis(1500);
 pub const MARGIN: Duration = Duration::from_millis(250);
 /// How often a lease is renewed.
 const RENEW_EVERY: Duration = Duration::from_millis(300);
+/// A write that waits this long for acknowledgements is logged (with its bump's round trip).
+const SLOW_ACKNOWLEDGEMENTS: Duration = Duration::from_millis(250);
 /// A heartbeat not back within this long means the channel is stuck: reconnect.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// How long connecting and subscribing may take.
@@ -333,6 +335,7 @@ impl Mirror {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(seq, tx);
         let _unregister = Unregister(self, seq);
+        let sent = Instant::now();
         let reply = store
             .run_as(
                 async |c| {
@@ -388,7 +391,17 @@ impl Mirror {
             let wake = match pending.values().copied().min() {
                 Some(end) => end,
                 None if life_end > now => life_end,
-                None => return Ok(()),
+                None => {
+                    let waited = now.duration_since(replied);
+                    if waited >= SLOW_ACKNOWLEDGEMENTS {
+                        tracing::warn!(
+                            waited_ms = waited.as_millis() as u64,
+                            bump_ms = replied.duration_since(sent).as_millis() as u64,
+                            "cache write waited long for acknowledgements"
+                        );
+                    }
+                    return Ok(());
+                }
             };
             tokio::select! {
                 id = acks.recv() => if let Some(id) = id { acked.insert(id); },
