@@ -394,9 +394,12 @@ impl Mirror {
                 None => {
                     let waited = now.duration_since(replied);
                     if waited >= SLOW_ACKNOWLEDGEMENTS {
+                        // A young leases hash (Redis restarted or flushed) makes every write wait
+                        // out its first lease: expected, and told apart from slow acknowledgements.
                         tracing::warn!(
                             waited_ms = waited.as_millis() as u64,
                             bump_ms = replied.duration_since(sent).as_millis() as u64,
+                            young_leases = life_end > replied,
                             "cache write waited long for acknowledgements"
                         );
                     }

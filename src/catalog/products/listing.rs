@@ -635,18 +635,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_unfiltered_listings_are_kept() {
-        let page = PageRequest::new(Some(20), None, None, None).unwrap();
-        let query = |filter: ProductFilter| ProductQuery {
+    /// A listing by creation date, oldest first.
+    fn by_created(filter: ProductFilter, locale: Option<&str>) -> ProductQuery {
+        ProductQuery {
             filter,
             sort: Sort {
                 key: SortKey::CreatedAt,
                 descending: false,
             },
             currency: None,
-            locale: Some("hi-IN".into()),
-        };
+            locale: locale.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_unfiltered_listings_are_kept() {
+        let page = PageRequest::new(Some(20), None, None, None).unwrap();
+        let query = |filter: ProductFilter| by_created(filter, Some("hi-IN"));
         let kept = |q: &ProductQuery, partition| {
             q.page_sql(&page, partition)
                 .unwrap()
@@ -673,16 +678,9 @@ mod tests {
         assert_eq!(limits, [6, 6, 21, 21, 51, 51, 101, 101]);
         let written = |first| {
             let page = PageRequest::new(Some(first), None, None, None).unwrap();
-            let query = ProductQuery {
-                filter: ProductFilter::default(),
-                sort: Sort {
-                    key: SortKey::CreatedAt,
-                    descending: false,
-                },
-                currency: None,
-                locale: None,
-            };
-            let sql = query.page_sql(&page, None).unwrap();
+            let sql = by_created(ProductFilter::default(), None)
+                .page_sql(&page, None)
+                .unwrap();
             sql.sql
                 .rsplit("LIMIT ")
                 .next()
