@@ -59,6 +59,9 @@ impl StatementCounter {
 /// future was dropped before it finished records nothing (the next one overwrites its start).
 struct CountStatements(StatementCounter, Option<std::time::Instant>, tracing::Span);
 
+/// A statement that takes this long (send to last row) is logged with its text.
+const SLOW_STATEMENT: Duration = Duration::from_millis(500);
+
 /// A statement's SQL without the `-- binds: [...]` diesel's debug form appends.
 fn sql_text(query: &dyn diesel::connection::DebugQuery) -> String {
     let text = query.to_string();
@@ -88,12 +91,22 @@ impl Instrumentation for CountStatements {
                     )
                 });
             }
-            InstrumentationEvent::FinishQuery { .. } => {
+            InstrumentationEvent::FinishQuery { query, error, .. } => {
                 // Closing the span ends it.
                 self.2 = tracing::Span::none();
                 if let Some(started) = self.1.take() {
+                    let took = started.elapsed();
                     metrics::histogram!("techpotli_sql_statement_duration_seconds")
-                        .record(started.elapsed().as_secs_f64());
+                        .record(took.as_secs_f64());
+                    if took >= SLOW_STATEMENT {
+                        // The text without its bind values (they may hold customer data).
+                        tracing::warn!(
+                            took_ms = took.as_millis() as u64,
+                            failed = error.is_some(),
+                            statement = %sql_text(query),
+                            "slow SQL statement (from send to its last row)"
+                        );
+                    }
                 }
             }
             _ => {}
