@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::{hero_banners, translations};
+use crate::db::schema::hero_banners;
+use crate::load_translated;
 use crate::locales::fields::{EntityKind, Localized};
-use crate::translation_of;
 
 /// A home-page hero banner.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
@@ -33,17 +33,16 @@ impl HeroBanner {
         conn: &mut AsyncPgConnection,
         locale: &str,
     ) -> QueryResult<Vec<Localized<HeroBanner>>> {
-        let rows = hero_banners::table
-            .left_join(translation_of!(
-                hero_banners::id,
-                EntityKind::Banner,
-                locale
-            ))
-            .filter(hero_banners::is_active)
-            .select((HeroBanner::as_select(), translations::fields.nullable()))
-            .order((hero_banners::sort_order, hero_banners::id))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            hero_banners::table,
+            (hero_banners::id, EntityKind::Banner),
+            HeroBanner::as_select(),
+            |q| q
+                .filter(hero_banners::is_active)
+                .order((hero_banners::sort_order, hero_banners::id))
+        );
         Ok(Localized::from_pairs(rows))
     }
 

@@ -143,16 +143,6 @@ impl<T> Localized<T> {
             .collect()
     }
 
-    /// Rows read in the default locale, which has no translations.
-    pub fn untranslated(rows: Vec<T>) -> Vec<Self> {
-        rows.into_iter()
-            .map(|row| Self {
-                row,
-                translation: None,
-            })
-            .collect()
-    }
-
     /// `field` in the request's language (see [`pick`]).
     pub fn text<'a>(&'a self, field: &str, own: &'a str) -> &'a str {
         pick(self.translation.as_ref(), field, own)
@@ -162,6 +152,89 @@ impl<T> Localized<T> {
     pub fn text_opt<'a>(&'a self, field: &str, own: Option<&'a str>) -> Option<&'a str> {
         pick_opt(self.translation.as_ref(), field, own)
     }
+}
+
+/// Rows read without their translations' column (the default locale), shaped like rows read with it.
+pub fn untranslated_rows<T>(rows: Vec<T>) -> Vec<(T, Option<Value>)> {
+    rows.into_iter().map(|row| (row, None)).collect()
+}
+
+/// Loads `select` from `source` with each row's translation in `locale`, as `(row, fields)`
+/// pairs; `|q| …` finishes the query (filters, order, limit) on the selected source:
+///
+/// ```ignore
+/// let rows = load_translated!(conn, locale, products::table, (products::id, EntityKind::Product),
+///     Product::as_select(), |q| q.filter(products::id.eq_any(ids)));
+/// ```
+///
+/// In the default locale (`""`), which has no translations, the join is left out: joined on
+/// `locale = ''`, a value PostgreSQL's statistics know matches nothing, a kept statement got a
+/// custom plan at every execution instead of one generic plan (`pg_prepared_statements`), and
+/// the default locale is most of the storefront's traffic.
+#[macro_export]
+macro_rules! load_translated {
+    // Several columns or selectables, `[a, b]` or `[a, b, c]`: diesel reads a flat tuple (a
+    // selectable nested in a tuple of a tuple is not a row it can read); rows come back as
+    // `((a, b), fields)`.
+    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), [$s1:expr, $s2:expr], |$q:ident| $rest:expr) => {{
+        let locale: &str = $locale;
+        if locale.is_empty() {
+            let $q = $source.select(($s1, $s2));
+            $crate::locales::fields::untranslated_rows(
+                ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
+            )
+        } else {
+            let $q = $source
+                .left_join($crate::translation_of!($id, $kind, locale))
+                .select((
+                    $s1,
+                    $s2,
+                    $crate::db::schema::translations::fields.nullable(),
+                ));
+            let rows: ::std::vec::Vec<(_, _, ::std::option::Option<::serde_json::Value>)> =
+                ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
+            rows.into_iter()
+                .map(|(a, b, fields)| ((a, b), fields))
+                .collect()
+        }
+    }};
+    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), [$s1:expr, $s2:expr, $s3:expr], |$q:ident| $rest:expr) => {{
+        let locale: &str = $locale;
+        if locale.is_empty() {
+            let $q = $source.select(($s1, $s2, $s3));
+            $crate::locales::fields::untranslated_rows(
+                ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
+            )
+        } else {
+            let $q = $source
+                .left_join($crate::translation_of!($id, $kind, locale))
+                .select((
+                    $s1,
+                    $s2,
+                    $s3,
+                    $crate::db::schema::translations::fields.nullable(),
+                ));
+            let rows: ::std::vec::Vec<(_, _, _, ::std::option::Option<::serde_json::Value>)> =
+                ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
+            rows.into_iter()
+                .map(|(a, b, c, fields)| ((a, b, c), fields))
+                .collect()
+        }
+    }};
+    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), $select:expr, |$q:ident| $rest:expr) => {{
+        let locale: &str = $locale;
+        if locale.is_empty() {
+            let $q = $source.select($select);
+            $crate::locales::fields::untranslated_rows(
+                ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
+            )
+        } else {
+            let $q = $source
+                .left_join($crate::translation_of!($id, $kind, locale))
+                .select(($select, $crate::db::schema::translations::fields.nullable()));
+            ::diesel_async::RunQueryDsl::load($rest, $conn).await?
+        }
+    }};
 }
 
 /// The join of an entity's translation in one locale, for Diesel queries:

@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::{categories, product_categories, translations};
+use crate::db::schema::{categories, product_categories};
+use crate::load_translated;
 use crate::locales::fields::{EntityKind, Localized, Translation};
-use crate::translation_of;
 
 /// The one walk down the category tree: a statement selecting `id` of the categories `roots`
 /// selects (a `SELECT … AS id`) and all their descendants. With `active_only`, an inactive
@@ -45,17 +45,16 @@ impl Category {
         conn: &mut AsyncPgConnection,
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = categories::table
-            .left_join(translation_of!(
-                categories::id,
-                EntityKind::Category,
-                locale
-            ))
-            .filter(categories::parent_id.is_null().and(categories::is_active))
-            .select((Category::as_select(), translations::fields.nullable()))
-            .order((categories::rank, categories::id))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            categories::table,
+            (categories::id, EntityKind::Category),
+            Category::as_select(),
+            |q| q
+                .filter(categories::parent_id.is_null().and(categories::is_active))
+                .order((categories::rank, categories::id))
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -65,21 +64,20 @@ impl Category {
         parent_ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = categories::table
-            .left_join(translation_of!(
-                categories::id,
-                EntityKind::Category,
-                locale
-            ))
-            .filter(
-                categories::parent_id
-                    .eq_any(parent_ids)
-                    .and(categories::is_active),
-            )
-            .select((Category::as_select(), translations::fields.nullable()))
-            .order((categories::rank, categories::id))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            categories::table,
+            (categories::id, EntityKind::Category),
+            Category::as_select(),
+            |q| q
+                .filter(
+                    categories::parent_id
+                        .eq_any(parent_ids)
+                        .and(categories::is_active),
+                )
+                .order((categories::rank, categories::id))
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -89,16 +87,14 @@ impl Category {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = categories::table
-            .left_join(translation_of!(
-                categories::id,
-                EntityKind::Category,
-                locale
-            ))
-            .filter(categories::id.eq_any(ids).and(categories::is_active))
-            .select((Category::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            categories::table,
+            (categories::id, EntityKind::Category),
+            Category::as_select(),
+            |q| q.filter(categories::id.eq_any(ids).and(categories::is_active))
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -108,20 +104,18 @@ impl Category {
         handles: &[String],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = categories::table
-            .left_join(translation_of!(
-                categories::id,
-                EntityKind::Category,
-                locale
-            ))
-            .filter(
+        let rows = load_translated!(
+            conn,
+            locale,
+            categories::table,
+            (categories::id, EntityKind::Category),
+            Category::as_select(),
+            |q| q.filter(
                 categories::handle
                     .eq_any(handles)
                     .and(categories::is_active),
             )
-            .select((Category::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -131,29 +125,23 @@ impl Category {
         product_ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<(i64, Localized<Category>)>> {
-        let rows: Vec<(i64, Category, Option<serde_json::Value>)> = product_categories::table
-            .inner_join(categories::table)
-            .left_join(translation_of!(
-                categories::id,
-                EntityKind::Category,
-                locale
-            ))
-            .filter(
-                product_categories::product_id
-                    .eq_any(product_ids)
-                    .and(categories::is_active),
-            )
-            .select((
-                product_categories::product_id,
-                Category::as_select(),
-                translations::fields.nullable(),
-            ))
-            .order((categories::rank, categories::id))
-            .load(conn)
-            .await?;
+        let rows: Vec<((i64, Category), Option<serde_json::Value>)> = load_translated!(
+            conn,
+            locale,
+            product_categories::table.inner_join(categories::table),
+            (categories::id, EntityKind::Category),
+            [product_categories::product_id, Category::as_select()],
+            |q| q
+                .filter(
+                    product_categories::product_id
+                        .eq_any(product_ids)
+                        .and(categories::is_active),
+                )
+                .order((categories::rank, categories::id))
+        );
         Ok(rows
             .into_iter()
-            .map(|(product, row, fields)| {
+            .map(|((product, row), fields)| {
                 (
                     product,
                     Localized {

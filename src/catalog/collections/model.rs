@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::{collections, translations};
+use crate::db::schema::collections;
+use crate::load_translated;
 use crate::locales::fields::{EntityKind, Localized};
-use crate::translation_of;
 
 /// A curated collection of products.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
@@ -30,28 +30,28 @@ impl Collection {
         limit: usize,
         locale: &str,
     ) -> QueryResult<Vec<Localized<Collection>>> {
-        let mut query = collections::table
-            .left_join(translation_of!(
-                collections::id,
-                EntityKind::Collection,
-                locale
-            ))
-            .select((Collection::as_select(), translations::fields.nullable()))
-            .into_boxed();
-        if let Some((title, id)) = after {
-            query = query.filter(
-                collections::title
-                    .gt(title.to_owned())
-                    .or(collections::title
-                        .eq(title.to_owned())
-                        .and(collections::id.gt(id))),
-            );
-        }
-        let rows = query
-            .order((collections::title, collections::id))
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            collections::table,
+            (collections::id, EntityKind::Collection),
+            Collection::as_select(),
+            |q| {
+                let mut query = q.into_boxed();
+                if let Some((title, id)) = after {
+                    query = query.filter(
+                        collections::title
+                            .gt(title.to_owned())
+                            .or(collections::title
+                                .eq(title.to_owned())
+                                .and(collections::id.gt(id))),
+                    );
+                }
+                query
+                    .order((collections::title, collections::id))
+                    .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            }
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -70,16 +70,14 @@ impl Collection {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Collection>>> {
-        let rows = collections::table
-            .left_join(translation_of!(
-                collections::id,
-                EntityKind::Collection,
-                locale
-            ))
-            .filter(collections::id.eq_any(ids))
-            .select((Collection::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            collections::table,
+            (collections::id, EntityKind::Collection),
+            Collection::as_select(),
+            |q| q.filter(collections::id.eq_any(ids))
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -89,16 +87,14 @@ impl Collection {
         handles: &[String],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Collection>>> {
-        let rows = collections::table
-            .left_join(translation_of!(
-                collections::id,
-                EntityKind::Collection,
-                locale
-            ))
-            .filter(collections::handle.eq_any(handles))
-            .select((Collection::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            collections::table,
+            (collections::id, EntityKind::Collection),
+            Collection::as_select(),
+            |q| q.filter(collections::handle.eq_any(handles))
+        );
         Ok(Localized::from_pairs(rows))
     }
 

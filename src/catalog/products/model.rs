@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{
     product_categories, product_images, product_option_values, product_options, products,
-    translations, variant_option_values,
+    variant_option_values,
 };
+use crate::load_translated;
 use crate::locales::fields::{EntityKind, Localized, Translation};
-use crate::translation_of;
 
 /// Product status: drafts are admin-only.
 pub const STATUS_PUBLISHED: &str = "published";
@@ -59,13 +59,14 @@ impl Product {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Product>>> {
-        let rows = products::table
-            .left_join(translation_of!(products::id, EntityKind::Product, locale))
-            .filter(products::id.eq_any(ids))
-            .filter(store_visible())
-            .select((Product::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            products::table,
+            (products::id, EntityKind::Product),
+            Product::as_select(),
+            |q| q.filter(products::id.eq_any(ids)).filter(store_visible())
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -75,13 +76,16 @@ impl Product {
         handles: &[String],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Product>>> {
-        let rows = products::table
-            .left_join(translation_of!(products::id, EntityKind::Product, locale))
-            .filter(products::handle.eq_any(handles))
-            .filter(store_visible())
-            .select((Product::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            products::table,
+            (products::id, EntityKind::Product),
+            Product::as_select(),
+            |q| q
+                .filter(products::handle.eq_any(handles))
+                .filter(store_visible())
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -336,27 +340,30 @@ impl ProductOption {
             Option<serde_json::Value>,
         )>,
     > {
-        product_options::table
-            .left_join(product_option_values::table)
-            .left_join(translation_of!(
-                product_options::id,
-                EntityKind::Option,
-                locale
-            ))
-            .filter(product_options::product_id.eq_any(product_ids))
-            .select((
+        /// An option with one of its values (none for an option without values).
+        type OptionRow = (ProductOption, Option<OptionValue>);
+        let rows: Vec<(OptionRow, Option<serde_json::Value>)> = load_translated!(
+            conn,
+            locale,
+            product_options::table.left_join(product_option_values::table),
+            (product_options::id, EntityKind::Option),
+            [
                 ProductOption::as_select(),
-                Option::<OptionValue>::as_select(),
-                translations::fields.nullable(),
-            ))
-            .order((
-                product_options::rank,
-                product_options::id,
-                product_option_values::rank,
-                product_option_values::id,
-            ))
-            .load(conn)
-            .await
+                Option::<OptionValue>::as_select()
+            ],
+            |q| q
+                .filter(product_options::product_id.eq_any(product_ids))
+                .order((
+                    product_options::rank,
+                    product_options::id,
+                    product_option_values::rank,
+                    product_option_values::id,
+                ))
+        );
+        Ok(rows
+            .into_iter()
+            .map(|((option, value), fields)| (option, value, fields))
+            .collect())
     }
 }
 
@@ -368,27 +375,24 @@ impl OptionValue {
         variant_ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<(i64, String, String)>> {
-        let rows: Vec<(i64, String, String, Option<serde_json::Value>)> =
+        let rows: Vec<((i64, String, String), Option<serde_json::Value>)> = load_translated!(
+            conn,
+            locale,
             variant_option_values::table
-                .inner_join(product_option_values::table.inner_join(product_options::table))
-                .left_join(translation_of!(
-                    product_options::id,
-                    EntityKind::Option,
-                    locale
-                ))
+                .inner_join(product_option_values::table.inner_join(product_options::table)),
+            (product_options::id, EntityKind::Option),
+            [
+                variant_option_values::variant_id,
+                product_options::title,
+                product_option_values::value
+            ],
+            |q| q
                 .filter(variant_option_values::variant_id.eq_any(variant_ids))
-                .select((
-                    variant_option_values::variant_id,
-                    product_options::title,
-                    product_option_values::value,
-                    translations::fields.nullable(),
-                ))
                 .order((product_options::rank, product_options::id))
-                .load(conn)
-                .await?;
+        );
         Ok(rows
             .into_iter()
-            .map(|(variant, title, value, fields)| {
+            .map(|((variant, title, value), fields)| {
                 let t = Translation::from_column(fields);
                 let title = t
                     .as_ref()

@@ -6,9 +6,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::products::model::store_visible;
-use crate::db::schema::{prices, product_variants, products, translations};
+use crate::db::schema::{prices, product_variants, products};
+use crate::load_translated;
 use crate::locales::fields::{EntityKind, Localized};
-use crate::translation_of;
 
 /// A purchasable variant of a product.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
@@ -40,30 +40,16 @@ impl Variant {
                 .eq_any(product_ids)
                 .and(product_variants::deleted_at.is_null())
         };
-        let order = (product_variants::rank, product_variants::id);
-        if locale.is_empty() {
-            // The default locale has no translations to join. Without the join PostgreSQL keeps
-            // one generic plan for this statement; with it (and `locale = ''`, which its
-            // statistics know matches nothing) it re-planned it at every execution.
-            let rows = product_variants::table
+        let rows = load_translated!(
+            conn,
+            locale,
+            product_variants::table,
+            (product_variants::id, EntityKind::Variant),
+            Variant::as_select(),
+            |q| q
                 .filter(live())
-                .select(Variant::as_select())
-                .order(order)
-                .load(conn)
-                .await?;
-            return Ok(Localized::untranslated(rows));
-        }
-        let rows = product_variants::table
-            .left_join(translation_of!(
-                product_variants::id,
-                EntityKind::Variant,
-                locale
-            ))
-            .filter(live())
-            .select((Variant::as_select(), translations::fields.nullable()))
-            .order(order)
-            .load(conn)
-            .await?;
+                .order((product_variants::rank, product_variants::id))
+        );
         Ok(Localized::from_pairs(rows))
     }
 
@@ -74,22 +60,20 @@ impl Variant {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Variant>>> {
-        let rows = product_variants::table
-            .inner_join(products::table)
-            .left_join(translation_of!(
-                product_variants::id,
-                EntityKind::Variant,
-                locale
-            ))
-            .filter(
-                product_variants::id
-                    .eq_any(ids)
-                    .and(product_variants::deleted_at.is_null()),
-            )
-            .filter(store_visible())
-            .select((Variant::as_select(), translations::fields.nullable()))
-            .load(conn)
-            .await?;
+        let rows = load_translated!(
+            conn,
+            locale,
+            product_variants::table.inner_join(products::table),
+            (product_variants::id, EntityKind::Variant),
+            Variant::as_select(),
+            |q| q
+                .filter(
+                    product_variants::id
+                        .eq_any(ids)
+                        .and(product_variants::deleted_at.is_null()),
+                )
+                .filter(store_visible())
+        );
         Ok(Localized::from_pairs(rows))
     }
 
