@@ -55,11 +55,13 @@ impl StatementCounter {
     }
 }
 
-/// Counts every statement and records its latency (from send to the last row). A statement whose
+/// Counts every statement and records its latency: from the statement's start until diesel-async
+/// reports it finished — for a `load`, when the first reply arrives (rows streamed after it are
+/// not timed) — including any wait for this task to be polled again. A statement whose
 /// future was dropped before it finished records nothing (the next one overwrites its start).
 struct CountStatements(StatementCounter, Option<std::time::Instant>, tracing::Span);
 
-/// A statement that takes this long (send to last row) is logged with its text.
+/// A statement that takes this long (as [`CountStatements`] times it) is logged with its text.
 const SLOW_STATEMENT: Duration = Duration::from_millis(500);
 
 /// A statement's SQL without the `-- binds: [...]` diesel's debug form appends.
@@ -104,7 +106,7 @@ impl Instrumentation for CountStatements {
                             took_ms = took.as_millis() as u64,
                             failed = error.is_some(),
                             statement = %sql_text(query),
-                            "slow SQL statement (from send to its last row)"
+                            "slow SQL statement"
                         );
                     }
                 }
