@@ -160,7 +160,10 @@ pub fn untranslated_rows<T>(rows: Vec<T>) -> Vec<(T, Option<Value>)> {
 }
 
 /// Loads `select` from `source` with each row's translation in `locale`, as `(row, fields)`
-/// pairs; `|q| …` finishes the query (filters, order, limit) on the selected source:
+/// pairs (`((a, b), fields)` for a `[a, b]` selection); `|q| …` finishes the query (filters,
+/// order, limit) on the selected source. It is not a closure: its body is written into both
+/// branches, so `?` and `return` act on the calling function, which must import
+/// `diesel::prelude::*`:
 ///
 /// ```ignore
 /// let rows = load_translated!(conn, locale, products::table, (products::id, EntityKind::Product),
@@ -238,7 +241,8 @@ macro_rules! load_translated {
 }
 
 /// The join of an entity's translation in one locale, for Diesel queries:
-/// `table.left_join(translation_of!(products::id, EntityKind::Product, locale))`.
+/// `table.left_join(translation_of!(products::id, EntityKind::Product, locale))`. Reads use
+/// [`load_translated!`], which leaves it out in the default locale.
 #[macro_export]
 macro_rules! translation_of {
     ($id:expr, $kind:expr, $locale:expr) => {

@@ -1016,3 +1016,59 @@ async fn a_title_cursor_is_only_valid_in_its_language() {
     app.data(created, json!({ "l": "fr-FR", "after": cursor }))
         .await;
 }
+
+/// Every read that loads translations, by each way it is reached (by id, by handle, children,
+/// pages), answers in the shopper's language and in the default one: in the default locale the
+/// statements leave the translations join out (`load_translated!`), in another they join it.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_translated_read_answers_in_the_locale_and_in_the_default() {
+    let app = TestApp::new().await;
+    let (product, variant) = (gid("Product", 2), {
+        let data = app
+            .data(
+                r#"query($id: ID!) { product(id: $id) { variants { id } } }"#,
+                json!({ "id": gid("Product", 2) }),
+            )
+            .await;
+        data["product"]["variants"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
+    let query = r#"query Reads($product: ID!, $variant: ID!) {
+      byHandle: category(handle: "electronics") { name children { name } }
+      collections(first: 20) { edges { node { handle title } } }
+      product(id: $product) { title }
+      node(id: $variant) { ... on ProductVariant { title } }
+    }"#;
+    let vars = json!({ "product": product, "variant": variant });
+    let en = app.data(query, vars.clone()).await;
+    let hi = app.data(&in_context(query, "hi-IN"), vars).await;
+
+    assert_eq!(en["byHandle"]["name"], "Electronics");
+    assert_eq!(hi["byHandle"]["name"], "इलेक्ट्रॉनिक्स");
+    // Children have no Hindi names: each falls back to the default's.
+    let children = &en["byHandle"]["children"];
+    assert!(!children.as_array().unwrap().is_empty());
+    assert_eq!(hi["byHandle"]["children"], *children);
+
+    let title_of = |data: &Value, handle: &str| {
+        data["collections"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["node"]["handle"] == handle)
+            .map(|e| e["node"]["title"].clone())
+    };
+    assert_eq!(title_of(&en, "festive-edit"), Some(json!("Festive Edit")));
+    assert_eq!(title_of(&hi, "festive-edit"), Some(json!("त्योहार विशेष")));
+
+    // Product 2 has a Hindi title in the seed; its variants have no translations.
+    let rows = stored(&app, "hi-IN").await;
+    let row = rows.iter().find(|r| r.handle == "product-000002").unwrap();
+    assert_eq!(en["product"]["title"], row.title.as_str());
+    assert_eq!(hi["product"]["title"], row.tr_title.as_deref().unwrap());
+    assert_ne!(en["product"]["title"], hi["product"]["title"]);
+    assert!(en["node"]["title"].is_string());
+    assert_eq!(hi["node"]["title"], en["node"]["title"]);
+}
