@@ -160,7 +160,7 @@ pub fn untranslated_rows<T>(rows: Vec<T>) -> Vec<(T, Option<Value>)> {
 }
 
 /// Loads `select` from `source` with each row's translation in `locale`, as `(row, fields)`
-/// pairs (`((a, b), fields)` for a `[a, b]` selection); `|q| …` finishes the query (filters,
+/// pairs (`((a, b), fields)` for a `[a_expr, b_expr] as (a, b)` selection); `|q| …` finishes the query (filters,
 /// order, limit) on the selected source. It is not a closure: its body is written into both
 /// branches, so `?` and `return` act on the calling function, which must import
 /// `diesel::prelude::*`:
@@ -176,51 +176,28 @@ pub fn untranslated_rows<T>(rows: Vec<T>) -> Vec<(T, Option<Value>)> {
 /// the default locale is most of the storefront's traffic.
 #[macro_export]
 macro_rules! load_translated {
-    // Several columns or selectables, `[a, b]` or `[a, b, c]`: diesel reads a flat tuple (a
-    // selectable nested in a tuple of a tuple is not a row it can read); rows come back as
-    // `((a, b), fields)`.
-    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), [$s1:expr, $s2:expr], |$q:ident| $rest:expr) => {{
+    // A placeholder type per named column (for the row type below).
+    (@any $v:ident) => { _ };
+    // Several columns or selectables, named for the rows: `[a_expr, b_expr] as (a, b)`. Diesel
+    // reads them as one flat tuple (a selectable in a tuple nested in a tuple is not a row it can
+    // read); rows come back as `((a, b), fields)`.
+    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), [$($s:expr),+ $(,)?] as ($($v:ident),+), |$q:ident| $rest:expr) => {{
         let locale: &str = $locale;
         if locale.is_empty() {
-            let $q = $source.select(($s1, $s2));
+            let $q = $source.select(($($s,)+));
             $crate::locales::fields::untranslated_rows(
                 ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
             )
         } else {
             let $q = $source
                 .left_join($crate::translation_of!($id, $kind, locale))
-                .select((
-                    $s1,
-                    $s2,
-                    $crate::db::schema::translations::fields.nullable(),
-                ));
-            let rows: ::std::vec::Vec<(_, _, ::std::option::Option<::serde_json::Value>)> =
-                ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
+                .select(($($s,)+ $crate::db::schema::translations::fields.nullable()));
+            let rows: ::std::vec::Vec<(
+                $($crate::load_translated!(@any $v),)+
+                ::std::option::Option<::serde_json::Value>,
+            )> = ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
             rows.into_iter()
-                .map(|(a, b, fields)| ((a, b), fields))
-                .collect()
-        }
-    }};
-    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), [$s1:expr, $s2:expr, $s3:expr], |$q:ident| $rest:expr) => {{
-        let locale: &str = $locale;
-        if locale.is_empty() {
-            let $q = $source.select(($s1, $s2, $s3));
-            $crate::locales::fields::untranslated_rows(
-                ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
-            )
-        } else {
-            let $q = $source
-                .left_join($crate::translation_of!($id, $kind, locale))
-                .select((
-                    $s1,
-                    $s2,
-                    $s3,
-                    $crate::db::schema::translations::fields.nullable(),
-                ));
-            let rows: ::std::vec::Vec<(_, _, _, ::std::option::Option<::serde_json::Value>)> =
-                ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
-            rows.into_iter()
-                .map(|(a, b, c, fields)| ((a, b, c), fields))
+                .map(|($($v,)+ fields)| (($($v,)+), fields))
                 .collect()
         }
     }};

@@ -298,11 +298,25 @@ async fn one_sign_in_per_request_and_guesses_are_counted_before_verifying() {
         .iter()
         .filter(|b| code(b) == "UNAUTHENTICATED")
         .count();
-    let throttled = results
+    let refusal = |b: &Value, starts: &str| {
+        code(b) == "TOO_MANY_REQUESTS"
+            && b["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(starts))
+    };
+    let over_the_limit = results
         .iter()
-        .filter(|b| code(b) == "TOO_MANY_REQUESTS")
+        .filter(|b| refusal(b, "too many attempts"))
         .count();
-    assert_eq!((evaluated, throttled), (5, 35));
+    // An admitted guess may still wait too long for one of the few hashing slots when the
+    // machine is busy (seen once in CI: 4 evaluated): refused too, but not by the count.
+    let no_slot = results
+        .iter()
+        .filter(|b| refusal(b, "too many sign-ins at once"))
+        .count();
+    assert_eq!(over_the_limit, 35, "{results:?}");
+    assert_eq!(evaluated + no_slot, 5, "{results:?}");
+    assert!(evaluated >= 1, "{results:?}");
 
     // A rotating X-Forwarded-For from an untrusted peer does not open new buckets…
     for i in 0..3 {

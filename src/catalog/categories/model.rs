@@ -39,23 +39,30 @@ pub struct Category {
     pub updated_at: DateTime<Utc>,
 }
 
+/// [`load_translated!`] for categories in `locale` as `Localized` rows, the query finished by
+/// `|q| …`.
+macro_rules! load_categories {
+    ($conn:expr, $locale:expr, |$q:ident| $rest:expr) => {
+        Localized::from_pairs(load_translated!(
+            $conn,
+            $locale,
+            categories::table,
+            (categories::id, EntityKind::Category),
+            Category::as_select(),
+            |$q| $rest
+        ))
+    };
+}
+
 impl Category {
     /// Active top-level categories, by rank.
     pub async fn top_level(
         conn: &mut AsyncPgConnection,
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            categories::table,
-            (categories::id, EntityKind::Category),
-            Category::as_select(),
-            |q| q
-                .filter(categories::parent_id.is_null().and(categories::is_active))
-                .order((categories::rank, categories::id))
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_categories!(conn, locale, |q| q
+            .filter(categories::parent_id.is_null().and(categories::is_active))
+            .order((categories::rank, categories::id))))
     }
 
     /// Active children of the given parents, by rank, for loader batches.
@@ -64,21 +71,13 @@ impl Category {
         parent_ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            categories::table,
-            (categories::id, EntityKind::Category),
-            Category::as_select(),
-            |q| q
-                .filter(
-                    categories::parent_id
-                        .eq_any(parent_ids)
-                        .and(categories::is_active),
-                )
-                .order((categories::rank, categories::id))
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_categories!(conn, locale, |q| q
+            .filter(
+                categories::parent_id
+                    .eq_any(parent_ids)
+                    .and(categories::is_active),
+            )
+            .order((categories::rank, categories::id))))
     }
 
     /// Active categories by id, for loader batches.
@@ -87,15 +86,9 @@ impl Category {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            categories::table,
-            (categories::id, EntityKind::Category),
-            Category::as_select(),
-            |q| q.filter(categories::id.eq_any(ids).and(categories::is_active))
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_categories!(conn, locale, |q| q.filter(
+            categories::id.eq_any(ids).and(categories::is_active)
+        )))
     }
 
     /// Active categories by handle, for loader batches.
@@ -104,19 +97,11 @@ impl Category {
         handles: &[String],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Category>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            categories::table,
-            (categories::id, EntityKind::Category),
-            Category::as_select(),
-            |q| q.filter(
-                categories::handle
-                    .eq_any(handles)
-                    .and(categories::is_active),
-            )
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_categories!(conn, locale, |q| q.filter(
+            categories::handle
+                .eq_any(handles)
+                .and(categories::is_active),
+        )))
     }
 
     /// `(product_id, category)` pairs for the given products' active categories, for loader batches.
@@ -130,7 +115,7 @@ impl Category {
             locale,
             product_categories::table.inner_join(categories::table),
             (categories::id, EntityKind::Category),
-            [product_categories::product_id, Category::as_select()],
+            [product_categories::product_id, Category::as_select()] as (product, category),
             |q| q
                 .filter(
                     product_categories::product_id

@@ -21,6 +21,21 @@ pub struct Collection {
     pub updated_at: DateTime<Utc>,
 }
 
+/// [`load_translated!`] for collections in `locale` as `Localized` rows, the query finished by
+/// `|q| …`.
+macro_rules! load_collections {
+    ($conn:expr, $locale:expr, |$q:ident| $rest:expr) => {
+        Localized::from_pairs(load_translated!(
+            $conn,
+            $locale,
+            collections::table,
+            (collections::id, EntityKind::Collection),
+            Collection::as_select(),
+            |$q| $rest
+        ))
+    };
+}
+
 impl Collection {
     /// A keyset page of collections ordered by `(title, id)`; `after` is exclusive. Reads one row
     /// more than `limit` so the caller can tell whether another page exists.
@@ -30,29 +45,21 @@ impl Collection {
         limit: usize,
         locale: &str,
     ) -> QueryResult<Vec<Localized<Collection>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            collections::table,
-            (collections::id, EntityKind::Collection),
-            Collection::as_select(),
-            |q| {
-                let mut query = q.into_boxed();
-                if let Some((title, id)) = after {
-                    query = query.filter(
-                        collections::title
-                            .gt(title.to_owned())
-                            .or(collections::title
-                                .eq(title.to_owned())
-                                .and(collections::id.gt(id))),
-                    );
-                }
-                query
-                    .order((collections::title, collections::id))
-                    .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+        Ok(load_collections!(conn, locale, |q| {
+            let mut query = q.into_boxed();
+            if let Some((title, id)) = after {
+                query = query.filter(
+                    collections::title
+                        .gt(title.to_owned())
+                        .or(collections::title
+                            .eq(title.to_owned())
+                            .and(collections::id.gt(id))),
+                );
             }
-        );
-        Ok(Localized::from_pairs(rows))
+            query
+                .order((collections::title, collections::id))
+                .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+        }))
     }
 
     /// Collections by id (existence checks of writes).
@@ -70,15 +77,7 @@ impl Collection {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Collection>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            collections::table,
-            (collections::id, EntityKind::Collection),
-            Collection::as_select(),
-            |q| q.filter(collections::id.eq_any(ids))
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_collections!(conn, locale, |q| q.filter(collections::id.eq_any(ids))))
     }
 
     /// Collections by handle, for loader batches.
@@ -87,15 +86,8 @@ impl Collection {
         handles: &[String],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Collection>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            collections::table,
-            (collections::id, EntityKind::Collection),
-            Collection::as_select(),
-            |q| q.filter(collections::handle.eq_any(handles))
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_collections!(conn, locale, |q| q
+            .filter(collections::handle.eq_any(handles))))
     }
 
     /// Inserts a collection.

@@ -52,6 +52,21 @@ pub struct Product {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// [`load_translated!`] for products in `locale` as `Localized` rows, the query finished by
+/// `|q| …`.
+macro_rules! load_products {
+    ($conn:expr, $locale:expr, |$q:ident| $rest:expr) => {
+        Localized::from_pairs(load_translated!(
+            $conn,
+            $locale,
+            products::table,
+            (products::id, EntityKind::Product),
+            Product::as_select(),
+            |$q| $rest
+        ))
+    };
+}
+
 impl Product {
     /// Store-visible products by id with their translation in `locale`, for loader batches.
     pub async fn visible_by_ids(
@@ -59,15 +74,9 @@ impl Product {
         ids: &[i64],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Product>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            products::table,
-            (products::id, EntityKind::Product),
-            Product::as_select(),
-            |q| q.filter(products::id.eq_any(ids)).filter(store_visible())
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_products!(conn, locale, |q| q
+            .filter(products::id.eq_any(ids))
+            .filter(store_visible())))
     }
 
     /// Store-visible products by handle with their translation in `locale`.
@@ -76,17 +85,9 @@ impl Product {
         handles: &[String],
         locale: &str,
     ) -> QueryResult<Vec<Localized<Product>>> {
-        let rows = load_translated!(
-            conn,
-            locale,
-            products::table,
-            (products::id, EntityKind::Product),
-            Product::as_select(),
-            |q| q
-                .filter(products::handle.eq_any(handles))
-                .filter(store_visible())
-        );
-        Ok(Localized::from_pairs(rows))
+        Ok(load_products!(conn, locale, |q| q
+            .filter(products::handle.eq_any(handles))
+            .filter(store_visible())))
     }
 
     /// Any product (admin), drafts and deleted ones included.
@@ -350,7 +351,7 @@ impl ProductOption {
             [
                 ProductOption::as_select(),
                 Option::<OptionValue>::as_select()
-            ],
+            ] as (option, value),
             |q| q
                 .filter(product_options::product_id.eq_any(product_ids))
                 .order((
@@ -384,8 +385,8 @@ impl OptionValue {
             [
                 variant_option_values::variant_id,
                 product_options::title,
-                product_option_values::value
-            ],
+                product_option_values::value,
+            ] as (variant, title, value),
             |q| q
                 .filter(variant_option_values::variant_id.eq_any(variant_ids))
                 .order((product_options::rank, product_options::id))
