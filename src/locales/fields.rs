@@ -154,11 +154,6 @@ impl<T> Localized<T> {
     }
 }
 
-/// Rows read without their translations' column (the default locale), shaped like rows read with it.
-pub fn untranslated_rows<T>(rows: Vec<T>) -> Vec<(T, Option<Value>)> {
-    rows.into_iter().map(|row| (row, None)).collect()
-}
-
 /// Loads `select` from `source` with each row's translation in `locale`, as `(row, fields)`
 /// pairs (`((a, b), fields)` for a `[a_expr, b_expr] as (a, b)` selection); `|q| …` finishes the query (filters,
 /// order, limit) on the selected source. It is not a closure: its body is written into both
@@ -176,18 +171,22 @@ pub fn untranslated_rows<T>(rows: Vec<T>) -> Vec<(T, Option<Value>)> {
 /// the default locale is most of the storefront's traffic.
 #[macro_export]
 macro_rules! load_translated {
-    // A placeholder type per named column (for the row type below).
+    // A placeholder type per named column (for the row types below).
     (@any $v:ident) => { _ };
-    // Several columns or selectables, named for the rows: `[a_expr, b_expr] as (a, b)`. Diesel
-    // reads them as one flat tuple (a selectable in a tuple nested in a tuple is not a row it can
-    // read); rows come back as `((a, b), fields)`.
+    // A row from its named columns: the value itself for one, a tuple for several.
+    (@row $v:ident) => { $v };
+    (@row $($v:ident),+) => { ($($v),+) };
+    // Columns or selectables named for the rows: `[a_expr, b_expr] as (a, b)`. Diesel reads them
+    // as one flat tuple (a selectable in a tuple nested in a tuple is not a row it can read).
     ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), [$($s:expr),+ $(,)?] as ($($v:ident),+), |$q:ident| $rest:expr) => {{
         let locale: &str = $locale;
         if locale.is_empty() {
             let $q = $source.select(($($s,)+));
-            $crate::locales::fields::untranslated_rows(
-                ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
-            )
+            let rows: ::std::vec::Vec<($($crate::load_translated!(@any $v),)+)> =
+                ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
+            rows.into_iter()
+                .map(|($($v,)+)| ($crate::load_translated!(@row $($v),+), None))
+                .collect()
         } else {
             let $q = $source
                 .left_join($crate::translation_of!($id, $kind, locale))
@@ -197,24 +196,14 @@ macro_rules! load_translated {
                 ::std::option::Option<::serde_json::Value>,
             )> = ::diesel_async::RunQueryDsl::load($rest, $conn).await?;
             rows.into_iter()
-                .map(|($($v,)+ fields)| (($($v,)+), fields))
+                .map(|($($v,)+ fields)| ($crate::load_translated!(@row $($v),+), fields))
                 .collect()
         }
     }};
-    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), $select:expr, |$q:ident| $rest:expr) => {{
-        let locale: &str = $locale;
-        if locale.is_empty() {
-            let $q = $source.select($select);
-            $crate::locales::fields::untranslated_rows(
-                ::diesel_async::RunQueryDsl::load($rest, $conn).await?,
-            )
-        } else {
-            let $q = $source
-                .left_join($crate::translation_of!($id, $kind, locale))
-                .select(($select, $crate::db::schema::translations::fields.nullable()));
-            ::diesel_async::RunQueryDsl::load($rest, $conn).await?
-        }
-    }};
+    // One selectable: rows come back as `(row, fields)`.
+    ($conn:expr, $locale:expr, $source:expr, ($id:expr, $kind:expr), $select:expr, |$q:ident| $rest:expr) => {
+        $crate::load_translated!($conn, $locale, $source, ($id, $kind), [$select] as (row), |$q| $rest)
+    };
 }
 
 /// The join of an entity's translation in one locale, for Diesel queries:
