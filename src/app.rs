@@ -26,6 +26,7 @@ pub fn build_router(app: AppState) -> Router {
         app: app.clone(),
         apq: Arc::new(PersistedQueries::default()),
         documents: Arc::new(Documents::new(app.config.limits)),
+        hot: Arc::default(),
     };
     let graphql = Router::new()
         .route(

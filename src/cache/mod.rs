@@ -18,6 +18,7 @@ pub mod mirror;
 pub mod redis_store;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,11 +55,20 @@ pub enum Store {
     Memory(MemoryStore),
 }
 
+/// A resource key's full name and the full names of its version counters (see [`Cache::plan`]).
+#[derive(Debug, Clone)]
+pub struct KeyPlan {
+    name: String,
+    counters: Vec<String>,
+}
+
 /// Counters exported on `/metrics`.
 #[derive(Default)]
 pub struct CacheMetrics {
     /// Reads answered from the cache.
     pub hits: AtomicU64,
+    /// Of those, whole responses served by the memoised hit path (`graphql::hot_path`).
+    pub hot_hits: AtomicU64,
     /// Reads that went to the database (not cached yet, or expired, or invalidated).
     pub misses: AtomicU64,
     /// Cache operations that failed (the read fell back to the database).
@@ -236,7 +246,10 @@ impl Cache {
 
     /// Current versions of `families`; `None` when the cache is unreachable (then do not cache).
     pub async fn versions(&self, families: &[Family]) -> Option<Vec<u64>> {
-        let names: Vec<String> = families.iter().map(|f| f.version_key()).collect();
+        let names: Vec<String> = families
+            .iter()
+            .map(|f| self.full(&f.version_key()))
+            .collect();
         self.counters_at(&names).await
     }
 
@@ -387,34 +400,53 @@ impl Cache {
 
     /// The versioned key of a resource, or `None` when the cache is unreachable.
     pub async fn versioned_key(&self, key: &ResourceKey) -> Option<String> {
-        let versions = {
-            // Families, entities and (in a locale) their locale versions: one coalesced read.
-            let mut names: Vec<String> = key.families.iter().map(|f| f.version_key()).collect();
-            names.extend(key.entities.iter().map(|e| keys::entity_version_key(e)));
-            if let Some(locale) = &key.scope {
-                let scoped = key
-                    .families
-                    .iter()
-                    .map(|f| f.name())
-                    .chain(key.entities.iter().map(String::as_str))
-                    .map(|name| keys::entity_version_key(&keys::scoped(name, locale)));
-                names.extend(scoped.collect::<Vec<_>>());
-            }
-            self.counters_at(&names).await?
-        };
-        let suffix: Vec<String> = versions.iter().map(u64::to_string).collect();
-        Some(format!("{}@{}", self.full(&key.name), suffix.join(".")))
+        self.versioned_key_of(&self.plan(key)).await
     }
 
-    /// Current values of version counters (one coalesced `MGET`; missing counters start at
-    /// random).
-    async fn counters_at(&self, names: &[String]) -> Option<Vec<u64>> {
-        let keys: Vec<String> = names.iter().map(|n| self.full(n)).collect();
+    /// The full names of a resource key's version counters, worked out once for a key that is
+    /// read again and again (the memoised hit path).
+    pub fn plan(&self, key: &ResourceKey) -> KeyPlan {
+        // Families, entities and (in a locale) their locale versions: one coalesced read.
+        let mut names: Vec<String> = key.families.iter().map(|f| f.version_key()).collect();
+        names.extend(key.entities.iter().map(|e| keys::entity_version_key(e)));
+        if let Some(locale) = &key.scope {
+            let scoped = key
+                .families
+                .iter()
+                .map(|f| f.name())
+                .chain(key.entities.iter().map(String::as_str))
+                .map(|name| keys::entity_version_key(&keys::scoped(name, locale)));
+            names.extend(scoped.collect::<Vec<_>>());
+        }
+        KeyPlan {
+            name: self.full(&key.name),
+            counters: names.iter().map(|n| self.full(n)).collect(),
+        }
+    }
+
+    /// [`Self::versioned_key`] of a planned key.
+    pub async fn versioned_key_of(&self, plan: &KeyPlan) -> Option<String> {
+        let versions = self.counters_at(&plan.counters).await?;
+        let mut key = String::with_capacity(plan.name.len() + 1 + versions.len() * 21);
+        key.push_str(&plan.name);
+        key.push('@');
+        for (i, version) in versions.iter().enumerate() {
+            if i > 0 {
+                key.push('.');
+            }
+            let _ = write!(key, "{version}");
+        }
+        Some(key)
+    }
+
+    /// Current values of version counters by their full names (one coalesced `MGET`; missing
+    /// counters start at random).
+    async fn counters_at(&self, keys: &[String]) -> Option<Vec<u64>> {
         match &self.store {
             Store::Disabled => None,
-            Store::Memory(m) => Some(m.counters(&keys)),
+            Store::Memory(m) => Some(m.counters(keys)),
             Store::Redis(..) if keys.is_empty() => Some(Vec::new()),
-            Store::Redis(r, mirror) => match mirror.lookup(&keys) {
+            Store::Redis(r, mirror) => match mirror.lookup(keys) {
                 Some(values) => {
                     self.metrics
                         .versions_from_memory
@@ -425,7 +457,7 @@ impl Cache {
                     self.metrics
                         .versions_from_redis
                         .fetch_add(1, Ordering::Relaxed);
-                    self.batched_counters(r, mirror, &keys).await
+                    self.batched_counters(r, mirror, keys).await
                 }
             },
         }
@@ -439,6 +471,17 @@ impl Cache {
             .map(|e| keys::entity_version_key(e))
             .collect();
         self.bump(&keys).await;
+    }
+
+    /// The value under a full key if this process holds it (the in-process store, or Redis's
+    /// L1): never a round trip. The same allocation comes back until the entry is replaced,
+    /// evicted or expires.
+    pub fn get_local(&self, full_key: &str) -> Option<Arc<Vec<u8>>> {
+        match &self.store {
+            Store::Disabled => None,
+            Store::Memory(m) => m.get(full_key),
+            Store::Redis(..) => self.l1.as_ref()?.get(full_key),
+        }
     }
 
     /// The value under a full key (decoded), from the in-process L1 or the store.

@@ -22,7 +22,9 @@ use crate::graphql::apq::{ApqError, PersistedQueries};
 use crate::graphql::context::{MaxAgeCap, RequestContext};
 use crate::graphql::cost;
 use crate::graphql::documents::Documents;
+use crate::graphql::hot_path::{self, HotPaths};
 use crate::graphql::limits::{self, LimitError};
+use crate::graphql::media::{Flavor, negotiate};
 use crate::graphql::multipart;
 use crate::graphql::response_cache::{self, CachePolicy, CachedResponse};
 use crate::graphql::schema::{self, Schemas};
@@ -42,9 +44,6 @@ const APQ_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Time a JSON request body may take to arrive.
 const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Media type of GraphQL-over-HTTP responses.
-pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
-
 /// Router state of the GraphQL endpoints.
 #[derive(Clone)]
 pub struct GraphqlState {
@@ -56,6 +55,8 @@ pub struct GraphqlState {
     pub apq: Arc<PersistedQueries>,
     /// Parsed and measured documents by text.
     pub documents: Arc<Documents>,
+    /// Repeated anonymous GETs answered from the cache without the full path.
+    pub hot: Arc<HotPaths>,
 }
 
 impl TrustedProxies for GraphqlState {
@@ -84,37 +85,6 @@ fn locale_argument(raw: Option<&str>) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == "locale")
         .map(|(_, v)| v)
-}
-
-/// Which response media type the client asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavor {
-    GraphqlResponseJson,
-    Json,
-}
-
-impl Flavor {
-    fn content_type(self) -> &'static str {
-        match self {
-            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
-            Self::Json => "application/json; charset=utf-8",
-        }
-    }
-}
-
-fn negotiate(headers: &HeaderMap) -> Flavor {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // Clients that list both usually prefer the newer type first (graphql-http's audit does).
-    let gql = accept.find(GRAPHQL_RESPONSE_JSON);
-    let json = accept.find("application/json");
-    match (gql, json) {
-        (Some(g), Some(j)) if g < j => Flavor::GraphqlResponseJson,
-        (Some(_), None) => Flavor::GraphqlResponseJson,
-        _ => Flavor::Json,
-    }
 }
 
 fn error_body(message: &str, code: &str) -> serde_json::Value {
@@ -191,6 +161,16 @@ pub async fn graphql_get(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let flavor = negotiate(&headers);
+    let started = std::time::Instant::now();
+    if let Some(raw) = raw.as_deref()
+        && let Some((response, prepared)) = state
+            .hot
+            .serve(&state.app, flavor, &headers, raw, &client, cached_head)
+            .await
+    {
+        record(started, prepared.operation.as_deref(), "hit", &response);
+        return response;
+    }
     let limits = &state.app.config.limits;
     let raw_len = raw.as_deref().map_or(0, str::len);
     if raw_len > limits.max_body_bytes {
@@ -253,6 +233,7 @@ pub async fn graphql_get(
         flavor,
         request,
         params.locale,
+        raw.as_deref(),
     )
     .await
 }
@@ -380,6 +361,7 @@ pub async fn graphql_post(
         flavor,
         request,
         locale,
+        None,
     )
     .await
 }
@@ -389,8 +371,9 @@ fn operation_type(doc: &ExecutableDocument, operation_name: Option<&str>) -> Opt
     Some(response_cache::find_operation(doc, operation_name)?.node.ty)
 }
 
-/// Runs a GraphQL request and records it: latency by operation, transport and cache outcome,
-/// and the status.
+/// Runs a GraphQL request and records it. `memo`: the query string of a GET, whose public
+/// answer the hit path may remember.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: GraphqlState,
     method: Method,
@@ -399,11 +382,12 @@ async fn execute(
     flavor: Flavor,
     request: Request,
     locale_arg: Option<String>,
+    memo: Option<&str>,
 ) -> Response {
     let started = std::time::Instant::now();
     let seen = Seen::default();
     let response = execute_inner(
-        state, method, headers, client, flavor, request, locale_arg, &seen,
+        state, method, headers, client, flavor, request, locale_arg, memo, &seen,
     )
     .await;
     let cache = match seen.cache.load(Ordering::Relaxed) {
@@ -415,19 +399,30 @@ async fn execute(
         .operation
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(name) = operation.as_deref() {
+    record(started, operation.as_deref(), cache, &response);
+    response
+}
+
+/// Records a served request: latency by operation, transport and cache outcome, and the status;
+/// names its log span after the operation.
+fn record(
+    started: std::time::Instant,
+    operation: Option<&str>,
+    cache: &'static str,
+    response: &Response,
+) {
+    if let Some(name) = operation {
         // The document's own name (as the metrics label), at most 64 characters in the log.
         let end = name.char_indices().nth(64).map_or(name.len(), |(i, _)| i);
         crate::telemetry::name_span(&tracing::Span::current(), &name[..end]);
     }
     crate::http::metrics::record_operation(
-        operation.as_deref(),
+        operation,
         "http",
         cache,
         response.status().as_u16(),
         started.elapsed(),
     );
-    response
 }
 
 /// What the metrics of a request need from its execution.
@@ -448,10 +443,11 @@ async fn execute_inner(
     flavor: Flavor,
     mut request: Request,
     locale_arg: Option<String>,
+    memo: Option<&str>,
     seen: &Seen,
 ) -> Response {
     let app = &state.app;
-    if let Some(hash) = request
+    let pq = request
         .extensions
         .get("persistedQuery")
         .and_then(|pq| match pq {
@@ -463,8 +459,9 @@ async fn execute_inner(
             _ => None,
         })
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        tracing::Span::current().record("pq", hash);
+        .map(str::to_owned);
+    if let Some(hash) = &pq {
+        tracing::Span::current().record("pq", hash.as_str());
     }
     if let Err(e) = limits::check_variables(&request.variables, &app.config.limits) {
         return limit_error(flavor, &e);
@@ -544,7 +541,7 @@ async fn execute_inner(
     *seen
         .operation
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = name;
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = name.clone();
     let ty = document
         .as_deref()
         .and_then(|d| operation_type(d, request.operation_name.as_deref()));
@@ -560,8 +557,14 @@ async fn execute_inner(
         return response;
     }
     // The language to answer in: part of every cache key, reported in the response.
-    let locale = match choose_locale(app, document.as_deref(), &request, headers, locale_arg).await
-    {
+    let snapshot = app.locales.snapshot(&app.db).await;
+    let locale = match choose_locale(
+        &snapshot,
+        document.as_deref(),
+        &request,
+        headers,
+        locale_arg,
+    ) {
         Ok(locale) => locale,
         Err(error) => {
             let (status, code) = match error {
@@ -599,9 +602,29 @@ async fn execute_inner(
     let tags = dependencies
         .as_ref()
         .map(|(families, entities)| crate::cdn::tags::of_response(families, entities));
+    let mut remembered = None;
     let mut outcome = match dependencies {
-        Some(dependencies) if app.cache.is_enabled() => {
-            cached_execute(&state, flavor, request, dependencies, client, &locale).await
+        Some((families, entities)) if app.cache.is_enabled() => {
+            let hash = response_cache::request_hash(&request, flavor.content_type());
+            // The locale ends the key (and, outside the default, folds in its translations'
+            // versions).
+            let key = locale.key(keys::response(&hash, families, entities));
+            let plan = app.cache.plan(&key);
+            let outcome = cached_execute(
+                &state,
+                flavor,
+                request,
+                &hash,
+                (&plan, &key.families),
+                client,
+            )
+            .await;
+            // A repeat of this exact GET may skip all of the above (`hot_path`); one that
+            // registered a persisted document must not skip the registration.
+            if let Some(raw) = memo.filter(|_| !register) {
+                remembered = Some((raw, plan, key.families.into_owned()));
+            }
+            outcome
         }
         _ => {
             let context = request_context(app, headers, client).await;
@@ -618,6 +641,24 @@ async fn execute_inner(
     };
     if matches!(outcome.policy, CachePolicy::Public(_)) {
         outcome.tags = tags;
+        if let Some((raw, plan, families)) = remembered
+            && matches!(outcome.cache, "hit" | "miss")
+            && outcome.edge_cap == u32::MAX
+        {
+            state.hot.remember(hot_path::Seed {
+                raw,
+                headers,
+                flavor,
+                snapshot,
+                plan,
+                families,
+                operation: name,
+                pq,
+                locale: locale.clone(),
+                tags: outcome.tags.clone(),
+                body_len: outcome.body.len(),
+            });
+        }
     }
     seen.cache.store(
         match outcome.cache {
@@ -631,8 +672,8 @@ async fn execute_inner(
 }
 
 /// The request's locale by the one rule of `locales::negotiate`.
-async fn choose_locale(
-    app: &AppState,
+fn choose_locale(
+    snapshot: &crate::locales::registry::Snapshot,
     document: Option<&ExecutableDocument>,
     request: &Request,
     headers: &HeaderMap,
@@ -649,8 +690,7 @@ async fn choose_locale(
     let accept_language = headers
         .get(header::ACCEPT_LANGUAGE)
         .map(HeaderValue::as_bytes);
-    let snapshot = app.locales.snapshot(&app.db).await;
-    negotiate::choose(&snapshot, directive, argument.as_deref(), accept_language)
+    negotiate::choose(snapshot, directive, argument.as_deref(), accept_language)
 }
 
 /// Who is asking: the verified token (if any, checked against its account) and the client
@@ -784,19 +824,16 @@ async fn cached_execute(
     state: &GraphqlState,
     flavor: Flavor,
     request: Request,
-    (families, entities): (Vec<crate::cache::Family>, Vec<String>),
+    hash: &str,
+    (key, families): (&crate::cache::KeyPlan, &[crate::cache::Family]),
     client: String,
-    locale: &RequestLocale,
 ) -> Outcome {
     let cache = &state.app.cache;
     let owner = crate::throttle::BucketOwner::Client(client.clone());
-    let hash = response_cache::request_hash(&request, flavor.content_type());
-    // The locale ends the key (and, outside the default, folds in its translations' versions).
-    let key = locale.key(keys::response(&hash, families, entities));
     // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical
     // concurrent requests still share one execution: a cache outage under load must not turn
     // into a stampede on PostgreSQL.
-    let (full_key, store) = match cache.versioned_key(&key).await {
+    let (full_key, store) = match cache.versioned_key_of(key).await {
         Some(full_key) => (full_key, true),
         None => (format!("unversioned:{hash}"), false),
     };
@@ -807,7 +844,7 @@ async fn cached_execute(
             .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
-        response_cache_counter("hit", &key.families);
+        response_cache_counter("hit", families);
         tracing::Span::current().record("cache", "hit");
         // Served without work: it costs nothing, and says what it would have cost.
         let requested = u64::from(hit.cost);
@@ -820,7 +857,7 @@ async fn cached_execute(
         return outcome;
     }
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
-    response_cache_counter(if store { "miss" } else { "bypass" }, &key.families);
+    response_cache_counter(if store { "miss" } else { "bypass" }, families);
     tracing::Span::current().record("cache", "miss");
     let (work_state, work_key) = (state.clone(), full_key.clone());
     // The request whose execution runs is charged for it; requests that share its result are not.
@@ -916,6 +953,19 @@ fn response_cache_counter(outcome: &'static str, families: &[crate::cache::Famil
     keys::count_families("techpotli_response_cache_total", outcome, families);
 }
 
+/// How [`finish`] heads a response served from the cache (`hot_path::Head`).
+fn cached_head(
+    flavor: Flavor,
+    hit: CachedResponse,
+    tags: Option<Vec<String>>,
+    cdn: &crate::config::CdnConfig,
+    locale: &RequestLocale,
+) -> Response {
+    let mut outcome = Outcome::from_cached(hit);
+    outcome.tags = tags;
+    finish(flavor, outcome, &HeaderMap::new(), cdn, locale)
+}
+
 /// Adds caching headers and answers `304` when the client already holds this version.
 fn finish(
     flavor: Flavor,
@@ -985,13 +1035,9 @@ fn with_extensions(mut body: Vec<u8>, cost: &[u8], locale: Option<&str>) -> Vec<
     };
     body.truncate(end);
     body.reserve(cost.len() + 48);
-    body.extend_from_slice(b",\"extensions\":{\"cost\":");
+    body.extend_from_slice(hot_path::EXTENSIONS);
     body.extend_from_slice(cost);
-    if let Some(locale) = locale {
-        body.extend_from_slice(b",\"locale\":");
-        body.extend(serde_json::to_vec(locale).unwrap_or_default());
-    }
-    body.extend_from_slice(b"}}");
+    body.extend(hot_path::extensions_end(locale));
     body
 }
 

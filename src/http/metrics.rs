@@ -197,6 +197,7 @@ pub async fn render(app: &AppState) -> String {
         .absolute(stats.connections_closed_broken + stats.connections_closed_invalid);
     let m = &app.cache.metrics;
     counter!("techpotli_cache_hits_total").absolute(m.hits.load(Ordering::Relaxed));
+    counter!("techpotli_cache_hot_path_hits_total").absolute(m.hot_hits.load(Ordering::Relaxed));
     counter!("techpotli_cache_misses_total").absolute(m.misses.load(Ordering::Relaxed));
     counter!("techpotli_cache_faults_total").absolute(m.faults.load(Ordering::Relaxed));
     counter!("techpotli_redis_round_trips_total").absolute(app.cache.round_trips());

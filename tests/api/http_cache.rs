@@ -424,3 +424,234 @@ async fn register_queries_command_stores_a_manifest_for_every_instance() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// Every header but the request's own id, as text.
+fn headers_of(response: &TestResponse) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .filter(|(name, _)| name.as_str() != "x-request-id")
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_owned()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+fn hot_hits(app: &TestApp) -> u64 {
+    app.app
+        .cache
+        .metrics
+        .hot_hits
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The body without the client's bucket level (it refills between requests).
+fn comparable(response: &TestResponse) -> Value {
+    let mut body = response.raw_json();
+    if let Some(status) = body["extensions"]["cost"]["throttleStatus"].as_object_mut() {
+        status.remove("currentlyAvailable");
+    }
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_get_takes_the_memoised_hit_path_and_answers_exactly_as_the_full_path() {
+    for mode in [CacheMode::Redis, CacheMode::Memory] {
+        let app = TestApp::with_cache(mode).await;
+        let query = "{ products(first: 3) { edges { node { handle title } } } }";
+        let uri = format!("/graphql?query={}", enc(query));
+        // The same request spelt another way is another memo entry, served by the full path.
+        let respelt = format!("{uri}&variables=%7B%7D");
+        let send = |uri: String, headers: Vec<(&'static str, String)>| {
+            let app = &app;
+            async move {
+                let mut builder = Request::get(uri);
+                for (k, v) in headers {
+                    builder = builder.header(k, v);
+                }
+                app.send(builder.body(Body::empty()).unwrap()).await
+            }
+        };
+
+        let first = send(uri.clone(), vec![]).await;
+        assert_eq!(first.status, StatusCode::OK, "{mode:?}");
+        let full = send(respelt.clone(), vec![]).await;
+        assert_eq!(
+            hot_hits(&app),
+            0,
+            "{mode:?}: a first sight is the full path's"
+        );
+        let (hits, statements) = (crate::support::cache_hits(&app), app.statements());
+        let hot = send(uri.clone(), vec![]).await;
+        assert_eq!(hot_hits(&app), 1, "{mode:?}: the repeat is the memo's");
+        assert_eq!(crate::support::cache_hits(&app), hits + 1, "{mode:?}");
+        assert_eq!(app.statements(), statements, "{mode:?}: no SQL");
+        assert_eq!(hot.status, StatusCode::OK);
+        assert_eq!(
+            headers_of(&hot),
+            headers_of(&full),
+            "{mode:?}: the same headers as a hit of the full path"
+        );
+        assert_eq!(comparable(&hot), comparable(&full), "{mode:?}");
+        assert_eq!(hot.raw_json()["extensions"]["cost"]["actualQueryCost"], 0);
+        assert!(
+            hot.raw_json()["extensions"]["cost"]["requestedQueryCost"]
+                .as_u64()
+                .is_some_and(|c| c > 0),
+            "{mode:?}: says what it would have cost"
+        );
+        assert_eq!(hot.raw_json()["extensions"]["locale"], "en-IN");
+
+        // Revalidation on the memo's path: 304 with the validator and no body or media type.
+        let etag = hot.header("etag").expect("etag").to_owned();
+        let revalidated = send(uri.clone(), vec![("if-none-match", etag.clone())]).await;
+        assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED, "{mode:?}");
+        assert_eq!(hot_hits(&app), 2);
+        assert!(revalidated.body.is_empty());
+        assert_eq!(revalidated.header("etag"), Some(etag.as_str()));
+        assert_eq!(revalidated.header("content-type"), None);
+
+        // Another media type, another language, credentials: not this memo entry.
+        let typed = send(
+            uri.clone(),
+            vec![("accept", "application/graphql-response+json".into())],
+        )
+        .await;
+        assert_eq!(
+            typed.header("content-type"),
+            Some("application/graphql-response+json; charset=utf-8")
+        );
+        let hindi = send(uri.clone(), vec![("accept-language", "hi-IN".into())]).await;
+        assert_eq!(hindi.header("content-language"), Some("hi-IN"), "{mode:?}");
+        let staff = crate::support::staff_token(&app, techpotli::auth::Role::Catalog).await;
+        let signed_in = send(
+            uri.clone(),
+            vec![("authorization", format!("Bearer {staff}"))],
+        )
+        .await;
+        assert_eq!(signed_in.header("cache-control"), Some("private, no-store"));
+        assert_eq!(
+            hot_hits(&app),
+            2,
+            "{mode:?}: none of the three was the memo's"
+        );
+
+        // A write: the very next repeat is fresh (the full path's), the one after the memo's.
+        use diesel_async::SimpleAsyncConnection;
+        let newest = first.raw_json()["data"]["products"]["edges"][0]["node"]["handle"]
+            .as_str()
+            .expect("a product")
+            .to_owned();
+        app.db
+            .conn()
+            .await
+            .batch_execute(&format!(
+                "UPDATE products SET title = 'Renamed' WHERE handle = '{newest}'"
+            ))
+            .await
+            .unwrap();
+        app.app.cache.invalidate(&[Family::Products]).await;
+        let fresh = send(uri.clone(), vec![]).await;
+        assert_eq!(
+            fresh.raw_json()["data"]["products"]["edges"][0]["node"]["title"],
+            "Renamed",
+            "{mode:?}"
+        );
+        assert_eq!(
+            hot_hits(&app),
+            2,
+            "{mode:?}: the new entry came through the full path"
+        );
+        let again = send(uri.clone(), vec![]).await;
+        assert_eq!(hot_hits(&app), 3, "{mode:?}");
+        assert_eq!(
+            again.json(),
+            fresh.json(),
+            "{mode:?}: the miss was charged, the hit not"
+        );
+        assert_ne!(again.header("etag"), Some(etag.as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_locale_is_negotiated_at_once_by_a_remembered_request() {
+    let app = TestApp::new().await;
+    let uri = format!(
+        "/graphql?query={}",
+        enc("{ products(first: 2) { edges { node { title } } } }")
+    );
+    let german = || {
+        let app = &app;
+        let uri = uri.clone();
+        async move {
+            app.send(
+                Request::get(uri)
+                    .header("accept-language", "de-DE")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    german().await;
+    let remembered = german().await;
+    assert_eq!(hot_hits(&app), 1);
+    assert_eq!(remembered.header("content-language"), Some("en-IN"));
+    let staff = crate::support::staff_token(&app, techpotli::auth::Role::Catalog).await;
+    app.ok_as(
+        &staff,
+        r#"mutation { createLocale(code: "de-DE", name: "Deutsch") { code } }"#,
+        json!({}),
+    )
+    .await;
+    let negotiated = german().await;
+    assert_eq!(negotiated.header("content-language"), Some("de-DE"));
+    assert_eq!(negotiated.raw_json()["extensions"]["locale"], "de-DE");
+    assert_eq!(
+        hot_hits(&app),
+        1,
+        "the locales changed: the full path answered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_memos_two_chunk_body_is_framed_by_its_exact_length_on_the_wire() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::new().await;
+    let addr = app.serve().await;
+    let uri = format!(
+        "/graphql?query={}",
+        enc("{ products(first: 5) { edges { node { handle } } } }")
+    );
+    let mut exchanges = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                format!("GET {uri} HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        exchanges.push(raw);
+    }
+    assert_eq!(hot_hits(&app), 2, "the last two were the memo's");
+    for raw in exchanges {
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .expect("content-length, not chunked")
+            .parse()
+            .unwrap();
+        assert_eq!(body.len(), length);
+        let json: Value = serde_json::from_str(body).expect("the whole body, as JSON");
+        assert_eq!(
+            json["data"]["products"]["edges"].as_array().map(Vec::len),
+            Some(5)
+        );
+        assert!(json["extensions"]["cost"]["requestedQueryCost"].is_u64());
+    }
+}
