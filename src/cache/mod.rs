@@ -62,6 +62,20 @@ pub struct KeyPlan {
     counters: Vec<String>,
 }
 
+impl KeyPlan {
+    /// Whether `full_key` is a versioned key of this plan.
+    pub fn is_key_of(&self, full_key: &str) -> bool {
+        full_key
+            .strip_prefix(self.name.as_str())
+            .is_some_and(|rest| rest.starts_with('@'))
+    }
+
+    /// Bytes it holds (names).
+    pub fn weight(&self) -> usize {
+        self.name.len() + self.counters.iter().map(String::len).sum::<usize>()
+    }
+}
+
 /// Counters exported on `/metrics`.
 #[derive(Default)]
 pub struct CacheMetrics {

@@ -150,7 +150,7 @@ impl HotPaths {
         self.hasher.hash_one((flavor, accept_language, raw))
     }
 
-    /// Answers a repeat of a remembered request from the cache, or `None`: take the full path.
+    /// Answers a repeat of a remembered request from the cache, or says why the full path must.
     pub async fn serve(
         &self,
         app: &AppState,
@@ -159,27 +159,39 @@ impl HotPaths {
         raw: &str,
         client: &str,
         head: Head,
-    ) -> Option<(Response, Arc<Prepared>)> {
+    ) -> Served {
         if headers.contains_key(header::AUTHORIZATION) {
-            return None;
+            return Served::No;
         }
         let accept_language = headers
             .get(header::ACCEPT_LANGUAGE)
             .map(HeaderValue::as_bytes);
-        let prepared = self.memo.get(&self.hash(flavor, accept_language, raw))?;
+        let hash = self.hash(flavor, accept_language, raw);
+        let Some(prepared) = self.memo.get(&hash) else {
+            return Served::No;
+        };
         if &*prepared.raw != raw
             || prepared.accept_language.as_deref() != accept_language
             || prepared.flavor != flavor
         {
-            return None;
+            return Served::No;
         }
         let snapshot = app.locales.snapshot(&app.db).await;
-        if !Arc::ptr_eq(&snapshot, &prepared.snapshot) {
-            return None;
+        if !same_locales(&snapshot, &prepared.snapshot) {
+            return Served::No;
         }
-        let full_key = app.cache.versioned_key_of(&prepared.plan).await?;
-        let entry = app.cache.get_local(&full_key)?;
-        let ready = prepared.ready(entry, &app.config.cdn, head)?;
+        let Some(full_key) = app.cache.versioned_key_of(&prepared.plan).await else {
+            return Served::No;
+        };
+        let Some(entry) = app.cache.get_local(&full_key) else {
+            // A write or an eviction: the full path reads or runs it, under these versions.
+            return Served::Versioned(full_key);
+        };
+        let Some(ready) = prepared.ready(entry, &app.config.cdn, head) else {
+            // The entry is one the memo does not serve (it gained a time window): forget it.
+            self.memo.remove(&hash);
+            return Served::Versioned(full_key);
+        };
         let metrics = &app.cache.metrics;
         metrics.hits.fetch_add(1, Ordering::Relaxed);
         metrics.hot_hits.fetch_add(1, Ordering::Relaxed);
@@ -225,7 +237,7 @@ impl HotPaths {
             *response.headers_mut() = ready.headers.clone();
             response
         };
-        Some((response, prepared))
+        Served::Yes(response, prepared)
     }
 
     /// Remembers a request the full path answered with a public entry of the response cache.
@@ -241,13 +253,21 @@ impl HotPaths {
             &*p.raw == seed.raw
                 && p.accept_language == accept_language
                 && p.flavor == seed.flavor
-                && Arc::ptr_eq(&p.snapshot, &seed.snapshot)
+                && same_locales(&p.snapshot, &seed.snapshot)
         }) {
             return;
         }
+        // The request, the body it shares, and what the headers repeat: the surrogate keys (up
+        // to three headers of them) and the counters' names.
+        let tags = seed
+            .tags
+            .as_deref()
+            .map_or(0, |t| t.iter().map(String::len).sum());
         let weight = seed.raw.len()
             + accept_language.as_deref().map_or(0, <[u8]>::len)
             + seed.body_len
+            + 3 * tags
+            + seed.plan.weight()
             + 1024;
         let prepared = Prepared {
             raw: seed.raw.into(),
@@ -266,6 +286,22 @@ impl HotPaths {
         self.memo
             .insert(hash, Arc::new(prepared), weight, Some(expires));
     }
+}
+
+/// What [`HotPaths::serve`] did.
+pub enum Served {
+    /// Answered, by the remembered request.
+    Yes(Response, Arc<Prepared>),
+    /// Not answered, after reading the versions: the full path uses this versioned key (the
+    /// same read, not a second one).
+    Versioned(String),
+    /// Not answered.
+    No,
+}
+
+/// The same store locales: the same copy, or a reload that found them unchanged.
+fn same_locales(a: &Arc<Snapshot>, b: &Arc<Snapshot>) -> bool {
+    Arc::ptr_eq(a, b) || a.locales == b.locales
 }
 
 /// Start of the per-client extensions added to a cached body.
@@ -297,14 +333,11 @@ impl Prepared {
             return Some(ready.clone());
         }
         drop(slot);
-        let mut hit = CachedResponse::decode(&entry)?;
+        let (hit, start) = CachedResponse::decode_head(&entry)?;
         if hit.changes_at != u32::MAX || hit.max_age == 0 {
             return None;
         }
         let cost = hit.cost;
-        let body_len = hit.body.len();
-        let start = entry.len().checked_sub(body_len)?;
-        hit.body = Vec::new();
         let built = head(self.flavor, hit, self.tags.clone(), cdn, &self.locale);
         let body = Bytes::from_owner(SharedEntry(entry.clone()));
         let (head, tail) = match body[start..].iter().rposition(|b| *b == b'}') {

@@ -22,7 +22,7 @@ use crate::graphql::apq::{ApqError, PersistedQueries};
 use crate::graphql::context::{MaxAgeCap, RequestContext};
 use crate::graphql::cost;
 use crate::graphql::documents::Documents;
-use crate::graphql::hot_path::{self, HotPaths};
+use crate::graphql::hot_path::{self, HotPaths, Served};
 use crate::graphql::limits::{self, LimitError};
 use crate::graphql::media::{Flavor, negotiate};
 use crate::graphql::multipart;
@@ -162,14 +162,20 @@ pub async fn graphql_get(
 ) -> Response {
     let flavor = negotiate(&headers);
     let started = std::time::Instant::now();
-    if let Some(raw) = raw.as_deref()
-        && let Some((response, prepared)) = state
+    let mut versioned = None;
+    if let Some(raw) = raw.as_deref() {
+        match state
             .hot
             .serve(&state.app, flavor, &headers, raw, &client, cached_head)
             .await
-    {
-        record(started, prepared.operation.as_deref(), "hit", &response);
-        return response;
+        {
+            Served::Yes(response, prepared) => {
+                record(started, prepared.operation.as_deref(), "hit", &response);
+                return response;
+            }
+            Served::Versioned(key) => versioned = Some(key),
+            Served::No => {}
+        }
     }
     let limits = &state.app.config.limits;
     let raw_len = raw.as_deref().map_or(0, str::len);
@@ -233,7 +239,7 @@ pub async fn graphql_get(
         flavor,
         request,
         params.locale,
-        raw.as_deref(),
+        raw.as_deref().map(|raw| FromGet { raw, versioned }),
     )
     .await
 }
@@ -371,8 +377,14 @@ fn operation_type(doc: &ExecutableDocument, operation_name: Option<&str>) -> Opt
     Some(response_cache::find_operation(doc, operation_name)?.node.ty)
 }
 
-/// Runs a GraphQL request and records it. `memo`: the query string of a GET, whose public
-/// answer the hit path may remember.
+/// What a GET brings to the full path: its query string (a public answer may be remembered by
+/// the hit path) and the versioned key the hit path already read, if it did.
+struct FromGet<'a> {
+    raw: &'a str,
+    versioned: Option<String>,
+}
+
+/// Runs a GraphQL request and records it.
 #[allow(clippy::too_many_arguments)]
 async fn execute(
     state: GraphqlState,
@@ -382,12 +394,12 @@ async fn execute(
     flavor: Flavor,
     request: Request,
     locale_arg: Option<String>,
-    memo: Option<&str>,
+    get: Option<FromGet<'_>>,
 ) -> Response {
     let started = std::time::Instant::now();
     let seen = Seen::default();
     let response = execute_inner(
-        state, method, headers, client, flavor, request, locale_arg, memo, &seen,
+        state, method, headers, client, flavor, request, locale_arg, get, &seen,
     )
     .await;
     let cache = match seen.cache.load(Ordering::Relaxed) {
@@ -443,7 +455,7 @@ async fn execute_inner(
     flavor: Flavor,
     mut request: Request,
     locale_arg: Option<String>,
-    memo: Option<&str>,
+    get: Option<FromGet<'_>>,
     seen: &Seen,
 ) -> Response {
     let app = &state.app;
@@ -610,18 +622,24 @@ async fn execute_inner(
             // versions).
             let key = locale.key(keys::response(&hash, families, entities));
             let plan = app.cache.plan(&key);
+            // The hit path's version read, when it was of this very key (not a second read).
+            let (raw, versioned) = match get {
+                Some(FromGet { raw, versioned }) => (Some(raw), versioned),
+                None => (None, None),
+            };
+            let versioned = versioned.filter(|k| plan.is_key_of(k));
             let outcome = cached_execute(
                 &state,
                 flavor,
                 request,
                 &hash,
-                (&plan, &key.families),
+                (&plan, &key.families, versioned),
                 client,
             )
             .await;
             // A repeat of this exact GET may skip all of the above (`hot_path`); one that
             // registered a persisted document must not skip the registration.
-            if let Some(raw) = memo.filter(|_| !register) {
+            if let Some(raw) = raw.filter(|_| !register) {
                 remembered = Some((raw, plan, key.families.into_owned()));
             }
             outcome
@@ -825,7 +843,11 @@ async fn cached_execute(
     flavor: Flavor,
     request: Request,
     hash: &str,
-    (key, families): (&crate::cache::KeyPlan, &[crate::cache::Family]),
+    (key, families, versioned): (
+        &crate::cache::KeyPlan,
+        &[crate::cache::Family],
+        Option<String>,
+    ),
     client: String,
 ) -> Outcome {
     let cache = &state.app.cache;
@@ -833,7 +855,11 @@ async fn cached_execute(
     // Without versions (Redis unreachable or too slow) nothing is read or stored, but identical
     // concurrent requests still share one execution: a cache outage under load must not turn
     // into a stampede on PostgreSQL.
-    let (full_key, store) = match cache.versioned_key_of(key).await {
+    let versioned = match versioned {
+        Some(full_key) => Some(full_key),
+        None => cache.versioned_key_of(key).await,
+    };
+    let (full_key, store) = match versioned {
         Some(full_key) => (full_key, true),
         None => (format!("unversioned:{hash}"), false),
     };

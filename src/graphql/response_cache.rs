@@ -118,26 +118,31 @@ impl CachedResponse {
 
     /// Reverses [`Self::encode`].
     pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let (mut response, start) = Self::decode_head(bytes)?;
+        // Room for the per-client `extensions.cost` added when served: no second copy.
+        let body = &bytes[start..];
+        response.body = Vec::with_capacity(body.len() + 256);
+        response.body.extend_from_slice(body);
+        Some(response)
+    }
+
+    /// [`Self::decode`] without the body (left empty), and where the body starts in `bytes`.
+    pub fn decode_head(bytes: &[u8]) -> Option<(Self, usize)> {
         let status = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
         let max_age = u32::from_be_bytes(bytes.get(2..6)?.try_into().ok()?);
         let changes_at = u32::from_be_bytes(bytes.get(6..10)?.try_into().ok()?);
         let cost = u32::from_be_bytes(bytes.get(10..14)?.try_into().ok()?);
         let len = usize::from(*bytes.get(14)?);
         let etag = String::from_utf8(bytes.get(HEAD..HEAD + len)?.to_vec()).ok()?;
-        Some(Self {
+        let response = Self {
             status,
             max_age,
             changes_at,
             cost,
             etag,
-            // Room for the per-client `extensions.cost` added when served: no second copy.
-            body: {
-                let body = bytes.get(HEAD + len..)?;
-                let mut out = Vec::with_capacity(body.len() + 256);
-                out.extend_from_slice(body);
-                out
-            },
-        })
+            body: Vec::new(),
+        };
+        Some((response, HEAD + len))
     }
 }
 

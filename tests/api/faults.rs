@@ -260,7 +260,7 @@ async fn stored(conn: &mut AsyncPgConnection, url: &str) -> (String, Vec<i64>) {
 /// by `subscriptions::subscriptions_survive_a_redis_restart`.)
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_stopped_and_restarted_under_reads_fails_nothing() {
-    let own = crate::support::OwnRedis::start(48379 + (std::process::id() % 1000) as u16).await;
+    let own = crate::support::OwnRedis::start(2_500).await;
     let redis = own.url();
     let app = Arc::new(
         TestApp::with_settings(

@@ -351,7 +351,7 @@ async fn a_stalled_or_cut_channel_never_serves_stale_reads() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_restarted_mid_write_serves_no_stale_read() {
-    let own = support::OwnRedis::start(47379 + (std::process::id() % 1000) as u16).await;
+    let own = support::OwnRedis::start(5_000).await;
     let proxy = ChannelProxy::start(addr_of(&own.url())).await;
     let (a, b, b_router, staff) = two_instances(&own.url(), &proxy.url()).await;
     title_on(&b_router).await;

@@ -264,7 +264,7 @@ async fn the_in_process_bus_delivers_on_a_single_instance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscriptions_survive_a_redis_restart() {
-    let own = OwnRedis::start(47379 + (std::process::id() % 1000) as u16).await;
+    let own = OwnRedis::start(7_500).await;
     let redis = own.url();
     let a = TestApp::with_settings(CacheMode::Memory, &[("REDIS_URL", &redis)]).await;
     let token = staff_token(&a, Role::Content).await;

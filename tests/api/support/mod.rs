@@ -471,8 +471,13 @@ pub struct OwnRedis {
 }
 
 impl OwnRedis {
-    /// Starts `redis-server` on `port` (stopping a leftover one first).
-    pub async fn start(port: u16) -> Self {
+    /// Starts `redis-server` on a port of this test process's own (stopping a leftover one
+    /// first). The port is below the kernel's ephemeral range (32768–60999 here): a port in it
+    /// can be taken by any client socket on the machine while the server is stopped mid-test,
+    /// and the restarted server then fails to bind (seen as rare failures of the restart tests).
+    /// `offset` keeps the tests that use one apart.
+    pub async fn start(offset: u16) -> Self {
+        let port = 20_000 + offset + (std::process::id() % 2_500) as u16;
         let dir = std::env::temp_dir().join(format!("techpotli-redis-{port}"));
         std::fs::create_dir_all(&dir).expect("redis dir");
         let redis = Self { port, dir };
@@ -504,7 +509,20 @@ impl OwnRedis {
             .status()
             .expect("redis-server is installed");
         assert!(status.success());
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Daemonized before it binds: wait until it answers.
+        for _ in 0..100 {
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} did not come up", self.port);
     }
 
     /// Shuts the server down.
