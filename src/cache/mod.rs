@@ -56,20 +56,13 @@ pub enum Store {
 }
 
 /// A resource key's full name and the full names of its version counters (see [`Cache::plan`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPlan {
     name: String,
     counters: Vec<String>,
 }
 
 impl KeyPlan {
-    /// Whether `full_key` is a versioned key of this plan.
-    pub fn is_key_of(&self, full_key: &str) -> bool {
-        full_key
-            .strip_prefix(self.name.as_str())
-            .is_some_and(|rest| rest.starts_with('@'))
-    }
-
     /// Bytes it holds (names).
     pub fn weight(&self) -> usize {
         self.name.len() + self.counters.iter().map(String::len).sum::<usize>()

@@ -29,8 +29,8 @@ use crate::state::App;
 const LOCAL_DOCUMENTS: usize = 2048;
 /// Bytes of documents remembered in-process.
 const LOCAL_BYTES: usize = 8 * 1024 * 1024;
-/// How long an instance keeps a document in memory: an operation removed from the allow-list
-/// stops running everywhere within this time and the hit path's memory of a request that ran it
+/// How long an instance keeps a document in memory. An operation removed from the allow-list
+/// stops running everywhere within this time plus the hit path's memory of a request that ran it
 /// (`hot_path::TTL_SECS`): five minutes in all.
 const LOCAL_TTL: std::time::Duration =
     std::time::Duration::from_secs(300 - crate::graphql::hot_path::TTL_SECS);

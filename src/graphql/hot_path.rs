@@ -14,9 +14,11 @@
 //! ([`Cache::get_local`]): a write that bumped a version sends the request to the full path. The
 //! remembered ready form is used only when the cache hands back the very same stored entry (the
 //! same allocation), so eviction and expiry stay the cache's. Everything else the full path does
-//! before the lookup is a function of what the memo is keyed on — the limits, the persisted
-//! document, the operation, the locale negotiation — and of the store's locales, compared by
-//! identity: a reload of the locales sends requests through the full path again. Requests with
+//! before the lookup is a function of what the memo is keyed on — the limits, the operation, the
+//! locale negotiation — and of the store's locales, compared by content: a reload that changed
+//! them sends requests through the full path again. The persisted document is the exception: a
+//! hash the memo knows is served for its lifetime even if the document store lost it meanwhile
+//! (the full path would ask the client to send it again). Requests with
 //! credentials, misses, entries whose fields change by themselves (a banner window) and
 //! requests that registered a persisted document always take the full path, which is also the
 //! only one that fills the memo. A request is remembered for [`TTL_SECS`] at most, which bounds
@@ -185,12 +187,12 @@ impl HotPaths {
         };
         let Some(entry) = app.cache.get_local(&full_key) else {
             // A write or an eviction: the full path reads or runs it, under these versions.
-            return Served::Versioned(full_key);
+            return Served::Versioned(prepared.plan.clone(), full_key);
         };
         let Some(ready) = prepared.ready(entry, &app.config.cdn, head) else {
             // The entry is one the memo does not serve (it gained a time window): forget it.
             self.memo.remove(&hash);
-            return Served::Versioned(full_key);
+            return Served::Versioned(prepared.plan.clone(), full_key);
         };
         let metrics = &app.cache.metrics;
         metrics.hits.fetch_add(1, Ordering::Relaxed);
@@ -223,8 +225,9 @@ impl HotPaths {
             let owner = BucketOwner::Client(client.to_owned());
             let tail = ready.tail.as_ref().map(|tail| {
                 let cost = cost::cost_bytes(u64::from(ready.cost), 0, app.throttle.peek(&owner));
-                let mut bytes = Vec::with_capacity(EXTENSIONS.len() + cost.len() + tail.len());
-                bytes.extend_from_slice(EXTENSIONS);
+                let mut bytes =
+                    Vec::with_capacity(response_cache::EXTENSIONS.len() + cost.len() + tail.len());
+                bytes.extend_from_slice(response_cache::EXTENSIONS);
                 bytes.extend_from_slice(&cost);
                 bytes.extend_from_slice(tail);
                 Bytes::from(bytes)
@@ -292,9 +295,9 @@ impl HotPaths {
 pub enum Served {
     /// Answered, by the remembered request.
     Yes(Response, Arc<Prepared>),
-    /// Not answered, after reading the versions: the full path uses this versioned key (the
-    /// same read, not a second one).
-    Versioned(String),
+    /// Not answered, after reading the versions of this plan: the full path uses the versioned
+    /// key when its own plan is the same (the same read, not a second one).
+    Versioned(KeyPlan, String),
     /// Not answered.
     No,
 }
@@ -302,20 +305,6 @@ pub enum Served {
 /// The same store locales: the same copy, or a reload that found them unchanged.
 fn same_locales(a: &Arc<Snapshot>, b: &Arc<Snapshot>) -> bool {
     Arc::ptr_eq(a, b) || a.locales == b.locales
-}
-
-/// Start of the per-client extensions added to a cached body.
-pub const EXTENSIONS: &[u8] = b",\"extensions\":{\"cost\":";
-
-/// The end of the extensions block after the cost: the locale (if any) and the closing braces.
-pub fn extensions_end(locale: Option<&str>) -> Vec<u8> {
-    let mut end = Vec::with_capacity(24);
-    if let Some(locale) = locale {
-        end.extend_from_slice(b",\"locale\":");
-        end.extend(serde_json::to_vec(locale).unwrap_or_default());
-    }
-    end.extend_from_slice(b"}}");
-    end
 }
 
 impl Prepared {
@@ -345,7 +334,7 @@ impl Prepared {
                 let code = (!self.locale.code.is_empty()).then_some(&*self.locale.code);
                 (
                     body.slice(start..start + end),
-                    Some(Bytes::from(extensions_end(code))),
+                    Some(Bytes::from(response_cache::extensions_end(code))),
                 )
             }
             None => (body.slice(start..), None),

@@ -173,7 +173,7 @@ pub async fn graphql_get(
                 record(started, prepared.operation.as_deref(), "hit", &response);
                 return response;
             }
-            Served::Versioned(key) => versioned = Some(key),
+            Served::Versioned(plan, key) => versioned = Some((plan, key)),
             Served::No => {}
         }
     }
@@ -381,7 +381,7 @@ fn operation_type(doc: &ExecutableDocument, operation_name: Option<&str>) -> Opt
 /// the hit path) and the versioned key the hit path already read, if it did.
 struct FromGet<'a> {
     raw: &'a str,
-    versioned: Option<String>,
+    versioned: Option<(crate::cache::KeyPlan, String)>,
 }
 
 /// Runs a GraphQL request and records it.
@@ -627,7 +627,7 @@ async fn execute_inner(
                 Some(FromGet { raw, versioned }) => (Some(raw), versioned),
                 None => (None, None),
             };
-            let versioned = versioned.filter(|k| plan.is_key_of(k));
+            let versioned = versioned.and_then(|(read, key)| (read == plan).then_some(key));
             let outcome = cached_execute(
                 &state,
                 flavor,
@@ -837,13 +837,14 @@ async fn run(
 }
 
 /// Serves an anonymous query from the response cache, or runs it once (single flight) and
-/// stores it when every field is public.
+/// stores it when every field is public. `versioned`: the plan's versioned key when the hit path
+/// already read the versions for this request.
 async fn cached_execute(
     state: &GraphqlState,
     flavor: Flavor,
     request: Request,
     hash: &str,
-    (key, families, versioned): (
+    (plan, families, versioned): (
         &crate::cache::KeyPlan,
         &[crate::cache::Family],
         Option<String>,
@@ -857,7 +858,7 @@ async fn cached_execute(
     // into a stampede on PostgreSQL.
     let versioned = match versioned {
         Some(full_key) => Some(full_key),
-        None => cache.versioned_key_of(key).await,
+        None => cache.versioned_key_of(plan).await,
     };
     let (full_key, store) = match versioned {
         Some(full_key) => (full_key, true),
@@ -1061,9 +1062,9 @@ fn with_extensions(mut body: Vec<u8>, cost: &[u8], locale: Option<&str>) -> Vec<
     };
     body.truncate(end);
     body.reserve(cost.len() + 48);
-    body.extend_from_slice(hot_path::EXTENSIONS);
+    body.extend_from_slice(response_cache::EXTENSIONS);
     body.extend_from_slice(cost);
-    body.extend(hot_path::extensions_end(locale));
+    body.extend(response_cache::extensions_end(locale));
     body
 }
 

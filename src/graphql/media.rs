@@ -8,7 +8,9 @@ pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Which response media type the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flavor {
+    /// `application/graphql-response+json`: request errors with 4xx statuses.
     GraphqlResponseJson,
+    /// `application/json`: 200 for every well-formed request.
     Json,
 }
 

@@ -146,6 +146,20 @@ impl CachedResponse {
     }
 }
 
+/// Start of the per-client extensions added to a cached body.
+pub const EXTENSIONS: &[u8] = b",\"extensions\":{\"cost\":";
+
+/// The end of the extensions block after the cost: the locale (if any) and the closing braces.
+pub fn extensions_end(locale: Option<&str>) -> Vec<u8> {
+    let mut end = Vec::with_capacity(24);
+    if let Some(locale) = locale {
+        end.extend_from_slice(b",\"locale\":");
+        end.extend(serde_json::to_vec(locale).unwrap_or_default());
+    }
+    end.extend_from_slice(b"}}");
+    end
+}
+
 fn unix_now() -> u32 {
     u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX - 1)
 }

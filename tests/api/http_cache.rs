@@ -189,6 +189,20 @@ async fn automatic_persisted_queries_over_get() {
         .unwrap();
     assert!(ttl > 29 * 24 * 3600);
 
+    // The request that registered the document is not remembered by the hit path (a repeat must
+    // reach the registration again); its repeat, which registers nothing, is.
+    let hot = || {
+        app.app
+            .cache
+            .metrics
+            .hot_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    get_persisted(&app, &hash, Some(document)).await;
+    assert_eq!(hot(), 0, "the registering request was not remembered");
+    get_persisted(&app, &hash, Some(document)).await;
+    assert_eq!(hot(), 1, "its repeat was");
+
     // From now on the hash alone is enough: this is the CDN-cacheable URL.
     let by_hash = get_persisted(&app, &hash, None).await;
     assert_eq!(by_hash.status, StatusCode::OK);
@@ -537,6 +551,20 @@ async fn a_repeated_get_takes_the_memoised_hit_path_and_answers_exactly_as_the_f
             "{mode:?}: none of the three was the memo's"
         );
 
+        let version_reads = || {
+            let m = &app.app.cache.metrics;
+            m.versions_from_memory
+                .load(std::sync::atomic::Ordering::Relaxed)
+                + m.versions_from_redis
+                    .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        // What a miss costs in version reads on the full path alone (a spelling never seen: the
+        // hit path reads nothing for it): the response's key and the listing's own.
+        app.app.cache.invalidate(&[Family::Products]).await;
+        let reads_before = version_reads();
+        send(format!("{uri}&variables=%7B%20%7D"), vec![]).await;
+        let full_path_reads = version_reads() - reads_before;
+
         // A write: the very next repeat is fresh (the full path's), the one after the memo's.
         use diesel_async::SimpleAsyncConnection;
         let newest = first.raw_json()["data"]["products"]["edges"][0]["node"]["handle"]
@@ -552,7 +580,15 @@ async fn a_repeated_get_takes_the_memoised_hit_path_and_answers_exactly_as_the_f
             .await
             .unwrap();
         app.app.cache.invalidate(&[Family::Products]).await;
+        let reads_before = version_reads();
         let fresh = send(uri.clone(), vec![]).await;
+        if mode == CacheMode::Redis {
+            assert_eq!(
+                version_reads() - reads_before,
+                full_path_reads,
+                "the full path used the hit path's version read, not a second one"
+            );
+        }
         assert_eq!(
             fresh.raw_json()["data"]["products"]["edges"][0]["node"]["title"],
             "Renamed",
@@ -568,7 +604,7 @@ async fn a_repeated_get_takes_the_memoised_hit_path_and_answers_exactly_as_the_f
         assert_eq!(
             again.json(),
             fresh.json(),
-            "{mode:?}: the miss was charged, the hit not"
+            "{mode:?}: the same data, from the memo"
         );
         assert_ne!(again.header("etag"), Some(etag.as_str()));
     }
