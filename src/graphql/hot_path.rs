@@ -100,8 +100,8 @@ pub struct Prepared {
 pub struct Seed<'a> {
     /// The URL's query string.
     pub raw: &'a str,
-    /// The request's headers.
-    pub headers: &'a HeaderMap,
+    /// The request's `Accept-Language`.
+    pub accept_language: Option<&'a [u8]>,
     /// The response media type.
     pub flavor: Flavor,
     /// The locales the language was negotiated against.
@@ -131,9 +131,8 @@ struct Ready {
     /// The body up to its closing brace, where the per-client extensions go (the whole body
     /// when it has none: nothing is added then).
     head: Bytes,
-    /// `,"locale":"…"` (or nothing) and the closing braces after the cost block; `None` when
-    /// nothing is added.
-    tail: Option<Bytes>,
+    /// Whether the extensions are added.
+    extended: bool,
     /// The query's requested cost.
     cost: u32,
 }
@@ -169,15 +168,13 @@ impl HotPaths {
             .get(header::ACCEPT_LANGUAGE)
             .map(HeaderValue::as_bytes);
         let hash = self.hash(flavor, accept_language, raw);
-        let Some(prepared) = self.memo.get(&hash) else {
+        let Some(prepared) = self
+            .memo
+            .get(&hash)
+            .filter(|p| p.is_for(flavor, accept_language, raw))
+        else {
             return Served::No;
         };
-        if &*prepared.raw != raw
-            || prepared.accept_language.as_deref() != accept_language
-            || prepared.flavor != flavor
-        {
-            return Served::No;
-        }
         let snapshot = app.locales.snapshot(&app.db).await;
         if !same_locales(&snapshot, &prepared.snapshot) {
             return Served::No;
@@ -197,11 +194,7 @@ impl HotPaths {
         let metrics = &app.cache.metrics;
         metrics.hits.fetch_add(1, Ordering::Relaxed);
         metrics.hot_hits.fetch_add(1, Ordering::Relaxed);
-        crate::cache::keys::count_families(
-            "techpotli_response_cache_total",
-            "hit",
-            &prepared.families,
-        );
+        response_cache::count("hit", &prepared.families);
         let span = tracing::Span::current();
         span.record("cache", "hit");
         if let Some(pq) = &prepared.pq {
@@ -223,14 +216,9 @@ impl HotPaths {
         } else {
             // Served without work: it costs nothing, and says what it would have cost.
             let owner = BucketOwner::Client(client.to_owned());
-            let tail = ready.tail.as_ref().map(|tail| {
+            let tail = ready.extended.then(|| {
                 let cost = cost::cost_bytes(u64::from(ready.cost), 0, app.throttle.peek(&owner));
-                let mut bytes =
-                    Vec::with_capacity(response_cache::EXTENSIONS.len() + cost.len() + tail.len());
-                bytes.extend_from_slice(response_cache::EXTENSIONS);
-                bytes.extend_from_slice(&cost);
-                bytes.extend_from_slice(tail);
-                Bytes::from(bytes)
+                Bytes::from(response_cache::extensions(&cost, prepared.locale.named()))
             });
             let mut response = Response::new(Body::new(Chunks {
                 head: Some(ready.head.clone()),
@@ -245,21 +233,16 @@ impl HotPaths {
 
     /// Remembers a request the full path answered with a public entry of the response cache.
     pub fn remember(&self, seed: Seed<'_>) {
-        let accept_language = seed
-            .headers
-            .get(header::ACCEPT_LANGUAGE)
-            .map(|v| Box::<[u8]>::from(v.as_bytes()));
-        let hash = self.hash(seed.flavor, accept_language.as_deref(), seed.raw);
+        let hash = self.hash(seed.flavor, seed.accept_language, seed.raw);
         // Already remembered (the full path ran because a write or an eviction made the entry
         // new): what it worked out has not changed.
         if self.memo.get(&hash).is_some_and(|p| {
-            &*p.raw == seed.raw
-                && p.accept_language == accept_language
-                && p.flavor == seed.flavor
+            p.is_for(seed.flavor, seed.accept_language, seed.raw)
                 && same_locales(&p.snapshot, &seed.snapshot)
         }) {
             return;
         }
+        let accept_language = seed.accept_language.map(Box::<[u8]>::from);
         // The request, the body it shares, and what the headers repeat: the surrogate keys (up
         // to three headers of them) and the counters' names.
         let tags = seed
@@ -308,6 +291,13 @@ fn same_locales(a: &Arc<Snapshot>, b: &Arc<Snapshot>) -> bool {
 }
 
 impl Prepared {
+    /// Whether it was worked out for this exact request (the memo is keyed by a hash of it).
+    fn is_for(&self, flavor: Flavor, accept_language: Option<&[u8]>, raw: &str) -> bool {
+        self.flavor == flavor
+            && self.accept_language.as_deref() == accept_language
+            && &*self.raw == raw
+    }
+
     /// The ready form of `entry`: the remembered one when it is the same entry, else built (and
     /// remembered) the way the full path serves a hit; `None` when the full path must serve it
     /// (not decodable, not public, or it has a field that changes by itself).
@@ -329,22 +319,13 @@ impl Prepared {
         let cost = hit.cost;
         let built = head(self.flavor, hit, self.tags.clone(), cdn, &self.locale);
         let body = Bytes::from_owner(SharedEntry(entry.clone()));
-        let (head, tail) = match body[start..].iter().rposition(|b| *b == b'}') {
-            Some(end) => {
-                let code = (!self.locale.code.is_empty()).then_some(&*self.locale.code);
-                (
-                    body.slice(start..start + end),
-                    Some(Bytes::from(response_cache::extensions_end(code))),
-                )
-            }
-            None => (body.slice(start..), None),
-        };
+        let end = response_cache::extensions_at(&body[start..]);
         let ready = Arc::new(Ready {
             entry,
             status: built.status(),
             headers: built.headers().clone(),
-            head,
-            tail,
+            head: body.slice(start..end.map_or(body.len(), |end| start + end)),
+            extended: end.is_some(),
             cost,
         });
         *self

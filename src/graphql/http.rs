@@ -162,6 +162,21 @@ pub async fn graphql_get(
 ) -> Response {
     let flavor = negotiate(&headers);
     let started = std::time::Instant::now();
+    // Bounded before any work, the memo's hashing included.
+    let limits = &state.app.config.limits;
+    let raw_len = raw.as_deref().map_or(0, str::len);
+    if raw_len > limits.max_body_bytes {
+        return limit_error(
+            flavor,
+            &LimitError {
+                code: "QUERY_TOO_LARGE",
+                message: format!(
+                    "query string size in bytes is {raw_len}, over the limit of {}",
+                    limits.max_body_bytes
+                ),
+            },
+        );
+    }
     let mut versioned = None;
     if let Some(raw) = raw.as_deref() {
         match state
@@ -176,20 +191,6 @@ pub async fn graphql_get(
             Served::Versioned(plan, key) => versioned = Some((plan, key)),
             Served::No => {}
         }
-    }
-    let limits = &state.app.config.limits;
-    let raw_len = raw.as_deref().map_or(0, str::len);
-    if raw_len > limits.max_body_bytes {
-        return limit_error(
-            flavor,
-            &LimitError {
-                code: "QUERY_TOO_LARGE",
-                message: format!(
-                    "query string size in bytes is {raw_len}, over the limit of {}",
-                    limits.max_body_bytes
-                ),
-            },
-        );
     }
     let params: GetParams = match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
         Ok(p) => p,
@@ -665,7 +666,9 @@ async fn execute_inner(
         {
             state.hot.remember(hot_path::Seed {
                 raw,
-                headers,
+                accept_language: headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .map(HeaderValue::as_bytes),
                 flavor,
                 snapshot,
                 plan,
@@ -807,10 +810,10 @@ async fn run(
     } else {
         CachePolicy::NoStore
     };
-    if let Some(locale) = locale.filter(|l| !l.code.is_empty()) {
+    if let Some(code) = locale.and_then(RequestLocale::named) {
         response.extensions.insert(
             "locale".to_owned(),
-            async_graphql::Value::String(locale.code.to_string()),
+            async_graphql::Value::String(code.to_owned()),
         );
     }
     let cost = if detach_cost {
@@ -871,7 +874,7 @@ async fn cached_execute(
             .and_then(|b| CachedResponse::decode(&b))
     {
         cache.metrics.hits.fetch_add(1, Ordering::Relaxed);
-        response_cache_counter("hit", families);
+        response_cache::count("hit", families);
         tracing::Span::current().record("cache", "hit");
         // Served without work: it costs nothing, and says what it would have cost.
         let requested = u64::from(hit.cost);
@@ -884,7 +887,7 @@ async fn cached_execute(
         return outcome;
     }
     cache.metrics.misses.fetch_add(1, Ordering::Relaxed);
-    response_cache_counter(if store { "miss" } else { "bypass" }, families);
+    response_cache::count(if store { "miss" } else { "bypass" }, families);
     tracing::Span::current().record("cache", "miss");
     let (work_state, work_key) = (state.clone(), full_key.clone());
     // The request whose execution runs is charged for it; requests that share its result are not.
@@ -976,10 +979,6 @@ async fn cached_execute(
     }
 }
 
-fn response_cache_counter(outcome: &'static str, families: &[crate::cache::Family]) {
-    keys::count_families("techpotli_response_cache_total", outcome, families);
-}
-
 /// How [`finish`] heads a response served from the cache (`hot_path::Head`).
 fn cached_head(
     flavor: Flavor,
@@ -1011,7 +1010,7 @@ fn finish(
         edge_cap,
         cache: _,
     } = outcome;
-    let code = (!locale.code.is_empty()).then_some(&*locale.code);
+    let code = locale.named();
     if let Some(cost) = cost {
         body = with_extensions(body, &cost, code);
     }
@@ -1057,14 +1056,11 @@ fn finish(
 /// Adds `"extensions": {"cost": …, "locale": …}` to a JSON object body that has no
 /// `extensions` of its own (one kept in the shared response cache).
 fn with_extensions(mut body: Vec<u8>, cost: &[u8], locale: Option<&str>) -> Vec<u8> {
-    let Some(end) = body.iter().rposition(|b| *b == b'}') else {
+    let Some(end) = response_cache::extensions_at(&body) else {
         return body;
     };
     body.truncate(end);
-    body.reserve(cost.len() + 48);
-    body.extend_from_slice(response_cache::EXTENSIONS);
-    body.extend_from_slice(cost);
-    body.extend(response_cache::extensions_end(locale));
+    body.extend(response_cache::extensions(cost, locale));
     body
 }
 

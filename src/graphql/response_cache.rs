@@ -146,18 +146,28 @@ impl CachedResponse {
     }
 }
 
-/// Start of the per-client extensions added to a cached body.
-pub const EXTENSIONS: &[u8] = b",\"extensions\":{\"cost\":";
+/// Where a stored body (a JSON object without `extensions`) takes the per-client extensions:
+/// its closing brace; `None` when it has none (nothing is added then).
+pub fn extensions_at(body: &[u8]) -> Option<usize> {
+    body.iter().rposition(|b| *b == b'}')
+}
 
-/// The end of the extensions block after the cost: the locale (if any) and the closing braces.
-pub fn extensions_end(locale: Option<&str>) -> Vec<u8> {
-    let mut end = Vec::with_capacity(24);
+/// What replaces that closing brace: `,"extensions":{"cost":…,"locale":…}}`.
+pub fn extensions(cost: &[u8], locale: Option<&str>) -> Vec<u8> {
+    let mut block = Vec::with_capacity(cost.len() + 48);
+    block.extend_from_slice(b",\"extensions\":{\"cost\":");
+    block.extend_from_slice(cost);
     if let Some(locale) = locale {
-        end.extend_from_slice(b",\"locale\":");
-        end.extend(serde_json::to_vec(locale).unwrap_or_default());
+        block.extend_from_slice(b",\"locale\":");
+        block.extend(serde_json::to_vec(locale).unwrap_or_default());
     }
-    end.extend_from_slice(b"}}");
-    end
+    block.extend_from_slice(b"}}");
+    block
+}
+
+/// Counts a response cache outcome (`hit`, `miss`, `bypass`) by the families read.
+pub fn count(outcome: &'static str, families: &[Family]) {
+    keys::count_families("techpotli_response_cache_total", outcome, families);
 }
 
 fn unix_now() -> u32 {

@@ -68,6 +68,12 @@ impl RequestLocale {
         matches!(self.decided_by, DecidedBy::Header | DecidedBy::Default)
     }
 
+    /// The code a response names (`Content-Language`, `extensions.locale`): none only before the
+    /// store's locales could ever be read.
+    pub fn named(&self) -> Option<&str> {
+        (!self.code.is_empty()).then_some(&*self.code)
+    }
+
     /// The cache-key scope of reads in this locale: `None` for the default (the catalog's own
     /// fields, invalidated by every write), the code otherwise (translations in it are
     /// invalidated on their own).

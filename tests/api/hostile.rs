@@ -1236,3 +1236,36 @@ async fn malformed_persisted_query_hashes_are_refused_before_any_lookup() {
     assert_eq!((app.statements(), app.redis_keys().await), before);
     assert_alive(&app).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_or_respelt_get_urls_are_bounded_before_the_hit_paths_memo() {
+    // A limit a URL can exceed (`http` refuses URIs over 64 KiB before any handler runs).
+    let app = TestApp::with_settings(CacheMode::Redis, &[("GRAPHQL_MAX_BODY_BYTES", "8192")]).await;
+    let limit = app.app.config.limits.max_body_bytes;
+    assert_eq!(limit, 8192);
+    let listing = "/graphql?query=%7B%20products(first%3A%202)%20%7B%20edges%20%7B%20node%20%7B%20handle%20%7D%20%7D%20%7D%20%7D";
+    let send = |uri: String| {
+        let app = &app;
+        async move {
+            app.send(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+        }
+    };
+    // Over the limit: refused before anything (the memo's hash included) looks at it, every time.
+    let huge = format!("{listing}&x={}", "a".repeat(limit + 1));
+    for _ in 0..3 {
+        let refused = send(huge.clone()).await;
+        assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(code(&refused.json()), "QUERY_TOO_LARGE");
+    }
+    // Junk parameters make new memo entries (each paid for by a full-path request): every
+    // spelling, and the plain one after them, answers the same data.
+    let plain = send(listing.to_owned()).await.json();
+    for i in 0..200 {
+        let respelt = send(format!("{listing}&junk={i}")).await;
+        assert_eq!(respelt.status, StatusCode::OK);
+        assert_eq!(respelt.json(), plain);
+    }
+    assert_eq!(send(listing.to_owned()).await.json(), plain);
+    assert_alive(&app).await;
+}
